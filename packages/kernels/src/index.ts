@@ -1,0 +1,10 @@
+// @sd/kernels: the WebGPU runtime and the hand-written WGSL kernels.
+export { initRuntime, rt } from './runtime/current.ts';
+export { Runtime, type Dispatch } from './runtime/runtime.ts';
+export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
+export { DeviceArray, type DType, type HostArray } from './array.ts';
+export * from './shape.ts';
+export { Params, grid, gridMain, linearIndex, bindings, stridedOffsets, WG } from './wgsl.ts';
+export { mapElementwise, type Operand } from './ops/elementwise.ts';
+export { unary, unaryBackward, UNARY, type UnaryOp } from './ops/unary.ts';
+export { binary, where, BINARY, type BinaryOp } from './ops/binary.ts';

@@ -1,0 +1,274 @@
+// The runtime: one device, a pipeline cache, a buffer pool, and a command batcher that encodes many
+// dispatches per submit and flushes on readback, on upload, or when the batch is full.
+import { acquireDevice, type DeviceInfo } from './device.ts';
+import { BufferPool } from './pool.ts';
+
+/** A compute dispatch. Bindings are declared in the shader in this order: inputs, outputs, then params. */
+export interface Dispatch {
+  /** Kernel name used in errors and labels, e.g. "matmul". */
+  name: string;
+  /** Complete WGSL source with entry point `main`; also the pipeline-cache key. */
+  code: string;
+  /** Buffers the kernel only reads (`var<storage, read>`), bindings 0..n-1. */
+  inputs: GPUBuffer[];
+  /** Buffers the kernel writes (`var<storage, read_write>`), bindings n..n+m-1. */
+  outputs: GPUBuffer[];
+  /** Packed uniform parameters (`var<uniform>`), bound after the outputs when present. */
+  params?: ArrayBuffer;
+  workgroups: [number, number?, number?];
+}
+
+const BATCH_LIMIT = 96;
+const UNIFORM_RING_BYTES = 1 << 16;
+
+export class Runtime {
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchKernels: string[] = [];
+  private uniformRing: GPUBuffer;
+  private uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
+  private uniformOffset = 0;
+  private readonly uniformAlign: number;
+  private pendingErrors: Promise<string | null>[] = [];
+  private lostReason: string | null = null;
+  /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
+  poisonAllocations = false;
+  /** Counters for benchmarks and leak checks. */
+  readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly info: DeviceInfo,
+  ) {
+    this.pool = new BufferPool(device, Math.min(info.limits.maxBufferSize, info.limits.maxStorageBufferBindingSize));
+    this.uniformAlign = Math.max(16, info.limits.minUniformBufferOffsetAlignment ?? 256);
+    this.uniformRing = device.createBuffer({
+      size: UNIFORM_RING_BYTES,
+      usage: 0x0040 /* UNIFORM */ | 0x0008 /* COPY_DST */,
+      label: 'uniform-ring',
+    });
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason}: ${info.message}`;
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      const error = (event as GPUUncapturedErrorEvent).error;
+      this.pendingErrors.push(Promise.resolve(`uncaptured GPU error: ${error.message}`));
+    });
+  }
+
+  static async create(): Promise<Runtime> {
+    const { device, info } = await acquireDevice();
+    return new Runtime(device, info);
+  }
+
+  hasFeature(name: string): boolean {
+    return this.info.features.includes(name);
+  }
+
+  /** Allocates a pooled storage buffer; `label` names the op in errors about its size. */
+  alloc(bytes: number, label: string): GPUBuffer {
+    this.checkAlive();
+    const buffer = this.pool.acquire(Math.max(4, bytes), label);
+    if (this.poisonAllocations) this.fillWords(buffer, buffer.size / 4, 0x7fc00000);
+    return buffer;
+  }
+
+  /** Fills the first `words` 32-bit words of `buffer` with `bits`, in stream order. */
+  fillWords(buffer: GPUBuffer, words: number, bits: number): void {
+    const code = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(1) var<uniform> p: Params;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i < p.n) { out[i] = p.bits; }
+}`;
+    const groups = Math.ceil(words / 256);
+    const y = Math.ceil(groups / 65535);
+    this.dispatch({
+      name: 'fill',
+      code,
+      inputs: [],
+      outputs: [buffer],
+      params: new Uint32Array([words, bits >>> 0, 0, 0]).buffer,
+      workgroups: [Math.ceil(groups / y), y],
+    });
+  }
+
+  release(buffer: GPUBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /** Copies host data into a buffer, after everything already encoded (which might still read it). */
+  upload(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.checkAlive();
+    if (this.encoder) this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 === 0) this.device.queue.writeBuffer(buffer, byteOffset, bytes);
+    else {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      this.device.queue.writeBuffer(buffer, byteOffset, padded);
+    }
+  }
+
+  /** Encodes one compute dispatch into the current batch. */
+  dispatch(d: Dispatch): void {
+    this.checkAlive();
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxGroups = this.info.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new Error(`${d.name}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit ${maxGroups} per dimension`);
+    }
+    for (const out of d.outputs) {
+      const uses = [...d.inputs, ...d.outputs].filter((b) => b === out).length;
+      if (uses > 1) throw new Error(`${d.name}: an output buffer is also bound as another input or output of the same dispatch`);
+    }
+    const pipeline = this.pipeline(d.name, d.code);
+    const entries: GPUBindGroupEntry[] = [...d.inputs, ...d.outputs].map((buffer, i) => ({ binding: i, resource: { buffer } }));
+    if (d.params) entries.push({ binding: entries.length, resource: this.uniformSlice(d.params) });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.name });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.batchKernels.push(d.name);
+    this.stats.dispatches++;
+    if (this.batchKernels.length >= BATCH_LIMIT) this.flush();
+  }
+
+  /** Encodes a buffer-to-buffer copy (outside any compute pass). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkAlive();
+    if (bytes === 0) return;
+    const encoder = this.commandEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformOffset > 0) {
+      this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformStaging, 0, this.uniformOffset);
+      this.uniformOffset = 0;
+    }
+    const kernels = summarize(this.batchKernels);
+    this.device.queue.submit([this.encoder.finish()]);
+    const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
+    this.pendingErrors.push(scope);
+    this.encoder = null;
+    this.batchKernels = [];
+    this.stats.submits++;
+  }
+
+  /** Waits for the GPU to finish all submitted work and throws the first error it reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPendingErrors();
+  }
+
+  /** Reads `bytes` bytes of `buffer` back to the host. */
+  async read(buffer: GPUBuffer, bytes: number, byteOffset = 0): Promise<ArrayBuffer> {
+    this.checkAlive();
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(4, size), usage: 0x0001 /* MAP_READ */ | 0x0008, label: 'readback' });
+    this.commandEncoder();
+    this.endPass();
+    if (size > 0) this.encoder!.copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(0x0001 /* READ */);
+    } catch (e) {
+      await this.throwPendingErrors();
+      this.checkAlive();
+      throw e;
+    }
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    await this.throwPendingErrors();
+    return out;
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    this.checkAlive();
+    if (messages.length) throw new Error(messages.join('\n'));
+  }
+
+  private checkAlive(): void {
+    if (this.lostReason) throw new Error(`GPU device lost (${this.lostReason}); restart the process to get a new device`);
+  }
+
+  private pipeline(name: string, code: string): GPUComputePipeline {
+    const cached = this.pipelines.get(code);
+    if (cached) return cached;
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: name });
+    const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: name });
+    this.pendingErrors.push(
+      this.device.popErrorScope().then(async (e) => {
+        if (!e) return null;
+        const info = await module.getCompilationInfo();
+        const lines = code.split('\n');
+        const details = info.messages
+          .filter((m) => m.type === 'error')
+          .map((m) => `  line ${m.lineNum}: ${m.message}\n    | ${lines[m.lineNum - 1]?.trim() ?? ''}`);
+        return `WGSL compile error in kernel "${name}":\n${details.join('\n') || e.message}`;
+      }),
+    );
+    this.pipelines.set(code, pipeline);
+    this.stats.pipelinesCompiled++;
+    return pipeline;
+  }
+
+  private uniformSlice(params: ArrayBuffer): GPUBufferBinding {
+    const size = Math.ceil(params.byteLength / 16) * 16;
+    if (this.uniformOffset + size > UNIFORM_RING_BYTES) this.flush();
+    this.commandEncoder(); // a flush above ends the batch; the slice belongs to the next one
+    const offset = this.uniformOffset;
+    this.uniformStaging.set(new Uint8Array(params), offset);
+    this.uniformStaging.fill(0, offset + params.byteLength, offset + size);
+    this.uniformOffset = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
+    return { buffer: this.uniformRing, offset, size };
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'sd-batch' });
+    }
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+function summarize(names: string[]): string {
+  const unique = [...new Set(names)];
+  return unique.length > 8 ? `${unique.slice(0, 8).join(', ')}, …` : unique.join(', ');
+}
+
+let shared: Promise<Runtime> | undefined;
+
+/** The process-wide runtime (created on first use). */
+export function runtime(): Promise<Runtime> {
+  shared ??= Runtime.create();
+  return shared;
+}

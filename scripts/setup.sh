@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets the project up on a fresh machine with Node 20 and npm, then runs the main job.
+#   bash scripts/setup.sh            set up, then run the main job (pnpm train:prior)
+#   bash scripts/setup.sh --no-run   set up only (CI)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf 'setup: %s\n' "$*" >&2; }
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+[ "$major" -ge 20 ] || { say "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none))"; exit 1; }
+
+want=$(node -p 'require("./package.json").packageManager.split("@")[1]')
+if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
+  say "installing pnpm $want"
+  npm install -g "pnpm@$want" >/dev/null
+fi
+pnpm install --frozen-lockfile
+
+if ! pnpm -s sd info >/dev/null 2>&1; then
+  say "no WebGPU adapter found; installing Mesa's lavapipe (software Vulkan)"
+  bash scripts/install-lavapipe.sh
+fi
+pnpm -s sd info
+
+if [ "${1:-}" != "--no-run" ]; then
+  if [ -f packages/cli/src/commands/train-prior.ts ]; then pnpm train:prior; else pnpm bench; fi
+fi
