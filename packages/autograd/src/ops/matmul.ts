@@ -1,0 +1,53 @@
+// Matrix products with batch broadcasting; each gradient is another matmul with transposes.
+import * as K from '@sd/kernels';
+import { isGradEnabled } from '../grad-mode.ts';
+import { fromOp, Tensor } from '../tensor.ts';
+import { unbroadcast } from './arithmetic.ts';
+import { sum } from './reduce.ts';
+import { gelu, quickGelu, relu, silu } from './unary.ts';
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+/** a @ b over the last two axes (optionally transposed), batch axes broadcast. */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const { transA = false, transB = false } = options;
+  const out = K.matmul(a.data, b.data, { transA, transB });
+  return fromOp('matmul', out, [a, b], (g) => {
+    const mm = (x: Tensor, y: Tensor, tA: boolean, tB: boolean) => new Tensor(K.matmul(x.data, y.data, { transA: tA, transB: tB }));
+    // C = op(A)·op(B); dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, then undo the transposes.
+    const da = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
+    const db = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
+    return [unbroadcast(da, a), unbroadcast(db, b)];
+  });
+}
+
+export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'quick_gelu';
+
+const ACTIVATIONS: Record<Activation, (x: Tensor) => Tensor> = {
+  relu,
+  silu,
+  quick_gelu: quickGelu,
+  gelu_tanh: (x) => gelu(x, 'tanh'),
+  gelu_erf: (x) => gelu(x),
+};
+
+/**
+ * x @ weightᵀ + bias with PyTorch's Linear layout (weight [out, in]). Without gradients the bias
+ * and activation are fused into the matmul epilogue; with gradients they are separate ops.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activation?: Activation): Tensor {
+  const needsGrad = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || !!bias?.requiresGrad);
+  if (!needsGrad) return new Tensor(K.matmul(x.data, weight.data, { transB: true, bias: bias?.data, activation }));
+  let y = matmul(x, weight, { transB: true });
+  if (bias) y = addBias(y, bias);
+  return activation ? ACTIVATIONS[activation](y) : y;
+}
+
+/** y + bias over the last axis; the bias gradient sums every other axis. */
+function addBias(y: Tensor, bias: Tensor): Tensor {
+  const out = K.binary('add', y.data, bias.data);
+  return fromOp('add_bias', out, [y, bias], (g) => [g, sum(g, g.shape.slice(0, -1).map((_, i) => i))]);
+}

@@ -1,0 +1,20 @@
+// Learning-rate schedules: functions of the step (0-based) returning a multiplier of the base lr.
+
+export type Schedule = (step: number) => number;
+
+export const constant = (): Schedule => () => 1;
+
+/** Linear ramp from 0 to 1 over `warmup` steps, then constant. */
+export const linearWarmup = (warmup: number): Schedule => (step) => (warmup > 0 ? Math.min(1, (step + 1) / warmup) : 1);
+
+/**
+ * Linear warmup then cosine decay to `minRatio` at `total` steps (the shape used by most
+ * diffusion and CLIP training scripts).
+ */
+export const warmupCosine =
+  (warmup: number, total: number, minRatio = 0): Schedule =>
+  (step) => {
+    if (step < warmup) return (step + 1) / warmup;
+    const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+    return minRatio + (1 - minRatio) * 0.5 * (1 + Math.cos(Math.PI * progress));
+  };
