@@ -8,3 +8,6 @@ export { Params, grid, gridMain, linearIndex, bindings, stridedOffsets, WG } fro
 export { mapElementwise, type Operand } from './ops/elementwise.ts';
 export { unary, unaryBackward, UNARY, type UnaryOp } from './ops/unary.ts';
 export { binary, where, BINARY, type BinaryOp } from './ops/binary.ts';
+export { stridedCopy, type CopyPlan, type CopySide } from './ops/strided-copy.ts';
+export { permute, transpose, slice, concat, split, pad, padBackward, expand, upsampleNearest2x, upsampleNearest2xBackward, cast } from './ops/copy.ts';
+export { gather, scatterAdd } from './ops/gather.ts';

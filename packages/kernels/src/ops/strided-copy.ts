@@ -1,0 +1,101 @@
+// The one generic data-movement kernel: walk an iteration shape, map each coordinate to a source and
+// a destination offset through baked strides, optionally write a fill value outside a per-dimension
+// window (padding). permute, slice, expand, pad, concat pieces, upsampling and cast are all plans for it.
+import type { DeviceArray } from '../array.ts';
+import { rt } from '../runtime/current.ts';
+import { sizeOf } from '../shape.ts';
+import { bindings, grid, gridMain, linearIndex, Params } from '../wgsl.ts';
+
+/** One side (source or destination) of a copy: element strides over the iteration shape plus a base offset. */
+export interface CopySide {
+  strides: number[];
+  offset: number;
+}
+
+/**
+ * A strided copy. For every coordinate `c` of `shape`:
+ *   dst[dst.offset + Σ c[d]·dst.strides[d]] = inWindow(c) ? src[src.offset + Σ (c[d] − lo[d])·src.strides[d]] : fill
+ * where `window[d] = [lo, hi)` (absent or null: the whole dimension, lo = 0). Source strides may be 0 (broadcast).
+ * Element values are converted to the destination dtype with WGSL's conversion rules.
+ */
+export interface CopyPlan {
+  shape: number[];
+  src: CopySide;
+  dst: CopySide;
+  window?: Array<[number, number] | null>;
+  fill?: number;
+}
+
+interface Dim {
+  size: number;
+  src: number;
+  dst: number;
+  window: [number, number] | null;
+}
+
+/** Merges adjacent dimensions both sides traverse contiguously; drops size-1 dimensions without a window. */
+function collapse(plan: CopyPlan): Dim[] {
+  const dims: Dim[] = [];
+  plan.shape.forEach((size, d) => {
+    const window = plan.window?.[d] ?? null;
+    if (size === 1 && !window) return;
+    const last = dims[dims.length - 1];
+    const src = plan.src.strides[d];
+    const dst = plan.dst.strides[d];
+    if (last && !window && !last.window && last.src === src * size && last.dst === dst * size) {
+      last.size *= size;
+      last.src = src;
+      last.dst = dst;
+    } else dims.push({ size, src, dst, window });
+  });
+  return dims;
+}
+
+/** The fill value's bits in the destination dtype (a uniform, so ±Infinity and NaN work too). */
+function fillBits(value: number, dtype: string): number {
+  if (dtype === 'f32') return new Uint32Array(new Float32Array([value]).buffer)[0];
+  return Math.trunc(value) >>> 0;
+}
+
+/** Encodes the copy `plan` from `src` into `dst` (which must already exist); `name` labels the kernel. */
+export function stridedCopy(name: string, src: DeviceArray, dst: DeviceArray, plan: CopyPlan): void {
+  const n = sizeOf(plan.shape);
+  if (n === 0) return;
+  const dims = collapse(plan);
+  const windowed = dims.some((d) => d.window);
+
+  // A single contiguous run of the same dtype is a buffer-to-buffer copy (no shader at all).
+  if (src.dtype === dst.dtype && !windowed && dims.length <= 1 && (dims[0]?.src ?? 1) === 1 && (dims[0]?.dst ?? 1) === 1) {
+    rt().copy(src.buffer, plan.src.offset * 4, dst.buffer, plan.dst.offset * 4, n * 4);
+    return;
+  }
+
+  const lines = [`var s: u32 = ${plan.src.offset}u;`, `var d: u32 = ${plan.dst.offset}u;`, 'var rem: u32 = idx;'];
+  if (windowed) lines.push('var inside = true;');
+  for (let k = dims.length - 1; k >= 0; k--) {
+    const { size, src: ss, dst: ds, window } = dims[k];
+    lines.push(`{ let c = ${k === 0 ? 'rem' : `rem % ${size}u`};`);
+    if (k > 0) lines.push(`  rem = rem / ${size}u;`);
+    if (ds !== 0) lines.push(`  d += c * ${ds}u;`);
+    if (window) {
+      const [lo, hi] = window;
+      lines.push(`  inside = inside && c >= ${lo}u && c < ${hi}u;`);
+      // c − lo wraps around when outside the window; that offset is never read.
+      if (ss !== 0) lines.push(`  s += (c - ${lo}u) * ${ss}u;`);
+    } else if (ss !== 0) lines.push(`  s += c * ${ss}u;`);
+    lines.push('}');
+  }
+  const value = `${dst.dtype}(src[s])`;
+  const store = windowed
+    ? `if (inside) { dst[d] = ${value}; } else { dst[d] = bitcast<${dst.dtype}>(p.fill); }`
+    : `dst[d] = ${value};`;
+  const params = windowed ? new Params().u32('fill', fillBits(plan.fill ?? 0, dst.dtype)) : undefined;
+  const code = `${bindings([['src', src.dtype]], [['dst', dst.dtype]])}${params?.decl(2) ?? ''}
+${gridMain()} {
+  let idx = ${linearIndex()};
+  if (idx >= ${n}u) { return; }
+  ${lines.join('\n  ')}
+  ${store}
+}`;
+  rt().dispatch({ name, code, inputs: [src.buffer], outputs: [dst.buffer], params: params?.pack(), workgroups: grid(n) });
+}
