@@ -22,6 +22,8 @@ export class Tensor {
   /** The op that produced this tensor; null for leaves and for tensors made without grad mode. */
   node: Node | null = null;
   retainsGrad = false;
+  /** Kernel outputs saved for the backward rule (e.g. normalisation statistics), freed with this tensor. */
+  private saved: DeviceArray[] = [];
 
   constructor(
     private array: DeviceArray,
@@ -55,6 +57,8 @@ export class Tensor {
   /** Frees the GPU memory now (the gradient too). */
   dispose(): void {
     this.array.dispose();
+    for (const s of this.saved) s.dispose();
+    this.saved = [];
     this.grad?.dispose();
     this.grad = null;
     this.node = null;
@@ -65,6 +69,12 @@ export class Tensor {
     if (fmt(array.shape) !== fmt(this.shape)) throw new Error(`assign: shape ${fmt(array.shape)} does not match ${fmt(this.shape)}`);
     if (array !== this.array) this.array.dispose();
     this.array = array;
+    return this;
+  }
+
+  /** Ties arrays the backward rule needs to this tensor's lifetime. */
+  attach(...arrays: DeviceArray[]): this {
+    this.saved.push(...arrays);
     return this;
   }
 

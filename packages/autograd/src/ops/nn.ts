@@ -1,0 +1,109 @@
+// Neural-network ops with fused kernels: normalisations, convolution, attention, losses, dropout.
+import * as K from '@sd/kernels';
+import { Generator, getGenerator } from '../random.ts';
+import { fromOp, Tensor } from '../tensor.ts';
+import { mul } from './arithmetic.ts';
+
+/** LayerNorm over the last axis. */
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const { y, mean, rstd } = K.layerNorm(x.data, weight?.data, bias?.data, eps);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = fromOp('layerNorm', y, inputs, (g) => {
+    const { dx, dweight, dbias } = K.layerNormBackward(g.data, x.data, weight?.data, mean, rstd);
+    const grads = [new Tensor(dx)];
+    if (weight) grads.push(new Tensor(dweight!));
+    else dweight?.dispose();
+    if (bias) grads.push(new Tensor(dbias!));
+    else dbias?.dispose();
+    return grads;
+  });
+  out.attach(mean, rstd);
+  return out;
+}
+
+/** RMSNorm over the last axis: x / √(mean(x²) + eps) · weight. */
+export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
+  const { y, rstd } = K.rmsNorm(x.data, weight?.data, eps);
+  const out = fromOp('rmsNorm', y, weight ? [x, weight] : [x], (g) => {
+    const { dx, dweight } = K.rmsNormBackward(g.data, x.data, weight?.data, rstd);
+    if (!weight) dweight?.dispose();
+    return weight ? [new Tensor(dx), new Tensor(dweight!)] : [new Tensor(dx)];
+  });
+  out.attach(rstd);
+  return out;
+}
+
+/** GroupNorm over NC… inputs, optionally followed by a fused SiLU. */
+export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, silu = false): Tensor {
+  const { y, mean, rstd } = K.groupNorm(x.data, groups, weight?.data, bias?.data, eps, { silu });
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  const out = fromOp('groupNorm', y, inputs, (g) => {
+    const { dx, dweight, dbias } = K.groupNormBackward(g.data, x.data, weight?.data, bias?.data, mean, rstd, groups, { silu });
+    const grads = [new Tensor(dx)];
+    if (weight) grads.push(new Tensor(dweight!));
+    else dweight?.dispose();
+    if (bias) grads.push(new Tensor(dbias!));
+    else dbias?.dispose();
+    return grads;
+  });
+  out.attach(mean, rstd);
+  return out;
+}
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  groups?: number;
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const y = K.conv2d(x.data, weight.data, bias?.data, options);
+  const inputs = [x, weight, ...(bias ? [bias] : [])];
+  return fromOp('conv2d', y, inputs, (g) => {
+    const grads = [
+      x.requiresGrad ? new Tensor(K.conv2dBackwardInput(g.data, weight.data, x.shape, options)) : null,
+      weight.requiresGrad ? new Tensor(K.conv2dBackwardWeight(g.data, x.data, weight.shape, options)) : null,
+    ];
+    if (bias) grads.push(new Tensor(K.sum(g.data, [0, 2, 3])));
+    return grads;
+  });
+}
+
+export interface AttentionOptions {
+  scale?: number;
+  causal?: boolean;
+  /** [B, Sk], 1 = attend, 0 = masked. */
+  keyPaddingMask?: Tensor;
+}
+
+/** softmax(q·kᵀ·scale + mask)·v over [B, H, S, D] tensors, fused (flash-style) forward and backward. */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  const kernelOptions = { scale: options.scale, causal: options.causal, keyPaddingMask: options.keyPaddingMask?.data };
+  const { out, lse } = K.attention(q.data, k.data, v.data, kernelOptions);
+  const result = fromOp('attention', out, [q, k, v], (g) => {
+    const { dq, dk, dv } = K.attentionBackward(q.data, k.data, v.data, out, lse, g.data, kernelOptions);
+    return [new Tensor(dq), new Tensor(dk), new Tensor(dv)];
+  });
+  result.attach(lse);
+  return result;
+}
+
+/** Mean (or sum, or per-row) cross-entropy of logits [N, C] against i32 class targets [N]. */
+export function crossEntropy(logits: Tensor, targets: Tensor, options: { reduction?: 'mean' | 'sum' | 'none'; ignoreIndex?: number } = {}): Tensor {
+  const reduction = options.reduction ?? 'mean';
+  const result = K.crossEntropy(logits.data, targets.data, { reduction, ignoreIndex: options.ignoreIndex });
+  const out = fromOp('crossEntropy', result.loss, [logits], (g) => [
+    new Tensor(K.crossEntropyBackward(result, targets.data, g.data, { reduction, ignoreIndex: options.ignoreIndex })),
+  ]);
+  out.attach(result.logSoftmax);
+  return out;
+}
+
+/** Inverted dropout with a seeded mask (identity when not training or p = 0). */
+export function dropout(x: Tensor, p: number, training: boolean, generator: Generator = getGenerator()): Tensor {
+  if (!training || p === 0) return x;
+  const mask = new Tensor(K.dropoutMask(x.shape, p, generator.seed, generator.take(x.size)));
+  return mul(x, mask);
+}
+

@@ -1,0 +1,211 @@
+// Optimizers over parameter tensors: AdamW (fused kernel, PyTorch semantics) and SGD with momentum.
+// Updates happen in place on the parameters' buffers; gradient clipping needs no readback.
+import * as K from '@sd/kernels';
+import { DeviceArray } from '@sd/kernels';
+import { Tensor } from '../tensor.ts';
+import type { Schedule } from './schedule.ts';
+
+export interface StepOptions {
+  /** Clip the global gradient norm to this value (PyTorch's clip_grad_norm_). */
+  maxGradNorm?: number;
+  /** Multiply gradients by this first, e.g. 1/accumulationSteps. */
+  gradScale?: number;
+}
+
+export abstract class Optimizer {
+  /** Number of completed steps (the next step is `step + 1`). */
+  step = 0;
+  /** Multiplier of the base learning rate, by step. */
+  schedule: Schedule = () => 1;
+
+  constructor(
+    readonly params: Tensor[],
+    public lr: number,
+  ) {
+    for (const p of params) if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${p} does not require grad`);
+  }
+
+  /** The learning rate the next step will use. */
+  currentLr(): number {
+    return this.lr * this.schedule(this.step);
+  }
+
+  /** Applies one update from `.grad` (parameters without a gradient are skipped). */
+  update(options: StepOptions = {}): void {
+    const withGrad = this.params.filter((p) => p.grad);
+    let scale: DeviceArray | number = options.gradScale ?? 1;
+    let clip: DeviceArray | null = null;
+    if (options.maxGradNorm !== undefined) {
+      const squares = K.sumOfSquares(withGrad.map((p) => p.grad!.data));
+      const scaledSquares = scale === 1 ? squares : K.binary('mul', squares, (scale as number) ** 2);
+      clip = K.gradClipScale(scaledSquares, options.maxGradNorm);
+      if (clip !== null && scale !== 1) {
+        const combined = K.binary('mul', clip, scale as number);
+        clip.dispose();
+        clip = combined;
+      }
+      if (scaledSquares !== squares) scaledSquares.dispose();
+      squares.dispose();
+      scale = clip;
+    }
+    this.step++;
+    const lr = this.lr * this.schedule(this.step - 1);
+    withGrad.forEach((p) => this.apply(p, p.grad!.data, lr, scale));
+    clip?.dispose();
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  protected abstract apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void;
+
+  /** Optimizer state (step and per-parameter buffers) by name, for checkpoints. */
+  abstract stateDict(): Map<string, Tensor>;
+  abstract loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void;
+}
+
+function zerosLike(p: Tensor): Tensor {
+  const a = DeviceArray.empty(p.shape, 'f32', 'optimizer_state');
+  if (a.size) K.rt().fillWords(a.buffer, a.size, 0);
+  return new Tensor(a).keep();
+}
+
+function loadInto(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, name: string, like: Tensor): Tensor {
+  const host = state.get(name);
+  if (!host) throw new Error(`optimizer state: "${name}" is missing`);
+  if (K.fmt(host.shape) !== K.fmt(like.shape)) throw new Error(`optimizer state: "${name}" has shape ${K.fmt(host.shape)}, parameter has ${K.fmt(like.shape)}`);
+  return new Tensor(DeviceArray.from(host.data, host.shape)).keep();
+}
+
+function loadStep(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): number {
+  const s = state.get('step');
+  if (!s) throw new Error('optimizer state: "step" is missing');
+  return s.data[0];
+}
+
+export interface AdamWConfig {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** torch.optim.AdamW (decoupled weight decay, bias correction), fused per parameter. */
+export class AdamW extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  private m = new Map<Tensor, Tensor>();
+  private v = new Map<Tensor, Tensor>();
+
+  constructor(params: Tensor[], config: AdamWConfig = {}) {
+    super(params, config.lr ?? 1e-3);
+    [this.beta1, this.beta2] = config.betas ?? [0.9, 0.999];
+    this.eps = config.eps ?? 1e-8;
+    this.weightDecay = config.weightDecay ?? 0.01;
+  }
+
+  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void {
+    if (!this.m.has(p)) {
+      this.m.set(p, zerosLike(p));
+      this.v.set(p, zerosLike(p));
+    }
+    K.adamw(p.data, grad, this.m.get(p)!.data, this.v.get(p)!.data, {
+      lr,
+      step: this.step,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      gradScale,
+    });
+  }
+
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    out.set('step', new Tensor(DeviceArray.from([this.step], [1])).keep());
+    this.params.forEach((p, i) => {
+      if (!this.m.has(p)) {
+        this.m.set(p, zerosLike(p));
+        this.v.set(p, zerosLike(p));
+      }
+      out.set(`${i}.exp_avg`, this.m.get(p)!);
+      out.set(`${i}.exp_avg_sq`, this.v.get(p)!);
+    });
+    return out;
+  }
+
+  loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void {
+    this.step = loadStep(state);
+    this.params.forEach((p, i) => {
+      this.m.get(p)?.dispose();
+      this.v.get(p)?.dispose();
+      this.m.set(p, loadInto(state, `${i}.exp_avg`, p));
+      this.v.set(p, loadInto(state, `${i}.exp_avg_sq`, p));
+    });
+  }
+
+  dispose(): void {
+    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.m.clear();
+    this.v.clear();
+  }
+}
+
+export interface SGDConfig {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+/** torch.optim.SGD with optional momentum, dampening, nesterov and (coupled) weight decay. */
+export class SGD extends Optimizer {
+  private buffers = new Map<Tensor, Tensor>();
+
+  constructor(
+    params: Tensor[],
+    private config: SGDConfig = {},
+  ) {
+    super(params, config.lr ?? 1e-2);
+  }
+
+  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void {
+    const momentum = this.config.momentum ?? 0;
+    if (momentum !== 0 && !this.buffers.has(p)) this.buffers.set(p, zerosLike(p));
+    K.sgd(p.data, grad, this.buffers.get(p)?.data ?? null, {
+      lr,
+      step: this.step,
+      momentum,
+      dampening: this.config.dampening ?? 0,
+      weightDecay: this.config.weightDecay ?? 0,
+      nesterov: this.config.nesterov ?? false,
+      gradScale,
+    });
+  }
+
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    out.set('step', new Tensor(DeviceArray.from([this.step], [1])).keep());
+    this.params.forEach((p, i) => {
+      const b = this.buffers.get(p);
+      if (b) out.set(`${i}.momentum_buffer`, b);
+    });
+    return out;
+  }
+
+  loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void {
+    this.step = loadStep(state);
+    this.params.forEach((p, i) => {
+      if (!state.has(`${i}.momentum_buffer`)) return;
+      this.buffers.get(p)?.dispose();
+      this.buffers.set(p, loadInto(state, `${i}.momentum_buffer`, p));
+    });
+  }
+}
