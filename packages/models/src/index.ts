@@ -1,0 +1,2 @@
+// Public API of @sd/models.
+export * from './clip/tokenizer.ts';
