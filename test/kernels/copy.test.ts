@@ -16,7 +16,7 @@ import {
 import { expectClose } from '../util/close.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
 import { broadcastShape, broadcastTo, sizeOf } from '../util/reference.ts';
-import { forEachIndex, pyRange, refPad, refPermute, refTake } from '../util/ref-copy.ts';
+import { dot, forEachIndex, pyRange, refPad, refPermute, refTake } from '../util/ref-copy.ts';
 
 const rng = makeRng(11);
 
@@ -162,8 +162,8 @@ describe('pad / padBackward', () => {
     await expectExact(dx, ref.data, shape, 'padBackward');
     // <pad(x), dy> = <x, padBackward(dy)>
     const y = await pad(DeviceArray.from(xs, shape), padding).read();
-    const lhs = y.reduce((acc, v, i) => acc + v * dys[i], 0);
-    const rhs = (await dx.read()).reduce((acc, v, i) => acc + v * xs[i], 0);
+    const lhs = dot(y, dys);
+    const rhs = dot(await dx.read(), xs);
     expect(lhs).toBeCloseTo(rhs, 5);
   });
 

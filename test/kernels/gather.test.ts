@@ -3,7 +3,7 @@ import { DeviceArray, gather, scatterAdd } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
 import { sizeOf } from '../util/reference.ts';
-import { refGather, refScatterAdd } from '../util/ref-copy.ts';
+import { dot, refGather, refScatterAdd } from '../util/ref-copy.ts';
 
 const rng = makeRng(21);
 
@@ -64,8 +64,8 @@ describe('scatterAdd (gradient of gather)', () => {
       // Adjoint identity <gather(x), dy> = <x, scatterAdd(dy)>, i.e. the exact gradient of a linear map.
       const xs = uniform(rng, sizeOf(shape));
       const g = await gather(DeviceArray.from(xs, shape), indices, axis).read();
-      const lhs = g.reduce((acc, v, i) => acc + v * dys[i], 0);
-      const rhs = got.reduce((acc, v, i) => acc + v * xs[i], 0);
+      const lhs = dot(g, dys);
+      const rhs = dot(got, xs);
       expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * (1 + Math.abs(lhs)));
     }
   });

@@ -77,3 +77,10 @@ export function refScatterAdd(updates: ArrayLike<number>, updShape: number[], in
   });
   return out;
 }
+
+/** Σ a[i]·b[i] in float64 (adjoint checks: <f(x), dy> = <x, f*(dy)>). */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}

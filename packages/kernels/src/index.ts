@@ -12,3 +12,4 @@ export { stridedCopy, type CopyPlan, type CopySide } from './ops/strided-copy.ts
 export { permute, transpose, slice, concat, split, pad, padBackward, expand, upsampleNearest2x, upsampleNearest2xBackward, cast } from './ops/copy.ts';
 export { gather, scatterAdd } from './ops/gather.ts';
 export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOptions, type GradScale } from './ops/adamw.ts';
+export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
