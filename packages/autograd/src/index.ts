@@ -16,3 +16,4 @@ export * from './ops/nn.ts';
 export { memory } from './memory.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
+export * from './io/safetensors.ts';
