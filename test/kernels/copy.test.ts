@@ -147,6 +147,9 @@ describe('pad / padBackward', () => {
       const y = pad(x, padding, value);
       await expectExact(y, refPad(xs, shape, padding, value), [3, 5, 8], `pad value ${value}`);
     }
+    // Padding only outer axes leaves the innermost run unwindowed (several elements per invocation).
+    const outer: Array<[number, number]> = [[1, 2], [0, 0], [0, 0]];
+    await expectExact(pad(x, outer, 9), refPad(xs, shape, outer, 9), [5, 3, 4], 'pad outer axes');
     await expectExact(pad(DeviceArray.from([7, 8], [2], 'i32'), [[2, 1]], 3), [3, 3, 7, 8, 3], [5], 'pad i32');
     await expectExact(pad(DeviceArray.empty([0, 2]), [[1, 1], [0, 0]], 4), [4, 4, 4, 4], [2, 2], 'pad empty');
   });

@@ -16,6 +16,8 @@ describe('gather', () => {
       [[3, 4, 5], [2, 3, 1], 2],
       [[11], [13], 0],
       [[2, 3], [0], 1],
+      [[9, 4], [5], 0], // innermost runs of 4 and 2 take the unrolled paths
+      [[2, 9, 2], [3, 3], 1],
     ];
     for (const [shape, indexShape, axis] of cases) {
       const xs = uniform(rng, sizeOf(shape));
@@ -51,6 +53,8 @@ describe('scatterAdd (gradient of gather)', () => {
       [[2, 3, 6], [9], 2],
       [[49], [7, 11], 0],
       [[1, 1], [1], 0],
+      [[6, 8], [50], 0],
+      [[3, 5, 2], [4], 1],
     ];
     for (const [shape, indexShape, axis] of cases) {
       const ids = randint(rng, sizeOf(indexShape), -1, shape[axis] + 1); // includes out-of-range indices

@@ -6,14 +6,28 @@ import { rt } from '../runtime/current.ts';
 import { fmt, normAxis, sizeOf } from '../shape.ts';
 import { bindings, grid, gridMain, linearIndex, WG } from '../wgsl.ts';
 
-/** Splits a flat index over [outer, mid, inner] into WGSL lets `o`, `j`, `k` (skipping trivial divisions). */
-function splitIndex(mid: number, inner: number, outer: number): string {
+/** Consecutive innermost elements one invocation handles (unrolled): fewer index computations. */
+function elementsPerInvocation(inner: number): number {
+  return inner % 4 === 0 ? 4 : inner % 2 === 0 ? 2 : 1;
+}
+
+/**
+ * Splits the invocation index over [outer, mid, inner / per] into WGSL lets `o`, `j` and `k` (the
+ * first of `per` innermost elements), skipping trivial divisions.
+ */
+function splitIndex(mid: number, inner: number, outer: number, per: number): string {
+  const groups = inner / per;
   return [
-    inner === 1 ? 'let k = 0u;' : `let k = idx % ${inner}u;`,
-    inner === 1 ? 'let t = idx;' : `let t = idx / ${inner}u;`,
+    groups === 1 ? 'let k = 0u;' : `let k = (idx % ${groups}u) * ${per}u;`,
+    groups === 1 ? 'let t = idx;' : `let t = idx / ${groups}u;`,
     outer === 1 ? 'let j = t;' : `let j = t % ${mid}u;`,
     outer === 1 ? 'let o = 0u;' : `let o = t / ${mid}u;`,
   ].join('\n  ');
+}
+
+/** `f(q)` for q = 0 … per−1, joined as WGSL statements. */
+function unrolled(per: number, f: (q: string) => string): string {
+  return Array.from({ length: per }, (_, q) => f(q === 0 ? '' : ` + ${q}u`)).join('\n    ');
 }
 
 function checkIndices(op: string, indices: DeviceArray): void {
@@ -37,19 +51,22 @@ export function gather(x: DeviceArray, indices: DeviceArray, axis: number): Devi
   const out = DeviceArray.empty(shape, x.dtype, 'gather');
   const total = out.size;
   if (total === 0) return out;
+  const per = elementsPerInvocation(inner);
   const code = `${bindings([['x', x.dtype], ['indices', 'i32']], [['out', x.dtype]])}
 ${gridMain()} {
   let idx = ${linearIndex()};
-  if (idx >= ${total}u) { return; }
-  ${splitIndex(count, inner, outer)}
+  if (idx >= ${total / per}u) { return; }
+  ${splitIndex(count, inner, outer, per)}
   let i = indices[j];
+  let dst = idx * ${per}u;
   if (i >= 0 && i < ${dim}) {
-    out[idx] = x[(o * ${dim}u + u32(i)) * ${inner}u + k];
+    let src = (o * ${dim}u + u32(i)) * ${inner}u + k;
+    ${unrolled(per, (q) => `out[dst${q}] = x[src${q}];`)}
   } else {
-    out[idx] = ${x.dtype}(0);
+    ${unrolled(per, (q) => `out[dst${q}] = ${x.dtype}(0);`)}
   }
 }`;
-  rt().dispatch({ name: 'gather', code, inputs: [x.buffer, indices.buffer], outputs: [out.buffer], workgroups: grid(total) });
+  rt().dispatch({ name: 'gather', code, inputs: [x.buffer, indices.buffer], outputs: [out.buffer], workgroups: grid(total / per) });
   return out;
 }
 
@@ -151,22 +168,25 @@ fn main(@builtin(local_invocation_index) t: u32) {
   });
   // 5. Every destination element sums its bucket's rows in position order (zero for empty buckets).
   const total = out.size;
+  const per = elementsPerInvocation(inner);
   r.dispatch({
     name: 'scatterAdd_sum',
     code: `${bindings([['updates', 'f32'], ['starts', 'u32'], ['ordered', 'u32']], [['out', 'f32']])}
 ${gridMain()} {
   let idx = ${linearIndex()};
-  if (idx >= ${total}u) { return; }
-  ${splitIndex(size, inner, outer)}
-  var acc = 0.0;
+  if (idx >= ${total / per}u) { return; }
+  ${splitIndex(size, inner, outer, per)}
+  var acc = array<f32, ${per}>();
   for (var s = starts[j]; s < starts[j + 1u]; s++) {
-    acc += updates[(o * ${count}u + ordered[s]) * ${inner}u + k];
+    let row = (o * ${count}u + ordered[s]) * ${inner}u + k;
+    ${unrolled(per, (q) => `acc[0${q}] += updates[row${q}];`)}
   }
-  out[idx] = acc;
+  let dst = idx * ${per}u;
+  ${unrolled(per, (q) => `out[dst${q}] = acc[0${q}];`)}
 }`,
     inputs: [updates.buffer, starts.buffer, ordered.buffer],
     outputs: [out.buffer],
-    workgroups: grid(total),
+    workgroups: grid(total / per),
   });
   for (const a of [starts, bucketed, ordered, counts, cursor]) a.dispose();
   return out;

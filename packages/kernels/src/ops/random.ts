@@ -105,15 +105,16 @@ fn mul_hi(a: u32, b: u32) -> u32 {
   let mid = ((a_lo * b_lo) >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
   return a_hi * b_hi + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
 }
+fn philox_round(c: vec4<u32>, k: vec2<u32>) -> vec4<u32> {
+  return vec4<u32>(mul_hi(${M1}u, c.z) ^ c.y ^ k.x, ${M1}u * c.z, mul_hi(${M0}u, c.x) ^ c.w ^ k.y, ${M0}u * c.x);
+}
 fn philox(counter: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
   var c = counter;
-  var k = key;
-  for (var r = 0u; r < 10u; r++) {
-    if (r > 0u) { k += vec2<u32>(${W0}u, ${W1}u); }
-    let hi0 = mul_hi(${M0}u, c.x);
-    let hi1 = mul_hi(${M1}u, c.z);
-    c = vec4<u32>(hi1 ^ c.y ^ k.x, ${M1}u * c.z, hi0 ^ c.w ^ k.y, ${M0}u * c.x);
-  }
+  // Ten rounds, unrolled (faster than a loop on lavapipe); round r uses key + r·(W0, W1).
+${Array.from({ length: 10 }, (_, r) => {
+  const k = r === 0 ? 'key' : `(key + vec2<u32>(${Math.imul(r, W0) >>> 0}u, ${Math.imul(r, W1) >>> 0}u))`;
+  return `  c = philox_round(c, ${k});`;
+}).join('\n')}
   return c;
 }
 fn to_unit(w: u32) -> f32 { return f32(w >> 8u) * ${INV_2_24}; }
@@ -143,10 +144,7 @@ ${gridMain()} {
   let hi = p.block_hi + select(0u, 1u, lo < t); // 64-bit block counter with carry
   let w = philox(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(p.key0, p.key1));
   ${transform}
-  for (var j = 0u; j < 4u; j++) {
-    let e = t * 4u + j;
-    if (e >= p.lead && e - p.lead < p.n) { out[e - p.lead] = vals[j]; }
-  }
+  ${[0, 1, 2, 3].map((j) => `if (t * 4u + ${j}u >= p.lead && t * 4u + ${j}u - p.lead < p.n) { out[t * 4u + ${j}u - p.lead] = vals[${j}]; }`).join('\n  ')}
 }`;
   rt().dispatch({ name, code, inputs: [], outputs: [out.buffer], params: params.pack(), workgroups: grid(blocks) });
   return out;

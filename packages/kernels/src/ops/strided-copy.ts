@@ -26,6 +26,9 @@ export interface CopyPlan {
   fill?: number;
 }
 
+/** Elements per invocation, tried in order (the first that divides the innermost dimension wins). */
+const VECTOR_SIZES = [4, 2];
+
 interface Dim {
   size: number;
   src: number;
@@ -57,7 +60,7 @@ function fillBits(value: number, dtype: string): number {
   return Math.trunc(value) >>> 0;
 }
 
-/** Encodes the copy `plan` from `src` into `dst` (which must already exist); `name` labels the kernel. */
+/** Encodes the copy `plan` from `src` into `dst` (an existing, different array); `name` labels the kernel. */
 export function stridedCopy(name: string, src: DeviceArray, dst: DeviceArray, plan: CopyPlan): void {
   const n = sizeOf(plan.shape);
   if (n === 0) return;
@@ -70,10 +73,17 @@ export function stridedCopy(name: string, src: DeviceArray, dst: DeviceArray, pl
     return;
   }
 
+  // Each invocation copies `per` consecutive elements of the innermost dimension (unrolled): fewer
+  // invocations share the index arithmetic, which is most of a copy's cost on lavapipe.
+  const innermost = dims[dims.length - 1];
+  const per = VECTOR_SIZES.find((v) => innermost && !innermost.window && innermost.size % v === 0) ?? 1;
+  const iter = dims.map((d, k) => (k === dims.length - 1 ? { ...d, size: d.size / per, src: d.src * per, dst: d.dst * per } : d));
+  const invocations = n / per;
+
   const lines = [`var s: u32 = ${plan.src.offset}u;`, `var d: u32 = ${plan.dst.offset}u;`, 'var rem: u32 = idx;'];
   if (windowed) lines.push('var inside = true;');
-  for (let k = dims.length - 1; k >= 0; k--) {
-    const { size, src: ss, dst: ds, window } = dims[k];
+  for (let k = iter.length - 1; k >= 0; k--) {
+    const { size, src: ss, dst: ds, window } = iter[k];
     lines.push(`{ let c = ${k === 0 ? 'rem' : `rem % ${size}u`};`);
     if (k > 0) lines.push(`  rem = rem / ${size}u;`);
     if (ds !== 0) lines.push(`  d += c * ${ds}u;`);
@@ -85,17 +95,20 @@ export function stridedCopy(name: string, src: DeviceArray, dst: DeviceArray, pl
     } else if (ss !== 0) lines.push(`  s += c * ${ss}u;`);
     lines.push('}');
   }
-  const value = `${dst.dtype}(src[s])`;
-  const store = windowed
-    ? `if (inside) { dst[d] = ${value}; } else { dst[d] = bitcast<${dst.dtype}>(p.fill); }`
-    : `dst[d] = ${value};`;
+  const stores: string[] = [];
+  for (let j = 0; j < per; j++) {
+    const at = (base: string, stride: number) => (j === 0 || stride === 0 ? base : `${base} + ${j * stride}u`);
+    const value = `${dst.dtype}(src[${at('s', innermost?.src ?? 0)}])`;
+    const target = `dst[${at('d', innermost?.dst ?? 0)}]`;
+    stores.push(windowed ? `if (inside) { ${target} = ${value}; } else { ${target} = bitcast<${dst.dtype}>(p.fill); }` : `${target} = ${value};`);
+  }
   const params = windowed ? new Params().u32('fill', fillBits(plan.fill ?? 0, dst.dtype)) : undefined;
   const code = `${bindings([['src', src.dtype]], [['dst', dst.dtype]])}${params?.decl(2) ?? ''}
 ${gridMain()} {
   let idx = ${linearIndex()};
-  if (idx >= ${n}u) { return; }
+  if (idx >= ${invocations}u) { return; }
   ${lines.join('\n  ')}
-  ${store}
+  ${stores.join('\n  ')}
 }`;
-  rt().dispatch({ name, code, inputs: [src.buffer], outputs: [dst.buffer], params: params?.pack(), workgroups: grid(n) });
+  rt().dispatch({ name, code, inputs: [src.buffer], outputs: [dst.buffer], params: params?.pack(), workgroups: grid(invocations) });
 }
