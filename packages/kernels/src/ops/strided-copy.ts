@@ -15,7 +15,8 @@ export interface CopySide {
 /**
  * A strided copy. For every coordinate `c` of `shape`:
  *   dst[dst.offset + Σ c[d]·dst.strides[d]] = inWindow(c) ? src[src.offset + Σ (c[d] − lo[d])·src.strides[d]] : fill
- * where `window[d] = [lo, hi)` (absent or null: the whole dimension, lo = 0). Source strides may be 0 (broadcast).
+ * where `window[d] = [lo, hi)` (absent or null: the whole dimension, lo = 0). Strides and offsets are
+ * non-negative; source strides may be 0 (broadcast).
  * Element values are converted to the destination dtype with WGSL's conversion rules.
  */
 export interface CopyPlan {
