@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, argmax, max, mean, min, sum, sumTo } from '@sd/kernels';
+import { DeviceArray, argmax, kitOverrides, max, mean, min, sum, sumTo } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { reduceTo, sizeOf } from '../util/reference.ts';
@@ -100,6 +100,12 @@ describe('sum / mean / max / min over axes', () => {
     const m = mean(x, 0);
     expect(m.dtype).toBe('f32');
     expectClose(await m.read(), [2.5, 1073741496.5, 4.5]);
+    const v = DeviceArray.from([1, 2, 3, 4, 8, -6, 7, 8], [2, 4], 'i32'); // vec4 loads
+    expect(await sum(v, 1).toArray()).toEqual([10, 17]);
+    expect(await max(v, 1).toArray()).toEqual([4, 8]);
+    expect(await min(v, -1).toArray()).toEqual([1, -6]);
+    expect(await argmax(v, 1).toArray()).toEqual([3, 0]);
+    expectClose(await mean(v, 1).read(), [2.5, 4.25]);
   });
 
   it('rejects bad axes naming the op and shape', () => {
@@ -195,4 +201,35 @@ describe('sumTo (gradient of broadcasting)', () => {
     expect(() => sumTo(x, [2])).toThrow('sumTo: cannot reduce [2, 3] to [2]');
     expect(() => sumTo(x, [1, 2, 3])).toThrow('sumTo: cannot reduce [2, 3] to [1, 2, 3]');
   });
+});
+
+describe('other adapter configurations, run on this one', () => {
+  const rng = makeRng(15);
+  // The portable shared-memory tree with NVIDIA-sized workgroups and many splits, and a warp-sized row.
+  const configs = [
+    { subgroups: false, threads: 256, rowLanes: 256, splitTarget: 512 },
+    { subgroups: true, threads: 256, rowLanes: 32 },
+  ];
+  for (const config of configs) {
+    it(`matches the reference with ${JSON.stringify(config)}`, async () => {
+      Object.assign(kitOverrides, config);
+      try {
+        for (const [shape, axes] of [
+          [[37, 129], 1],
+          [[37, 129], 0],
+          [[2, 3, 4], [0, 2]],
+          [[5, 1000], -1],
+          [[3, 100_003], -1],
+          [[70_001, 5], 0],
+        ] as Array<[number[], number | number[]]>) {
+          const data = uniform(rng, sizeOf(shape), 0, 1);
+          for (const op of ['sum', 'argmax'] as const) {
+            await check(op, data, shape, op === 'argmax' ? (axes as number) : axes, false, { rtol: 1e-4, atol: 1e-6 });
+          }
+        }
+      } finally {
+        for (const key of Object.keys(config)) delete kitOverrides[key as keyof typeof kitOverrides];
+      }
+    });
+  }
 });

@@ -14,3 +14,4 @@ export { gather, scatterAdd } from './ops/gather.ts';
 export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOptions, type GradScale } from './ops/adamw.ts';
 export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
+export { kitOverrides } from './ops/reduce-kit.ts';
