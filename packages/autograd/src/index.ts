@@ -17,3 +17,4 @@ export { memory } from './memory.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export * from './io/safetensors.ts';
+export { saveCheckpoint, loadCheckpoint, type TensorGroups, type LoadedCheckpoint } from './io/checkpoint.ts';

@@ -5,7 +5,13 @@ import { fmt, sizeOf, type Shape } from './shape.ts';
 export type DType = 'f32' | 'i32' | 'u32';
 export type HostArray = Float32Array | Int32Array | Uint32Array;
 
-const HOST: Record<DType, { new (n: number): HostArray; new (b: ArrayBuffer): HostArray }> = {
+interface HostArrayConstructor {
+  new (n: number): HostArray;
+  new (b: ArrayBuffer): HostArray;
+  from(values: ArrayLike<number>): HostArray;
+}
+
+const HOST: Record<DType, HostArrayConstructor> = {
   f32: Float32Array,
   i32: Int32Array,
   u32: Uint32Array,

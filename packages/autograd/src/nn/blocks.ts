@@ -59,6 +59,15 @@ export function toHeads(x: Tensor, heads: number): Tensor {
   return permute(reshape(x, [b, s, heads, e / heads]), [0, 2, 1, 3]);
 }
 
+/** Splits a packed [B, S, 3·H·Dh] projection into q, k, v heads [B, H, S, Dh] (one permute). */
+export function toHeadsPacked(x: Tensor, heads: number): [Tensor, Tensor, Tensor] {
+  const [b, s, e3] = x.shape;
+  const e = e3 / 3;
+  const split = permute(reshape(x, [b, s, 3, heads, e / heads]), [2, 0, 3, 1, 4]);
+  const [q, k, v] = chunk(split, 3, 0).map((t) => reshape(t, [b, heads, s, e / heads]));
+  return [q, k, v];
+}
+
 /** Merges heads [B, H, S, Dh] back into [B, S, H·Dh]. */
 export function fromHeads(x: Tensor): Tensor {
   const [b, h, s, d] = x.shape;

@@ -1,0 +1,98 @@
+// Paired (text, image) embeddings on disk: the clip-retrieval layout (img_emb/img_emb_N.npy,
+// text_emb/text_emb_N.npy, read shard by shard) or a flat pair of .npy files.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { readNpy, type NpyArray } from '../io/npy.ts';
+
+export interface EmbeddingPairs {
+  /** [count, dim] image embeddings. */
+  image: Float32Array;
+  /** [count, dim] text embeddings. */
+  text: Float32Array;
+  count: number;
+  dim: number;
+  source: string;
+}
+
+export interface Shard {
+  imageFile: string;
+  textFile: string;
+}
+
+const shardNumber = (name: string) => Number(/(\d+)\.npy$/.exec(name)?.[1] ?? NaN);
+
+/** The shards of a clip-retrieval folder, in numeric order, with image and text files paired. */
+export function listShards(dir: string): Shard[] {
+  const imgDir = join(dir, 'img_emb');
+  const textDir = join(dir, 'text_emb');
+  const list = (d: string, prefix: string) =>
+    readdirSync(d)
+      .filter((f) => f.startsWith(prefix) && f.endsWith('.npy'))
+      .sort((a, b) => shardNumber(a) - shardNumber(b));
+  const images = list(imgDir, 'img_emb_');
+  const texts = list(textDir, 'text_emb_');
+  if (images.length === 0) throw new Error(`${imgDir}: no img_emb_N.npy shards`);
+  if (images.length !== texts.length) throw new Error(`${dir}: ${images.length} image shards but ${texts.length} text shards`);
+  return images.map((f, i) => {
+    if (shardNumber(f) !== shardNumber(texts[i])) throw new Error(`${dir}: shard ${f} has no matching text shard (found ${texts[i]})`);
+    return { imageFile: join(imgDir, f), textFile: join(textDir, texts[i]) };
+  });
+}
+
+function check2d(a: NpyArray, file: string): [number, number] {
+  if (a.shape.length !== 2) throw new Error(`${file}: expected a 2-D [rows, dim] array, got shape (${a.shape.join(', ')})`);
+  const bad = a.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`${file}: row ${Math.floor(bad / a.shape[1])} contains ${a.data[bad]} (NaN/Inf embeddings are not allowed)`);
+  return [a.shape[0], a.shape[1]];
+}
+
+/** Reads and validates one (image, text) pair of files. */
+export function readPair(imageFile: string, textFile: string): { image: NpyArray; text: NpyArray } {
+  const image = readNpy(imageFile);
+  const text = readNpy(textFile);
+  const [ni, di] = check2d(image, imageFile);
+  const [nt, dt] = check2d(text, textFile);
+  if (ni !== nt) throw new Error(`${imageFile} has ${ni} rows but ${textFile} has ${nt}`);
+  if (di !== dt) throw new Error(`${imageFile} has dimension ${di} but ${textFile} has ${dt}`);
+  return { image, text };
+}
+
+/** Streams a clip-retrieval folder shard by shard. */
+export function* iterateShards(dir: string): Generator<{ shard: Shard; image: NpyArray; text: NpyArray }> {
+  for (const shard of listShards(dir)) yield { shard, ...readPair(shard.imageFile, shard.textFile) };
+}
+
+/**
+ * Loads every pair under `path`: a clip-retrieval folder, or a folder with `image_embeddings.npy`
+ * and `text_embeddings.npy`.
+ */
+export function loadEmbeddingPairs(path: string): EmbeddingPairs {
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new Error(`${path}: no such embeddings folder`);
+  const parts: { image: NpyArray; text: NpyArray }[] = [];
+  if (existsSync(join(path, 'img_emb'))) {
+    for (const p of iterateShards(path)) parts.push(p);
+  } else if (existsSync(join(path, 'image_embeddings.npy'))) {
+    parts.push(readPair(join(path, 'image_embeddings.npy'), join(path, 'text_embeddings.npy')));
+  } else {
+    throw new Error(`${path}: expected img_emb/ and text_emb/ (clip-retrieval layout) or image_embeddings.npy and text_embeddings.npy`);
+  }
+  const dim = parts[0].image.shape[1];
+  for (const p of parts) if (p.image.shape[1] !== dim) throw new Error(`${path}: shards have different dimensions (${dim} and ${p.image.shape[1]})`);
+  const count = parts.reduce((n, p) => n + p.image.shape[0], 0);
+  if (count === 0) throw new Error(`${path}: the dataset is empty`);
+  const image = new Float32Array(count * dim);
+  const text = new Float32Array(count * dim);
+  let offset = 0;
+  for (const p of parts) {
+    image.set(p.image.data, offset);
+    text.set(p.text.data, offset);
+    offset += p.image.data.length;
+  }
+  return { image, text, count, dim, source: path };
+}
+
+/** Rows [start, end) of a pair set. */
+export function subset(pairs: EmbeddingPairs, start: number, end: number): EmbeddingPairs {
+  const d = pairs.dim;
+  return { ...pairs, image: pairs.image.slice(start * d, end * d), text: pairs.text.slice(start * d, end * d), count: end - start };
+}

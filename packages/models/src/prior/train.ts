@@ -1,0 +1,272 @@
+// Training the shifted-diffusion prior: data on the GPU, AdamW with clipping, optional EMA,
+// periodic atomic checkpoints with everything needed to resume to the same weights.
+import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Generator, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
+} from '@sd/autograd';
+import { DeviceArray, sumOfSquares } from '@sd/kernels';
+import type { EmbeddingPairs } from './data.ts';
+import { ShiftedDiffusion } from './diffusion.ts';
+import { ClipPrior, type PriorConfig } from './network.ts';
+import { STREAM, stepRng } from './rng.ts';
+import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
+
+export interface TrainSettings {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  betas: [number, number];
+  weightDecay: number;
+  eps: number;
+  maxGradNorm: number;
+  warmupSteps: number;
+  /** K clusters for the shift statistics. */
+  clusters: number;
+  stdScale: number;
+  /** Probability of dropping the text condition (classifier-free guidance). */
+  dropText: number;
+  seed: number;
+  /** Train the unshifted baseline (μ = 0, s = 1, no cluster token). */
+  baseline: boolean;
+  /** EMA decay cap; 0 disables EMA. */
+  emaDecay: number;
+  checkpointEvery: number;
+  logEvery: number;
+}
+
+/** The seed's optimiser settings. */
+export const SEED_OPTIMIZER = { lr: 1.2e-4, betas: [0.9, 0.96] as [number, number], weightDecay: 0.06, eps: 1e-6, maxGradNorm: 1.0 };
+
+export interface RunConfig {
+  format: 'sd-prior/1';
+  model: PriorConfig;
+  train: TrainSettings;
+  data: { source: string; count: number; dim: number };
+}
+
+export interface StepReport {
+  step: number;
+  loss: number;
+  lr: number;
+  itPerSec: number;
+}
+
+/** Everything a trained prior needs at sampling time. */
+export interface PriorBundle {
+  model: ClipPrior;
+  diffusion: ShiftedDiffusion;
+  config: RunConfig;
+}
+
+const CHECKPOINT = 'checkpoint.safetensors';
+
+/** Batch rows, timesteps and text-drop decisions of one step (pure function of seed and step). */
+export function drawStep(s: TrainSettings, step: number, count: number, timesteps: number) {
+  const rb = stepRng(s.seed, step, STREAM.batch);
+  const rt = stepRng(s.seed, step, STREAM.timesteps);
+  const rd = stepRng(s.seed, step, STREAM.dropText);
+  const rows = Int32Array.from({ length: s.batchSize }, () => Math.floor(rb() * count));
+  const t = Int32Array.from({ length: s.batchSize }, () => Math.floor(rt() * timesteps));
+  const keep = Float32Array.from({ length: s.batchSize }, () => (rd() < s.dropText ? 0 : 1));
+  return { rows, t, keep };
+}
+
+export function shiftStatsFor(pairs: EmbeddingPairs, s: TrainSettings): ShiftStats {
+  return s.baseline ? identityStats(pairs.dim) : computeShiftStats(pairs.image, pairs.dim, s.clusters, { seed: s.seed });
+}
+
+export function buildPrior(config: RunConfig, stats: ShiftStats): PriorBundle {
+  manualSeed(config.train.seed);
+  const model = new ClipPrior({ ...config.model, clusters: stats.k, useClusterToken: !config.train.baseline });
+  const diffusion = new ShiftedDiffusion(stats, config.train.baseline ? 1 : config.train.stdScale);
+  return { model, diffusion, config };
+}
+
+function statsTensors(stats: ShiftStats): Map<string, Tensor> {
+  return new Map([
+    ['mean', tensor(stats.mean, [stats.k, stats.dim]).keep()],
+    ['std', tensor(stats.std, [stats.k, stats.dim]).keep()],
+    ['counts', tensor(Int32Array.from(stats.counts), [stats.k], { dtype: 'i32' }).keep()],
+  ]);
+}
+
+export function statsFromCheckpoint(groups: Record<string, Map<string, nn.HostTensor>>, path: string): ShiftStats {
+  const shift = groups.shift;
+  const mean = shift?.get('mean');
+  const std = shift?.get('std');
+  const counts = shift?.get('counts');
+  if (!mean || !std || !counts) throw new Error(`${path}: no shift statistics (shift.mean, shift.std, shift.counts)`);
+  return { k: mean.shape[0], dim: mean.shape[1], mean: Float32Array.from(mean.data), std: Float32Array.from(std.data), counts: Array.from(counts.data) };
+}
+
+/** Loads a trained prior from a run directory or checkpoint file. */
+export function loadPrior(path: string): PriorBundle {
+  const file = path.endsWith('.safetensors') ? path : join(path, CHECKPOINT);
+  if (!existsSync(file)) throw new Error(`${file}: no prior checkpoint here`);
+  const ckpt = loadCheckpoint(file);
+  const config = parseConfig(ckpt.metadata.config, file);
+  const bundle = buildPrior(config, statsFromCheckpoint(ckpt.groups, file));
+  const weights = ckpt.groups.ema?.size ? ckpt.groups.ema : ckpt.groups.model;
+  if (!weights) throw new Error(`${file}: no model weights`);
+  bundle.model.loadStateDict(weights, { source: file });
+  bundle.model.eval();
+  return bundle;
+}
+
+function parseConfig(text: string | undefined, file: string): RunConfig {
+  if (!text) throw new Error(`${file}: metadata has no "config"`);
+  const config = JSON.parse(text) as RunConfig;
+  if (config.format !== 'sd-prior/1') throw new Error(`${file}: unknown checkpoint format ${JSON.stringify(config.format)}`);
+  return config;
+}
+
+/** What differs between two configs (for refusing to resume with other settings). */
+function configDifferences(a: RunConfig, b: RunConfig): string[] {
+  const diffs: string[] = [];
+  const walk = (x: unknown, y: unknown, path: string) => {
+    if (typeof x === 'object' && x && typeof y === 'object' && y) {
+      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    } else if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push(`${path}: checkpoint ${JSON.stringify(x)}, requested ${JSON.stringify(y)}`);
+  };
+  walk(a, b, '');
+  return diffs;
+}
+
+export interface TrainOptions {
+  outDir: string;
+  resume?: boolean;
+  onStep?: (r: StepReport) => void;
+  /** Stop early after this many steps of this invocation (tests use it to simulate a kill). */
+  stopAfter?: number;
+}
+
+/**
+ * Trains (or resumes) a prior. Writes config.json, metrics.jsonl and checkpoint.safetensors
+ * (model, optimizer, EMA, shift statistics; step and settings in the metadata) to `outDir`.
+ */
+export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings, options: TrainOptions): Promise<PriorBundle & { step: number; lastLoss: number }> {
+  mkdirSync(options.outDir, { recursive: true });
+  const config: RunConfig = { format: 'sd-prior/1', model: { ...model, embedDim: pairs.dim }, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim } };
+  const ckptPath = join(options.outDir, CHECKPOINT);
+  const metricsPath = join(options.outDir, 'metrics.jsonl');
+
+  let stats: ShiftStats;
+  let resumeFrom: ReturnType<typeof loadCheckpoint> | null = null;
+  if (options.resume && existsSync(ckptPath)) {
+    resumeFrom = loadCheckpoint(ckptPath);
+    const saved = parseConfig(resumeFrom.metadata.config, ckptPath);
+    const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config);
+    if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
+    stats = statsFromCheckpoint(resumeFrom.groups, ckptPath);
+  } else {
+    stats = shiftStatsFor(pairs, settings);
+    writeFileSync(metricsPath, '');
+  }
+  writeFileSync(join(options.outDir, 'config.json'), JSON.stringify(config, null, 2));
+
+  const bundle = buildPrior(config, stats);
+  const params = bundle.model.parameters();
+  const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
+  opt.schedule = optim.linearWarmup(settings.warmupSteps);
+  const ema = settings.emaDecay > 0 ? new optim.EMA(params, { decay: settings.emaDecay }) : null;
+  let step = 0;
+  if (resumeFrom) {
+    bundle.model.loadStateDict(resumeFrom.groups.model, { source: ckptPath });
+    opt.loadStateDict(resumeFrom.groups.optim);
+    if (ema) {
+      const names = [...bundle.model.namedParameters()].map(([n]) => n);
+      ema.shadow.forEach((s, i) => {
+        const host = resumeFrom!.groups.ema?.get(names[i]);
+        if (!host) throw new Error(`${ckptPath}: EMA weight "${names[i]}" missing`);
+        s.assign(DeviceArray.from(host.data, host.shape));
+      });
+      ema.optimizationStep = Number(resumeFrom.metadata.step);
+    }
+    step = Number(resumeFrom.metadata.step);
+  }
+
+  // The whole training set lives on the GPU; batches are gathered by row index.
+  const images = tensor(pairs.image, [pairs.count, pairs.dim]).keep();
+  const texts = tensor(pairs.text, [pairs.count, pairs.dim]).keep();
+  const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
+  const T = bundle.diffusion.timesteps;
+
+  const save = async () => {
+    const names = [...bundle.model.namedParameters()].map(([n]) => n);
+    const groups: Record<string, Map<string, Tensor>> = {
+      model: bundle.model.stateDict(),
+      optim: opt.stateDict(),
+      shift: statsTensors(stats),
+    };
+    if (ema) groups.ema = new Map(ema.shadow.map((s, i) => [names[i], s]));
+    await saveCheckpoint(ckptPath, groups, { config: JSON.stringify(config), step: String(step) });
+    for (const t of groups.shift.values()) t.dispose();
+  };
+
+  let lastLoss = NaN;
+  let timer = performance.now();
+  let timedSteps = 0;
+  const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? step + options.stopAfter : Infinity);
+  while (step < stopAt) {
+    const { rows, t, keep } = drawStep(settings, step, pairs.count, T);
+    const lr = opt.currentLr();
+    const loss = tidy(() => {
+      const ids = tensor(rows, [rows.length], { dtype: 'i32' });
+      const x0 = gather(images, ids, 0);
+      const text = gather(texts, ids, 0);
+      const batchClusters = Int32Array.from(rows, (r) => clusters[r]);
+      const { mu, s } = bundle.diffusion.shiftOf(batchClusters);
+      const eps = randnStep(settings.seed, step, x0.shape);
+      const xt = bundle.diffusion.qSample(x0, t, eps, mu, s);
+      const pred = bundle.model.forward({ xt, timesteps: t, clusters: batchClusters, textEmbedding: text, keepText: tensor(keep, [keep.length, 1]) });
+      const l = bundle.diffusion.loss(x0, pred, t);
+      l.backward();
+      opt.update({ maxGradNorm: settings.maxGradNorm });
+      opt.zeroGrad();
+      ema?.update();
+      return l.detach();
+    });
+    step++;
+    timedSteps++;
+    const checkpointNow = step % settings.checkpointEvery === 0 || step === stopAt;
+    if (step % settings.logEvery === 0 || checkpointNow) {
+      lastLoss = await loss.item();
+      loss.dispose();
+      if (!Number.isFinite(lastLoss)) {
+        throw new Error(`training diverged: loss is ${lastLoss} at step ${step}; the last good checkpoint is kept in ${ckptPath}`);
+      }
+      const now = performance.now();
+      const report = { step, loss: lastLoss, lr, itPerSec: (timedSteps * 1000) / (now - timer) };
+      timer = now;
+      timedSteps = 0;
+      appendFileSync(metricsPath, JSON.stringify(report) + '\n');
+      options.onStep?.(report);
+    } else loss.dispose();
+    if (checkpointNow) {
+      if (!(await parametersFinite(params))) {
+        throw new Error(`training diverged: parameters became NaN/Inf by step ${step}; the last good checkpoint is kept in ${ckptPath}`);
+      }
+      await save();
+    }
+  }
+  images.dispose();
+  texts.dispose();
+  if (ema) ema.copyTo();
+  bundle.model.eval();
+  return { ...bundle, step, lastLoss };
+}
+
+/** ε for one step: its own range of the Philox stream, so resumption reproduces it. */
+function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return randn(shape, { generator: new Generator(seed, step * Math.ceil(size / 4) * 4) });
+}
+
+/** True when every parameter is finite (checked before a checkpoint replaces the last good one). */
+async function parametersFinite(params: Tensor[]): Promise<boolean> {
+  const total = sumOfSquares(params.map((p) => p.data));
+  const value = (await total.read())[0];
+  total.dispose();
+  return Number.isFinite(value);
+}
