@@ -1,2 +1,3 @@
 // Public API of @sd/models.
 export * from './clip/tokenizer.ts';
+export * from './data/index.ts';
