@@ -17,4 +17,5 @@ export { memory } from './memory.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export * from './io/safetensors.ts';
+export { readTorchCheckpoint, readTorchStateDict, type TorchCheckpoint, type TorchTensor, type TorchDtype } from './io/torch-pickle.ts';
 export { saveCheckpoint, loadCheckpoint, type TensorGroups, type LoadedCheckpoint } from './io/checkpoint.ts';

@@ -91,8 +91,9 @@ export function unpickle(data: Uint8Array, options: UnpickleOptions): unknown {
   };
   const bytes = (n: number) => (need(n), (pos += n), data.subarray(pos - n, pos));
   const text = (n: number) => {
+    const raw = bytes(n);
     try {
-      return utf8.decode(bytes(n));
+      return utf8.decode(raw);
     } catch {
       return fail('string is not valid UTF-8');
     }
