@@ -15,3 +15,4 @@ export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOpt
 export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
 export { kitOverrides } from './ops/reduce-kit.ts';
+export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
