@@ -2,12 +2,35 @@
 // `sd`: the command-line entry point (`pnpm sd <command>`).
 import { Command } from 'commander';
 import { infoCommand } from './commands/info.ts';
+import { trainPriorCommand } from './commands/train-prior.ts';
 
 const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
 
 program.command('info').description('show the WebGPU adapter, its features and limits').option('--json', 'print JSON').action(infoCommand);
 
-program.parseAsync(process.argv).catch((error: unknown) => {
+program
+  .command('train-prior')
+  .description('train the shifted-diffusion prior (and the unshifted baseline), then evaluate both')
+  .option('--data <dir>', 'embedding pairs: clip-retrieval folder (img_emb/, text_emb/) or image_/text_embeddings.npy; default: the embedded dataset')
+  .option('--holdout <n>', 'with --data: hold out the last n pairs for evaluation (default 10%)')
+  .option('--size <name>', 'model size: tiny, small or seed', 'tiny')
+  .option('--steps <n>', 'training steps', '1500')
+  .option('--batch-size <n>', 'batch size', '64')
+  .option('--lr <x>', 'peak learning rate', '3e-4')
+  .option('--clusters <k>', 'K clusters of the shift statistics', '8')
+  .option('--std-scale <x>', 's = std_scale·σ', '1')
+  .option('--drop-text <p>', 'classifier-free guidance drop rate', '0.1')
+  .option('--seed <n>', 'random seed', '0')
+  .option('--baseline', 'train only the unshifted baseline')
+  .option('--no-compare', 'train only the shifted prior (no baseline)')
+  .option('--ema <decay>', 'EMA decay cap (0 = off)', '0')
+  .option('--eval-steps <n>', 'sampling steps for evaluation', '8')
+  .option('--guidance <w>', 'classifier-free guidance weight for evaluation', '1')
+  .option('--resume', 'continue from the checkpoints in --out')
+  .option('--out <dir>', 'run directory', 'runs/prior')
+  .action(trainPriorCommand);
+
+program.parseAsync(process.argv).then(() => process.exit(0)).catch((error: unknown) => {
   console.error(`sd: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

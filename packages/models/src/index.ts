@@ -1,3 +1,4 @@
 // Public API of @sd/models.
 export * from './clip/tokenizer.ts';
 export * from './data/index.ts';
+export * from './prior/index.ts';

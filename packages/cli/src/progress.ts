@@ -1,0 +1,36 @@
+// A training progress bar (loss, it/s, ETA) on stderr; plain lines when stderr is not a terminal.
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  update(step: number, values: { loss: number; itPerSec: number; lr?: number }): void;
+  stop(): void;
+}
+
+export function progressBar(label: string, total: number, start = 0): Progress {
+  if (!process.stderr.isTTY) {
+    let lastPrint = 0;
+    return {
+      update(step, v) {
+        const now = Date.now();
+        if (now - lastPrint < 5000 && step < total) return;
+        lastPrint = now;
+        const eta = v.itPerSec > 0 ? Math.round((total - step) / v.itPerSec) : 0;
+        process.stderr.write(`${label} ${step}/${total} loss ${v.loss.toFixed(5)} ${v.itPerSec.toFixed(2)} it/s ETA ${eta}s\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new cliProgress.SingleBar(
+    { format: `${label} [{bar}] {value}/{total} | loss {loss} | {speed} it/s | ETA {eta_formatted}`, hideCursor: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, start, { loss: '-', speed: '-' });
+  return {
+    update(step, v) {
+      bar.update(step, { loss: v.loss.toFixed(5), speed: v.itPerSec.toFixed(2) });
+    },
+    stop() {
+      bar.stop();
+    },
+  };
+}
