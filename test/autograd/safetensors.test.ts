@@ -190,3 +190,27 @@ describe('safetensors', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 });
+
+describe('F16 output', () => {
+  it('rounds to nearest even and round-trips next to F32 tensors of odd sizes', async () => {
+    const { serializeSafetensors, readSafetensors } = await import('../../packages/autograd/src/io/safetensors.ts');
+    const values = Float32Array.from([0, -0, 1, -2.5, 65504, 70000, 1e-8, 6.1e-5, 2 ** -24, 1 + 2 ** -11, 1 + 3 * 2 ** -11, NaN, Infinity, 0.1]);
+    const bytes = serializeSafetensors({ a: { shape: [values.length - 1], data: values.slice(1), dtype: 'F16' }, b: { shape: [3], data: Float32Array.from([1, 2, 3]) } });
+    const file = readSafetensors(bytes);
+    const a = Array.from(file.tensors.get('a')!.data);
+    expect(file.tensors.get('a')!.dtype).toBe('F16');
+    expect(Array.from(file.tensors.get('b')!.data)).toEqual([1, 2, 3]);
+    // -0, 1, -2.5, 65504 exact; 70000 overflows; 1e-8 flushes to 0; 6.1e-5 subnormal-ish; 2^-24 smallest subnormal;
+    // 1+2^-11 is a tie → even (1); 1+3·2^-11 is a tie → even (1+2^-9); NaN; Infinity; 0.1 → 0.0999755859375.
+    expect(a.slice(0, 4)).toEqual([-0, 1, -2.5, 65504]);
+    expect(a[4]).toBe(Infinity);
+    expect(a[5]).toBe(0);
+    expect(Math.abs(a[6] - 6.1e-5)).toBeLessThan(2 ** -24);
+    expect(a[7]).toBe(2 ** -24);
+    expect(a[8]).toBe(1);
+    expect(a[9]).toBe(1 + 2 ** -9);
+    expect(a[10]).toBeNaN();
+    expect(a[11]).toBe(Infinity);
+    expect(a[12]).toBe(0.0999755859375);
+  });
+});

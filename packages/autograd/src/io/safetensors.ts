@@ -5,7 +5,7 @@
 // checked before any byte of data is trusted; loading is pure parsing and never executes anything.
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.ts';
-import { bfloat16BitsToFloat32, halfBitsToFloat32 } from './half.ts';
+import { bfloat16BitsToFloat32, float32ToHalfBits, halfBitsToFloat32 } from './half.ts';
 
 /** Bytes per element of every dtype the format defines. */
 const DTYPE_SIZES = {
@@ -25,10 +25,12 @@ export interface SafetensorsTensor {
   data: Float32Array | Int32Array;
 }
 
-/** A tensor to write: F32 from a Float32Array, I32 from an Int32Array. */
+/** A tensor to write: F32 from a Float32Array (or F16 when `dtype` says so), I32 from an Int32Array. */
 export interface SafetensorsInput {
   shape: readonly number[];
   data: Float32Array | Int32Array;
+  /** Store a Float32Array as F16 (rounded to nearest even) to halve the file. */
+  dtype?: 'F32' | 'F16';
 }
 
 /** Header entry after validation. */
@@ -262,15 +264,18 @@ function layout(tensors: Map<string, SafetensorsInput> | Record<string, Safetens
   for (const [name, tensor] of list) {
     const where = `tensor ${JSON.stringify(name)}`;
     if (name === '' || name === '__metadata__') fail(`${where}: invalid tensor name`);
-    const dtype = tensor.data instanceof Float32Array ? 'F32' : tensor.data instanceof Int32Array ? 'I32' : fail(`${where}: data must be a Float32Array or Int32Array`);
+    const half = tensor.dtype === 'F16';
+    if (half && !(tensor.data instanceof Float32Array)) fail(`${where}: F16 output needs a Float32Array`);
+    const dtype = half ? 'F16' : tensor.data instanceof Float32Array ? 'F32' : tensor.data instanceof Int32Array ? 'I32' : fail(`${where}: data must be a Float32Array or Int32Array`);
     for (const dim of tensor.shape) {
       if (!Number.isSafeInteger(dim) || dim < 0) fail(`${where}: shape ${fmtShape(tensor.shape)} must hold non-negative integers`);
     }
     const count = tensor.shape.reduce((a, b) => a * b, 1);
     if (count !== tensor.data.length) fail(`${where}: shape ${fmtShape(tensor.shape)} has ${count} elements but data has ${tensor.data.length}`);
-    defineEntry(header, name, { dtype, shape: [...tensor.shape], data_offsets: [offset, offset + tensor.data.byteLength] });
-    offset += tensor.data.byteLength;
-    chunks.push(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+    const stored = half ? float32ToHalfBits(tensor.data as Float32Array) : tensor.data;
+    defineEntry(header, name, { dtype, shape: [...tensor.shape], data_offsets: [offset, offset + stored.byteLength] });
+    offset += stored.byteLength;
+    chunks.push(new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength));
   }
   // Pad the JSON with spaces so the data section starts 8-byte aligned, as the reference writer does.
   const json = new TextEncoder().encode(JSON.stringify(header));
