@@ -16,3 +16,4 @@ export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, r
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
 export { kitOverrides } from './ops/reduce-kit.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
+export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
