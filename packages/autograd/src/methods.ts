@@ -18,10 +18,14 @@ declare module './tensor.ts' {
     mul(o: Operand): Tensor;
     div(o: Operand): Tensor;
     pow(o: Operand): Tensor;
+    maximum(o: Operand): Tensor;
+    minimum(o: Operand): Tensor;
     neg(): Tensor;
     exp(): Tensor;
     log(): Tensor;
     sqrt(): Tensor;
+    sin(): Tensor;
+    cos(): Tensor;
     rsqrt(): Tensor;
     square(): Tensor;
     abs(): Tensor;
@@ -30,6 +34,7 @@ declare module './tensor.ts' {
     relu(): Tensor;
     silu(): Tensor;
     gelu(approximate?: 'none' | 'tanh'): Tensor;
+    quickGelu(): Tensor;
     matmul(o: Tensor): Tensor;
     sum(axes?: number | number[], keepDims?: boolean): Tensor;
     mean(axes?: number | number[], keepDims?: boolean): Tensor;
@@ -46,6 +51,9 @@ declare module './tensor.ts' {
     permute(axes: number[]): Tensor;
     transpose(a?: number, b?: number): Tensor;
     slice(axis: number, start: number, end: number, step?: number): Tensor;
+    narrow(axis: number, start: number, length: number): Tensor;
+    split(sizes: number | number[], axis?: number): Tensor[];
+    chunk(chunks: number, axis?: number): Tensor[];
     expand(shape: Shape): Tensor;
     backward(gradient?: Tensor, options?: { retainGraph?: boolean }): void;
   }
@@ -57,10 +65,14 @@ const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => 
   mul(this: Tensor, o: Operand) { return A.mul(this, o); },
   div(this: Tensor, o: Operand) { return A.div(this, o); },
   pow(this: Tensor, o: Operand) { return A.pow(this, o); },
+  maximum(this: Tensor, o: Operand) { return A.maximum(this, o); },
+  minimum(this: Tensor, o: Operand) { return A.minimum(this, o); },
   neg(this: Tensor) { return A.neg(this); },
   exp(this: Tensor) { return U.exp(this); },
   log(this: Tensor) { return U.log(this); },
   sqrt(this: Tensor) { return U.sqrt(this); },
+  sin(this: Tensor) { return U.sin(this); },
+  cos(this: Tensor) { return U.cos(this); },
   rsqrt(this: Tensor) { return U.rsqrt(this); },
   square(this: Tensor) { return U.square(this); },
   abs(this: Tensor) { return U.abs(this); },
@@ -69,6 +81,7 @@ const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => 
   relu(this: Tensor) { return U.relu(this); },
   silu(this: Tensor) { return U.silu(this); },
   gelu(this: Tensor, approximate?: 'none' | 'tanh') { return U.gelu(this, approximate); },
+  quickGelu(this: Tensor) { return U.quickGelu(this); },
   matmul(this: Tensor, o: Tensor) { return M.matmul(this, o); },
   sum(this: Tensor, axes?: number | number[], keepDims?: boolean) { return R.sum(this, axes, keepDims); },
   mean(this: Tensor, axes?: number | number[], keepDims?: boolean) { return R.mean(this, axes, keepDims); },
@@ -85,6 +98,9 @@ const methods: Partial<Record<keyof Tensor, (this: Tensor, ...args: never[]) => 
   permute(this: Tensor, axes: number[]) { return V.permute(this, axes); },
   transpose(this: Tensor, a?: number, b?: number) { return V.transpose(this, a, b); },
   slice(this: Tensor, axis: number, start: number, end: number, step?: number) { return V.slice(this, axis, start, end, step); },
+  narrow(this: Tensor, axis: number, start: number, length: number) { return V.narrow(this, axis, start, length); },
+  split(this: Tensor, sizes: number | number[], axis?: number) { return V.split(this, sizes, axis); },
+  chunk(this: Tensor, chunks: number, axis?: number) { return V.chunk(this, chunks, axis); },
   expand(this: Tensor, shape: Shape) { return V.expand(this, shape); },
   backward(this: Tensor, gradient?: Tensor, options?: { retainGraph?: boolean }) { backward(this, gradient, options); },
 };

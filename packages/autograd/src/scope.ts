@@ -23,7 +23,8 @@ export function keep<T extends Disposable>(t: T): T {
 function collect(value: unknown, into: Set<Disposable>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
-  if (typeof (value as Disposable).dispose === 'function' && 'disposed' in (value as object)) {
+  // `in` before reading: results may be proxies that throw on unknown properties.
+  if ('dispose' in value && 'disposed' in value && typeof (value as Disposable).dispose === 'function') {
     into.add(value as Disposable);
     return;
   }
