@@ -13,6 +13,7 @@ export * from './ops/views.ts';
 export * from './ops/reduce.ts';
 export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
+export * from './ops/pool.ts';
 export { memory } from './memory.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
