@@ -9,12 +9,13 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   const { y, mean, rstd } = K.layerNorm(x.data, weight?.data, bias?.data, eps);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = fromOp('layerNorm', y, inputs, (g) => {
-    const { dx, dweight, dbias } = K.layerNormBackward(g.data, x.data, weight?.data, mean, rstd);
-    const grads = [new Tensor(dx)];
-    if (weight) grads.push(new Tensor(dweight!));
-    else dweight?.dispose();
-    if (bias) grads.push(new Tensor(dbias!));
-    else dbias?.dispose();
+    const { dx, dweight, dbias } = K.layerNormBackward(g.data, x.data, weight?.data, mean, rstd, {
+      weightGrad: !!weight?.requiresGrad,
+      biasGrad: !!bias?.requiresGrad,
+    });
+    const grads: (Tensor | null)[] = [new Tensor(dx)];
+    if (weight) grads.push(dweight && new Tensor(dweight));
+    if (bias) grads.push(dbias && new Tensor(dbias));
     return grads;
   });
   out.attach(mean, rstd);
@@ -25,9 +26,8 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const { y, rstd } = K.rmsNorm(x.data, weight?.data, eps);
   const out = fromOp('rmsNorm', y, weight ? [x, weight] : [x], (g) => {
-    const { dx, dweight } = K.rmsNormBackward(g.data, x.data, weight?.data, rstd);
-    if (!weight) dweight?.dispose();
-    return weight ? [new Tensor(dx), new Tensor(dweight!)] : [new Tensor(dx)];
+    const { dx, dweight } = K.rmsNormBackward(g.data, x.data, weight?.data, rstd, { weightGrad: !!weight?.requiresGrad });
+    return weight ? [new Tensor(dx), dweight && new Tensor(dweight)] : [new Tensor(dx)];
   });
   out.attach(rstd);
   return out;
@@ -89,14 +89,29 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   return result;
 }
 
-/** Mean (or sum, or per-row) cross-entropy of logits [N, C] against i32 class targets [N]. */
-export function crossEntropy(logits: Tensor, targets: Tensor, options: { reduction?: 'mean' | 'sum' | 'none'; ignoreIndex?: number } = {}): Tensor {
-  const reduction = options.reduction ?? 'mean';
-  const result = K.crossEntropy(logits.data, targets.data, { reduction, ignoreIndex: options.ignoreIndex });
-  const out = fromOp('crossEntropy', result.loss, [logits], (g) => [
-    new Tensor(K.crossEntropyBackward(result, targets.data, g.data, { reduction, ignoreIndex: options.ignoreIndex })),
-  ]);
-  out.attach(result.logSoftmax);
+export interface CrossEntropyOptions {
+  reduction?: 'mean' | 'sum' | 'none';
+  /** Targets equal to this contribute no loss and no gradient (default -100, like PyTorch). */
+  ignoreIndex?: number;
+}
+
+/**
+ * Cross-entropy of logits [..., C] against class targets [...] (an i32 tensor, or host numbers,
+ * which are checked and uploaded once): 'mean' over non-ignored rows (default), 'sum' or 'none'.
+ */
+export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>, options: CrossEntropyOptions = {}): Tensor {
+  const kernelOptions = { reduction: options.reduction ?? 'mean', ignoreIndex: options.ignoreIndex };
+  let t: K.DeviceArray;
+  let owned: K.DeviceArray[] = [];
+  if (targets instanceof Tensor) t = targets.data;
+  else {
+    K.validateTargets(targets, logits.shape[logits.rank - 1] ?? 0, options.ignoreIndex ?? -100, 'crossEntropy');
+    t = K.DeviceArray.from(targets, logits.shape.slice(0, -1), 'i32');
+    owned = [t];
+  }
+  const { loss, saved } = K.crossEntropy(logits.data, t, kernelOptions);
+  const out = fromOp('crossEntropy', loss, [logits], (g) => [new Tensor(K.crossEntropyBackward(g.data, logits.data, t, saved, kernelOptions))]);
+  out.attach(saved.stats, ...(saved.count ? [saved.count] : []), ...owned);
   return out;
 }
 
