@@ -19,6 +19,12 @@ function topologicalOrder(root: Tensor): Tensor[] {
     }
     if (visited.has(t)) continue;
     visited.add(t);
+    if (!t.node && t.freedOp) {
+      throw new Error(
+        `backward: the graph behind ${t} (made by ${t.freedOp}) was freed by an earlier backward; ` +
+          'pass { retainGraph: true } to the earlier call to differentiate through it again',
+      );
+    }
     stack.push([t, true]);
     for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !visited.has(input)) stack.push([input, false]);
   }
@@ -27,12 +33,16 @@ function topologicalOrder(root: Tensor): Tensor[] {
 
 /**
  * Computes d(root)/d(leaf) for every leaf that requires a gradient and adds it to `leaf.grad`
- * (so two backward calls accumulate). The graph is freed afterwards unless `retainGraph`.
+ * (so two backward calls accumulate). The graph is freed afterwards unless `retainGraph`: a later
+ * backward through any of its non-leaf tensors throws (as in PyTorch).
  */
 export function backward(root: Tensor, gradient?: Tensor, options: { retainGraph?: boolean } = {}): void {
   if (!root.requiresGrad) throw new Error(`backward: tensor ${root} does not require grad (no input had requiresGrad)`);
   if (!gradient && root.size !== 1) {
     throw new Error(`backward: output of shape ${fmt(root.shape)} is not a scalar; pass the gradient explicitly`);
+  }
+  if (gradient && fmt(gradient.shape) !== fmt(root.shape)) {
+    throw new Error(`backward: gradient of shape ${fmt(gradient.shape)} does not match the output's shape ${fmt(root.shape)}`);
   }
   // Intermediate gradients live in a scope of their own; only leaf gradients are kept.
   tidy(() => noGrad(() => {
@@ -72,7 +82,11 @@ export function backward(root: Tensor, gradient?: Tensor, options: { retainGraph
         } else grads.set(input, gi);
       });
       for (const gi of new Set([g, ...inputGrads])) if (gi && !claimed.has(gi)) gi.dispose();
-      if (!options.retainGraph) t.node = null;
+      if (!options.retainGraph) {
+        t.node = null;
+        t.freedOp = node.op;
+        t.releaseSaved();
+      }
     }
   }));
 }

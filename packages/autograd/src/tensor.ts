@@ -21,6 +21,8 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor; null for leaves and for tensors made without grad mode. */
   node: Node | null = null;
+  /** The op whose graph an earlier backward freed (so a second backward can say so), else null. */
+  freedOp: string | null = null;
   retainsGrad = false;
   /** Kernel outputs saved for the backward rule (e.g. normalisation statistics), freed with this tensor. */
   private saved: DeviceArray[] = [];
@@ -76,6 +78,12 @@ export class Tensor {
   attach(...arrays: DeviceArray[]): this {
     this.saved.push(...arrays);
     return this;
+  }
+
+  /** Frees the arrays saved for the backward rule (once the graph through this tensor is gone). */
+  releaseSaved(): void {
+    for (const s of this.saved) s.dispose();
+    this.saved = [];
   }
 
   /** Same data without history. The data is shared (a zero-copy view). */
