@@ -12,17 +12,28 @@ export interface StepOptions {
   gradScale?: number;
 }
 
+type HostState = Map<string, { shape: number[]; data: Float32Array | Int32Array }>;
+
 export abstract class Optimizer {
-  /** Number of completed steps (the next step is `step + 1`). */
+  /** Number of completed steps (the next step is `step + 1`); the schedule is indexed by it. */
   step = 0;
   /** Multiplier of the base learning rate, by step. */
   schedule: Schedule = () => 1;
+  /**
+   * Updates applied to each parameter (PyTorch's per-parameter state['step']): a parameter that had
+   * no gradient on some steps is behind the global count, which matters for Adam's bias correction
+   * and SGD's first momentum step.
+   */
+  protected paramSteps: number[];
+  /** Device copies of the step counters, refreshed by `stateDict()` (owned, like the moment buffers). */
+  private stepTensors: { step: Tensor; paramSteps: Tensor } | null = null;
 
   constructor(
     readonly params: Tensor[],
     public lr: number,
   ) {
     for (const p of params) if (!p.requiresGrad) throw new Error(`${this.constructor.name}: parameter ${p} does not require grad`);
+    this.paramSteps = params.map(() => 0);
   }
 
   /** The learning rate the next step will use. */
@@ -32,14 +43,15 @@ export abstract class Optimizer {
 
   /** Applies one update from `.grad` (parameters without a gradient are skipped). */
   update(options: StepOptions = {}): void {
-    const withGrad = this.params.filter((p) => p.grad);
+    const withGrad = this.params.map((p, i) => i).filter((i) => this.params[i].grad);
     let scale: DeviceArray | number = options.gradScale ?? 1;
     let clip: DeviceArray | null = null;
-    if (options.maxGradNorm !== undefined) {
-      const squares = K.sumOfSquares(withGrad.map((p) => p.grad!.data));
+    if (options.maxGradNorm !== undefined && withGrad.length > 0) {
+      // The norm is that of the scaled gradients; the clip coefficient then multiplies the scale.
+      const squares = K.sumOfSquares(withGrad.map((i) => this.params[i].grad!.data));
       const scaledSquares = scale === 1 ? squares : K.binary('mul', squares, (scale as number) ** 2);
       clip = K.gradClipScale(scaledSquares, options.maxGradNorm);
-      if (clip !== null && scale !== 1) {
+      if (scale !== 1) {
         const combined = K.binary('mul', clip, scale as number);
         clip.dispose();
         clip = combined;
@@ -50,7 +62,10 @@ export abstract class Optimizer {
     }
     this.step++;
     const lr = this.lr * this.schedule(this.step - 1);
-    withGrad.forEach((p) => this.apply(p, p.grad!.data, lr, scale));
+    for (const i of withGrad) {
+      const p = this.params[i];
+      this.apply(p, p.grad!.data, lr, scale, ++this.paramSteps[i]);
+    }
     clip?.dispose();
   }
 
@@ -61,11 +76,46 @@ export abstract class Optimizer {
     }
   }
 
-  protected abstract apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void;
+  /** One in-place update of `p`; `step` is this parameter's 1-based update count. */
+  protected abstract apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number, step: number): void;
 
-  /** Optimizer state (step and per-parameter buffers) by name, for checkpoints. */
+  /** Optimizer state (step counters and per-parameter buffers) by name, for checkpoints. */
   abstract stateDict(): Map<string, Tensor>;
-  abstract loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void;
+  abstract loadStateDict(state: HostState): void;
+
+  /** Frees the optimizer's state buffers. */
+  dispose(): void {
+    this.stepTensors?.step.dispose();
+    this.stepTensors?.paramSteps.dispose();
+    this.stepTensors = null;
+  }
+
+  /** 'step' (global, [1] i32) and 'param_steps' ([n] i32), current as of this call. */
+  protected stepState(): [string, Tensor][] {
+    const step = DeviceArray.from([this.step], [1], 'i32');
+    const paramSteps = DeviceArray.from(this.paramSteps, [this.params.length], 'i32');
+    if (!this.stepTensors) this.stepTensors = { step: new Tensor(step).keep(), paramSteps: new Tensor(paramSteps).keep() };
+    else {
+      this.stepTensors.step.assign(step);
+      this.stepTensors.paramSteps.assign(paramSteps);
+    }
+    return [
+      ['step', this.stepTensors.step],
+      ['param_steps', this.stepTensors.paramSteps],
+    ];
+  }
+
+  /** Restores the step counters; checkpoints without 'param_steps' assume every parameter took every step. */
+  protected loadStepState(state: HostState): void {
+    const s = state.get('step');
+    if (!s) throw new Error('optimizer state: "step" is missing');
+    this.step = s.data[0];
+    const per = state.get('param_steps');
+    if (per && per.data.length !== this.params.length) {
+      throw new Error(`optimizer state: "param_steps" has ${per.data.length} entries for ${this.params.length} parameters`);
+    }
+    this.paramSteps = this.params.map((_, i) => (per ? per.data[i] : this.step));
+  }
 }
 
 function zerosLike(p: Tensor): Tensor {
@@ -74,17 +124,11 @@ function zerosLike(p: Tensor): Tensor {
   return new Tensor(a).keep();
 }
 
-function loadInto(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>, name: string, like: Tensor): Tensor {
+function loadInto(state: HostState, name: string, like: Tensor): Tensor {
   const host = state.get(name);
   if (!host) throw new Error(`optimizer state: "${name}" is missing`);
   if (K.fmt(host.shape) !== K.fmt(like.shape)) throw new Error(`optimizer state: "${name}" has shape ${K.fmt(host.shape)}, parameter has ${K.fmt(like.shape)}`);
   return new Tensor(DeviceArray.from(host.data, host.shape)).keep();
-}
-
-function loadStep(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): number {
-  const s = state.get('step');
-  if (!s) throw new Error('optimizer state: "step" is missing');
-  return s.data[0];
 }
 
 export interface AdamWConfig {
@@ -110,14 +154,14 @@ export class AdamW extends Optimizer {
     this.weightDecay = config.weightDecay ?? 0.01;
   }
 
-  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void {
+  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number, step: number): void {
     if (!this.m.has(p)) {
       this.m.set(p, zerosLike(p));
       this.v.set(p, zerosLike(p));
     }
     K.adamw(p.data, grad, this.m.get(p)!.data, this.v.get(p)!.data, {
       lr,
-      step: this.step,
+      step,
       beta1: this.beta1,
       beta2: this.beta2,
       eps: this.eps,
@@ -127,8 +171,7 @@ export class AdamW extends Optimizer {
   }
 
   stateDict(): Map<string, Tensor> {
-    const out = new Map<string, Tensor>();
-    out.set('step', new Tensor(DeviceArray.from([this.step], [1])).keep());
+    const out = new Map<string, Tensor>(this.stepState());
     this.params.forEach((p, i) => {
       if (!this.m.has(p)) {
         this.m.set(p, zerosLike(p));
@@ -140,8 +183,8 @@ export class AdamW extends Optimizer {
     return out;
   }
 
-  loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void {
-    this.step = loadStep(state);
+  loadStateDict(state: HostState): void {
+    this.loadStepState(state);
     this.params.forEach((p, i) => {
       this.m.get(p)?.dispose();
       this.v.get(p)?.dispose();
@@ -150,7 +193,8 @@ export class AdamW extends Optimizer {
     });
   }
 
-  dispose(): void {
+  override dispose(): void {
+    super.dispose();
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
     this.m.clear();
     this.v.clear();
@@ -176,12 +220,12 @@ export class SGD extends Optimizer {
     super(params, config.lr ?? 1e-2);
   }
 
-  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number): void {
+  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number, step: number): void {
     const momentum = this.config.momentum ?? 0;
     if (momentum !== 0 && !this.buffers.has(p)) this.buffers.set(p, zerosLike(p));
     K.sgd(p.data, grad, this.buffers.get(p)?.data ?? null, {
       lr,
-      step: this.step,
+      step,
       momentum,
       dampening: this.config.dampening ?? 0,
       weightDecay: this.config.weightDecay ?? 0,
@@ -191,8 +235,7 @@ export class SGD extends Optimizer {
   }
 
   stateDict(): Map<string, Tensor> {
-    const out = new Map<string, Tensor>();
-    out.set('step', new Tensor(DeviceArray.from([this.step], [1])).keep());
+    const out = new Map<string, Tensor>(this.stepState());
     this.params.forEach((p, i) => {
       const b = this.buffers.get(p);
       if (b) out.set(`${i}.momentum_buffer`, b);
@@ -200,12 +243,18 @@ export class SGD extends Optimizer {
     return out;
   }
 
-  loadStateDict(state: Map<string, { shape: number[]; data: Float32Array | Int32Array }>): void {
-    this.step = loadStep(state);
+  loadStateDict(state: HostState): void {
+    this.loadStepState(state);
     this.params.forEach((p, i) => {
       if (!state.has(`${i}.momentum_buffer`)) return;
       this.buffers.get(p)?.dispose();
       this.buffers.set(p, loadInto(state, `${i}.momentum_buffer`, p));
     });
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const b of this.buffers.values()) b.dispose();
+    this.buffers.clear();
   }
 }
