@@ -107,7 +107,7 @@ describe('loadStateDict', () => {
 
   it('non-strict: loads every matching tensor and returns the problems', async () => {
     const m = new nn.Sequential(new nn.Linear(3, 2), new nn.Linear(2, 1));
-    const state = new Map([
+    const state = new Map<string, nn.HostTensor>([
       ['0.weight', host([2, 3], 1.5)],
       ['0.bias', host([3], 1)],
       ['1.weight', { shape: [1, 2], data: new Int32Array([3, 4]) }],
