@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { infoCommand } from './commands/info.ts';
 import { trainPriorCommand } from './commands/train-prior.ts';
+import { trainClipCommand } from './commands/train-clip.ts';
 
 const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
 
@@ -29,6 +30,19 @@ program
   .option('--resume', 'continue from the checkpoints in --out')
   .option('--out <dir>', 'run directory', 'runs/prior')
   .action(trainPriorCommand);
+
+program
+  .command('train-clip')
+  .description('train the small default CLIP on the procedural captioned images, evaluate and export it')
+  .option('--steps <n>', 'training steps', '3000')
+  .option('--batch-size <n>', 'batch size', '128')
+  .option('--lr <x>', 'peak learning rate', '1e-3')
+  .option('--seed <n>', 'random seed', '0')
+  .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
+  .option('--resume', 'continue from the checkpoint in --out')
+  .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
+  .option('--out <dir>', 'run directory', 'runs/clip')
+  .action(trainClipCommand);
 
 program.parseAsync(process.argv).then(() => process.exit(0)).catch((error: unknown) => {
   console.error(`sd: ${error instanceof Error ? error.message : String(error)}`);

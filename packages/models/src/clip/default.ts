@@ -1,0 +1,49 @@
+// The project's default embedding model: a small CLIP trained on the procedural captioned images
+// (`pnpm train:clip`), committed as assets/default-clip.safetensors (F16, OpenAI parameter names).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { noGrad, readSafetensors, writeSafetensors, type SafetensorsInput } from '@sd/autograd';
+import type { ClipConfig } from './config.ts';
+import { CLIP } from './model.ts';
+import { clipFromStateDict } from './weights.ts';
+
+/** ViT 32 px / patch 4 (64 tokens), width 128 × 4 layers; text width 64 × 3 layers; 64-d embeddings. */
+export const DEFAULT_CLIP_CONFIG: ClipConfig = {
+  embedDim: 64,
+  vision: { kind: 'vit', imageResolution: 32, patchSize: 4, width: 128, layers: 4, heads: 4 },
+  text: { contextLength: 48, vocabSize: 49408, width: 64, heads: 2, layers: 3 },
+};
+
+/** Seed of the procedural dataset the default CLIP (and the embedded prior data) come from. */
+export const DEFAULT_DATA_SEED = 2023;
+
+export function assetsDir(): string {
+  if (process.env.SD_ASSETS) return process.env.SD_ASSETS;
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
+}
+
+export const defaultClipPath = (): string => join(assetsDir(), 'default-clip.safetensors');
+
+/** Writes a CLIP's weights as F16 safetensors with its config in the metadata. */
+export async function exportClip(model: CLIP, path: string, extraMetadata: Record<string, string> = {}): Promise<void> {
+  const tensors = new Map<string, SafetensorsInput>();
+  for (const [name, t] of model.stateDict()) {
+    const data = (await t.read()) as Float32Array;
+    tensors.set(name, { shape: [...t.shape], data, dtype: 'F16' });
+  }
+  writeSafetensors(path, tensors, { format: 'sd-clip/1', config: JSON.stringify(model.config), ...extraMetadata });
+}
+
+/** Loads a CLIP written by `exportClip` (config from its metadata), in eval mode. */
+export function loadExportedClip(path: string): CLIP {
+  if (!existsSync(path)) throw new Error(`${path}: no CLIP checkpoint here${path === defaultClipPath() ? ' (train one with `pnpm train:clip`)' : ''}`);
+  const file = readSafetensors(path);
+  const config = file.metadata.config ? (JSON.parse(file.metadata.config) as ClipConfig) : undefined;
+  const state = new Map([...file.tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }]));
+  return noGrad(() => clipFromStateDict(state, { label: path, visionHeads: config?.vision.heads, textHeads: config?.text.heads }));
+}
+
+export function loadDefaultClip(): CLIP {
+  return loadExportedClip(defaultClipPath());
+}
