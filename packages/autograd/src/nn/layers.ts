@@ -2,7 +2,7 @@
 import { gather } from '../ops/views.ts';
 import { linear, type Activation } from '../ops/matmul.ts';
 import { conv2d, dropout, groupNorm, layerNorm, rmsNorm, type Conv2dOptions } from '../ops/nn.ts';
-import { gelu, quickGelu, silu } from '../ops/unary.ts';
+import { gelu, quickGelu, relu, sigmoid, silu, tanh } from '../ops/unary.ts';
 import type { Tensor } from '../tensor.ts';
 import { kaimingUniform, normal, ones, zeros } from './init.ts';
 import { Module } from './module.ts';
@@ -132,6 +132,24 @@ export class Dropout extends Layer {
   }
   forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training);
+  }
+}
+
+export class ReLU extends Layer {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class Tanh extends Layer {
+  forward(x: Tensor): Tensor {
+    return tanh(x);
+  }
+}
+
+export class Sigmoid extends Layer {
+  forward(x: Tensor): Tensor {
+    return sigmoid(x);
   }
 }
 
