@@ -1,0 +1,119 @@
+// Re-layouts that feed the direct convolution kernel: weights packed per output-channel block (so one
+// block's weights for a reduction channel are contiguous), and the zero-padded source texture.
+import { DeviceArray } from '../array.ts';
+import { rt } from '../runtime/current.ts';
+import { grid, gridMain, linearIndex } from '../wgsl.ts';
+import {
+  blocksPerGroup,
+  packedWeightSize,
+  paddedReduction,
+  sourceTextureShape,
+  type DirectProblem,
+  type DirectTile,
+} from './conv2d-direct.ts';
+
+/**
+ * How the kernel's weight Wt(g, co, cr, kh, kw) is found in the conv weight w [O, C/groups, KH, KW]:
+ * - 'forward': co is the output channel, cr the input channel.
+ * - 'transposed': co is the input channel, cr the output channel (the input gradient).
+ * - 'flipped': as 'transposed' with the kernel rotated by 180° (the input gradient of a stride-1
+ *   convolution computed as a forward convolution of dy).
+ */
+export type WeightLayout = 'forward' | 'transposed' | 'flipped';
+
+/** Packs w into [groups][blocks][cr padded][kh][kw][ot], zero where co or cr is padding. */
+export function packWeights(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout): DeviceArray {
+  const total = packedWeightSize(p, tile);
+  const out = DeviceArray.empty([total], 'f32', 'conv2d');
+  const { ot } = tile;
+  const taps = p.kh * p.kw;
+  const nb = blocksPerGroup(p, tile);
+  const crp = paddedReduction(p, tile);
+  const tap = layout === 'flipped' ? `${taps - 1}u - tap` : 'tap';
+  const source =
+    layout === 'forward'
+      ? `((g * ${p.cog}u + co) * ${p.cr}u + cr) * ${taps}u + ${tap}`
+      : `((g * ${p.cr}u + cr) * ${p.cog}u + co) * ${taps}u + ${tap}`;
+  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${gridMain()} {
+  let i = ${linearIndex()};
+  if (i >= ${total}u) { return; }
+  let o = i % ${ot}u;
+  let tap = (i / ${ot}u) % ${taps}u;
+  let cr = (i / ${ot * taps}u) % ${crp}u;
+  let gb = i / ${ot * taps * crp}u;
+  let g = gb / ${nb}u;
+  let co = (gb % ${nb}u) * ${ot}u + o;
+  var v = 0.0;
+  if (co < ${p.cog}u && cr < ${p.cr}u) { v = w[${source}]; }
+  out[i] = v;
+}`;
+  rt().dispatch({ name: 'conv2d_pack_weights', code, inputs: [w.buffer], outputs: [out.buffer], workgroups: grid(total) });
+  return out;
+}
+
+// Scratch textures are reused across calls (keyed by size); a model has few conv shapes.
+const textures = new Map<string, GPUTexture>();
+const MAX_CACHED_TEXTURES = 16;
+
+function scratchTexture(slot: string, width: number, height: number, layers: number): GPUTexture {
+  const key = `${slot}:${width}x${height}x${layers}`;
+  let texture = textures.get(key);
+  if (texture) {
+    textures.delete(key); // re-insert: most recently used last
+    textures.set(key, texture);
+    return texture;
+  }
+  if (textures.size >= MAX_CACHED_TEXTURES) {
+    // Work already encoded may still use the oldest texture: submit it before destroying (WebGPU
+    // defers the destruction of submitted work's resources until that work completes).
+    rt().flush();
+    const [oldKey, old] = textures.entries().next().value!;
+    textures.delete(oldKey);
+    old.destroy();
+  }
+  texture = rt().device.createTexture({
+    size: [width, height, layers],
+    format: 'rgba32float',
+    usage: 0x08 /* STORAGE_BINDING */,
+    label: `conv2d-${key}`,
+  });
+  textures.set(key, texture);
+  return texture;
+}
+
+/**
+ * Copies x [n, layers, hx, wx] into the zero-padded source texture of the 'texture' source mode:
+ * texel (tx, img·rows + pr, c) holds x[img, c, pr − ph, 4·tx − pw + k] for k = 0..3 (0 outside x).
+ * Textures are scratch, reused by later calls: `slot` keeps two sources of one dispatch apart.
+ */
+export function sourceTexture(x: DeviceArray, p: DirectProblem, tile: DirectTile, slot = 'src'): GPUTextureView {
+  const t = sourceTextureShape(p, tile);
+  const height = p.n * t.rows;
+  const texture = scratchTexture(slot, t.width, height, t.layers);
+  const total = t.width * height * t.layers;
+  const reads = [0, 1, 2, 3].map(
+    (k) => `  { let col = i32(tx * 4u + ${k}u) - ${p.pw};
+    if (rowOk && col >= 0 && col < ${p.wx}) { v[${k}] = x[rowBase + u32(col)]; } }`,
+  );
+  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;
+${gridMain()} {
+  let i = ${linearIndex()};
+  if (i >= ${total}u) { return; }
+  let tx = i % ${t.width}u;
+  let y = (i / ${t.width}u) % ${height}u;
+  let c = i / ${t.width * height}u;
+  let img = y / ${t.rows}u;
+  let row = i32(y % ${t.rows}u) - ${p.ph};
+  let rowOk = row >= 0 && row < ${p.hx};
+  let rowBase = ((img * ${t.layers}u + c) * ${p.hx}u + u32(clamp(row, 0, ${p.hx - 1}))) * ${p.wx}u;
+  var v = vec4<f32>(0.0);
+${reads.join('\n')}
+  textureStore(dst, vec2<i32>(i32(tx), i32(y)), i32(c), v);
+}`;
+  const view = texture.createView({ dimension: '2d-array' });
+  rt().dispatch({ name: 'conv2d_source_texture', code, inputs: [x.buffer], outputs: [], resources: [view], workgroups: grid(total) });
+  return view;
+}

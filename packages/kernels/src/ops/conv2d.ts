@@ -1,0 +1,183 @@
+// 2-D convolution (NCHW, f32) and its gradients. The forward pass and the input gradient run the
+// direct register-tile kernel of conv2d-direct.ts; the weight gradient is a split reduction
+// (conv2d-weight-grad.ts); the bias gradient is a sum of dy over N, H and W.
+//
+// Kernel variants (chosen per adapter, forceable for tests with `setConv2dVariant`):
+// - 'texture':  source in a zero-padded rgba32float texture, weights shared by subgroupBroadcast
+//               (lavapipe, where storage-buffer loads are per-lane scalar loops but texel fetches
+//               are vectorised and move 16 bytes per lane);
+// - 'subgroup': the same with storage-buffer sources (when a texture would exceed device limits);
+// - 'portable': plain loads everywhere; works on any adapter.
+import { DeviceArray } from '../array.ts';
+import { rt } from '../runtime/current.ts';
+import { fmt, type Shape } from '../shape.ts';
+import { sum } from './reduce.ts';
+import {
+  directKernel,
+  forwardProblem,
+  textureFits,
+  unrollsKernelRows,
+  type DirectProblem,
+  type DirectTile,
+  type DirectVariant,
+} from './conv2d-direct.ts';
+import { convGeometry, expectShape, outputShape, type Conv2dOptions } from './conv2d-geometry.ts';
+import { packWeights, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
+import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
+
+export type { Conv2dOptions } from './conv2d-geometry.ts';
+
+export type Conv2dVariant = 'texture' | 'subgroup' | 'portable';
+
+let forced: Conv2dVariant | null = null;
+
+/** Overrides of the planner's tile choices, for benchmarks and tuning on new adapters. Leave empty in real use. */
+export const conv2dTuning: { tile?: Partial<DirectTile>; weightGrad?: Partial<WeightGradPlan> } = {};
+
+/** Forces a kernel variant for every conv2d entry point (null restores the per-adapter choice). For tests and benchmarks. */
+export function setConv2dVariant(variant: Conv2dVariant | null): void {
+  forced = variant;
+}
+
+/** The variant conv2d uses on this adapter unless forced. */
+export function conv2dVariant(): Conv2dVariant {
+  if (forced) return forced;
+  const info = rt().info;
+  if (info.kind === 'lavapipe' && subgroupSize() > 0) return 'texture';
+  return 'portable';
+}
+
+/** The fixed subgroup size the broadcast variants are generated for, or 0 when the adapter has none. */
+function subgroupSize(): number {
+  const info = rt().info;
+  if (!rt().hasFeature('subgroups')) return 0;
+  const { min, max } = info.subgroupSize;
+  return min > 0 && min === max ? min : 0;
+}
+
+function checkF32(op: string, named: Record<string, DeviceArray | undefined>): void {
+  for (const [name, a] of Object.entries(named)) {
+    if (a && a.dtype !== 'f32') throw new Error(`${op}: ${name} must be f32, got ${a.dtype} ${fmt(a.shape)}`);
+  }
+}
+
+/**
+ * 2-D convolution: y [N, O, OH, OW] = x [N, C, H, W] ⋆ w [O, C/groups, KH, KW] + bias [O].
+ * OH = ⌊(H + 2·padH − dilH·(KH − 1) − 1) / strideH⌋ + 1, likewise OW.
+ */
+export function conv2d(x: DeviceArray, w: DeviceArray, bias?: DeviceArray | null, opts: Conv2dOptions = {}): DeviceArray {
+  const op = 'conv2d';
+  const g = convGeometry(op, x.shape, w.shape, opts);
+  checkF32(op, { input: x, weight: w, bias: bias ?? undefined });
+  if (bias) expectShape(op, `bias for weight ${fmt(w.shape)}`, bias.shape, [g.o]);
+  if (g.cg === 0) throw new Error(`${op}: weight ${fmt(w.shape)} has no input channels`);
+  const y = DeviceArray.empty(outputShape(g), 'f32', op);
+  if (y.size === 0) return y;
+  const problem = forwardProblem(g);
+  runDirect(problem, x, w, 'forward', bias ?? null, y);
+  return y;
+}
+
+/**
+ * Gradient of conv2d with respect to its input: dx [N, C, H, W] (= `inputShape`) from
+ * dy [N, O, OH, OW] and w. A transposed convolution, computed implicitly.
+ */
+export function conv2dBackwardInput(dy: DeviceArray, w: DeviceArray, inputShape: Shape, opts: Conv2dOptions = {}): DeviceArray {
+  const op = 'conv2dBackwardInput';
+  const g = convGeometry(op, inputShape, w.shape, opts);
+  checkF32(op, { dy, weight: w });
+  expectShape(op, `dy for input ${fmt(inputShape)} and weight ${fmt(w.shape)}`, dy.shape, outputShape(g));
+  const dx = DeviceArray.empty(inputShape, 'f32', op);
+  if (dx.size === 0) return dx;
+  if (g.og === 0 || dy.size === 0) {
+    rt().fillWords(dx.buffer, dx.size, 0);
+    return dx;
+  }
+  // Stride 1: the gradient is a forward convolution of dy with the flipped kernel and padding
+  // dil·(K − 1) − pad, which gets the fastest forward kernels.
+  const fh = g.dh * (g.kh - 1) - g.ph;
+  const fw = g.dw * (g.kw - 1) - g.pw;
+  const asForward = g.sh === 1 && g.sw === 1 && fh >= 0 && fw >= 0;
+  const problem: DirectProblem = {
+    transposed: !asForward,
+    n: g.n,
+    groups: g.groups,
+    cog: g.cg,
+    r: g.h,
+    s: g.w,
+    cr: g.og,
+    hx: g.oh,
+    wx: g.ow,
+    kh: g.kh,
+    kw: g.kw,
+    sh: g.sh,
+    sw: g.sw,
+    ph: asForward ? fh : g.ph,
+    pw: asForward ? fw : g.pw,
+    dh: g.dh,
+    dw: g.dw,
+  };
+  runDirect(problem, dy, w, asForward ? 'flipped' : 'transposed', null, dx);
+  return dx;
+}
+
+/**
+ * Gradient of conv2d with respect to its weight: dw (= `weightShape` [O, C/groups, KH, KW]) from
+ * dy [N, O, OH, OW] and the forward input x [N, C, H, W]. A reduction over N·OH·OW per weight,
+ * split across workgroups and summed.
+ */
+export function conv2dBackwardWeight(dy: DeviceArray, x: DeviceArray, weightShape: Shape, opts: Conv2dOptions = {}): DeviceArray {
+  const op = 'conv2dBackwardWeight';
+  const g = convGeometry(op, x.shape, weightShape, opts);
+  checkF32(op, { dy, input: x });
+  expectShape(op, `dy for input ${fmt(x.shape)} and weight ${fmt(weightShape)}`, dy.shape, outputShape(g));
+  return conv2dWeightGrad(dy, x, g, conv2dVariant(), subgroupSize(), conv2dTuning.weightGrad);
+}
+
+/** Gradient of conv2d with respect to its bias: db [O] = Σ dy over N, OH, OW. */
+export function conv2dBackwardBias(dy: DeviceArray): DeviceArray {
+  if (dy.rank !== 4) throw new Error(`conv2dBackwardBias: dy must be [N, O, OH, OW], got ${fmt(dy.shape)}`);
+  checkF32('conv2dBackwardBias', { dy });
+  return sum(dy, [0, 2, 3]);
+}
+
+/** Picks the tile and load strategy for a direct-conv problem under the active variant. */
+export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: number): DirectVariant {
+  const sg = variant !== 'portable' && sgSize > 0;
+  // Pixels per invocation: a multiple of the stride for the transposed kernel (so tap offsets are
+  // constant), and 4 columns of a texel for the texture source.
+  const px = p.transposed ? p.sw * Math.ceil(4 / p.sw) : 4;
+  let ot: number;
+  if (sg) ot = p.cog <= 4 ? 4 : 8;
+  else ot = Math.min(8, p.cog);
+  // Small kernels (1×1) take several channels per iteration so one subgroup load of weights
+  // (4 per lane) is not mostly wasted; larger ones one channel (more unrolling measured no faster).
+  let cu = 1;
+  if (sg && unrollsKernelRows(p)) {
+    const perChannel = p.kh * p.kw * ot;
+    while (cu < 4 && cu < p.cr && (cu + 1) * perChannel <= 4 * sgSize) cu++;
+  }
+  const tile: DirectTile = { ot, px, wg: 64, cu, ...conv2dTuning.tile };
+  const texture = variant === 'texture' && sg && textureFits(p, tile);
+  return {
+    source: texture ? 'texture' : 'buffer',
+    weights: sg ? 'subgroup' : 'uniform',
+    tile,
+    subgroup: sg ? sgSize : 0,
+    vecStore: texture && p.s % 4 === 0,
+  };
+}
+
+function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: WeightLayout, bias: DeviceArray | null, out: DeviceArray): void {
+  const plan = planDirect(p, conv2dVariant(), subgroupSize());
+  const packed = packWeights(w, p, plan.tile, layout);
+  const kernel = directKernel(p, plan, bias !== null);
+  const inputs = [packed.buffer, ...(bias ? [bias.buffer] : [])];
+  if (plan.source === 'texture') {
+    const view = sourceTexture(src, p, plan.tile);
+    rt().dispatch({ name: 'conv2d', code: kernel.code, inputs, outputs: [out.buffer], resources: [view], workgroups: kernel.workgroups });
+  } else {
+    rt().dispatch({ name: 'conv2d', code: kernel.code, inputs: [src.buffer, ...inputs], outputs: [out.buffer], workgroups: kernel.workgroups });
+  }
+  packed.dispose();
+}
