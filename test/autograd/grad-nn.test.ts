@@ -23,18 +23,35 @@ describe('matmul and linear gradients', () => {
     { a: [2, 4, 3], b: [5, 4], transA: true, transB: true },
     { a: [2, 3, 6], b: [2, 5, 6], transB: true },
     { a: [1, 1], b: [1, 1] },
+    // 1-D operands, as in torch.matmul: row vector on the left, column vector on the right.
+    { a: [4], b: [4, 3] },
+    { a: [2, 3, 4], b: [4] },
+    { a: [5], b: [5] },
+    { a: [3], b: [2, 3, 4] },
   ];
+  const as2d = (shape: number[], left: boolean) => (shape.length > 1 ? shape : left ? [1, shape[0]] : [shape[0], 1]);
   for (const c of cases) {
     const opt = { transA: c.transA, transB: c.transB };
     it(`matmul ${JSON.stringify(c.a)}${c.transA ? 'ᵀ' : ''} @ ${JSON.stringify(c.b)}${c.transB ? 'ᵀ' : ''}`, async () => {
       await gradcheck(
         (a, b) => ag.matmul(a, b, opt),
-        (a, b) => refMatmul(a, c.a, b, c.b, opt).data,
+        (a, b) => refMatmul(a, as2d(c.a, true), b, as2d(c.b, false), opt).data,
         [input(rng, c.a), input(rng, c.b)],
         { what: 'matmul' },
       );
     });
   }
+
+  it('1-D operands drop their axis from the result, like torch.matmul', () => {
+    ag.tidy(() => {
+      const t = (shape: number[]) => ag.zeros(shape);
+      expect(ag.matmul(t([4]), t([4, 3])).shape).toEqual([3]);
+      expect(ag.matmul(t([2, 3, 4]), t([4])).shape).toEqual([2, 3]);
+      expect(ag.matmul(t([5]), t([5])).shape).toEqual([]);
+      expect(ag.matmul(t([3]), t([2, 3, 4])).shape).toEqual([2, 4]);
+      expect(ag.linear(t([4]), t([5, 4]), t([5])).shape).toEqual([5]);
+    });
+  });
 
   it('linear: x @ Wᵀ + b, with and without bias, with activations', async () => {
     const xs = [2, 3, 4];
@@ -47,6 +64,12 @@ describe('matmul and linear gradients', () => {
     };
     await gradcheck((x, w, b) => ag.linear(x, w, b), affine, [x, w, b], { what: 'linear with bias' });
     await gradcheck((x, w) => ag.linear(x, w), (xv, wv) => affine(xv, wv), [x, w], { what: 'linear without bias' });
+    await gradcheck(
+      (x, w, b) => ag.linear(x, w, b),
+      (xv, wv, bv) => refMatmul(xv, [1, 4], wv, [5, 4], { transB: true }).data.map((v, i) => v + bv[i]),
+      [input(rng, [4]), w, b],
+      { what: 'linear of a 1-D input' },
+    );
     await gradcheck((x, w, b) => ag.linear(x, w, b, 'gelu_tanh'), (xv, wv, bv) => refMap(affine(xv, wv, bv), REF_UNARY.geluTanh), [x, w, b], {
       what: 'linear + gelu_tanh',
     });

@@ -14,6 +14,9 @@ export function unbroadcast(grad: Tensor, like: Tensor): Tensor {
   return new Tensor(sumTo(grad.data, like.shape));
 }
 
+/** Whether an operand needs a gradient (numbers and constant tensors do not: their rule is skipped). */
+const needs = (x: Operand): x is Tensor => x instanceof Tensor && x.requiresGrad;
+
 function binaryOp(op: BinaryOp, a: Operand, b: Operand, rule: (g: Tensor) => [Tensor | null, Tensor | null]): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new Error(`${op}: at least one operand must be a tensor`);
   const out = binary(op, data(a), data(b));
@@ -21,53 +24,43 @@ function binaryOp(op: BinaryOp, a: Operand, b: Operand, rule: (g: Tensor) => [Te
   return fromOp(op, out, inputs, (g) => {
     const [ga, gb] = rule(g);
     const grads: (Tensor | null)[] = [];
-    if (a instanceof Tensor) grads.push(ga && unbroadcast(ga, a));
-    if (b instanceof Tensor) grads.push(gb && unbroadcast(gb, b));
+    if (a instanceof Tensor) grads.push(ga && needs(a) ? unbroadcast(ga, a) : null);
+    if (b instanceof Tensor) grads.push(gb && needs(b) ? unbroadcast(gb, b) : null);
     return grads;
   });
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binaryOp('add', a, b, (g) => [g, g]);
 
-export const sub = (a: Operand, b: Operand): Tensor => binaryOp('sub', a, b, (g) => [g, neg(g)]);
+export const sub = (a: Operand, b: Operand): Tensor => binaryOp('sub', a, b, (g) => [g, needs(b) ? neg(g) : null]);
 
 export const mul = (a: Operand, b: Operand): Tensor =>
-  binaryOp('mul', a, b, (g) => [
-    a instanceof Tensor ? mul(g, b) : null,
-    b instanceof Tensor ? mul(g, a) : null,
-  ]);
+  binaryOp('mul', a, b, (g) => [needs(a) ? mul(g, b) : null, needs(b) ? mul(g, a) : null]);
 
 export const div = (a: Operand, b: Operand): Tensor =>
   binaryOp('div', a, b, (g) => [
-    a instanceof Tensor ? div(g, b) : null,
+    needs(a) ? div(g, b) : null,
     // d(a/b)/db = -a/b²
-    b instanceof Tensor ? neg(div(mul(g, a), mul(b, b))) : null,
+    needs(b) ? neg(div(mul(g, a), mul(b, b))) : null,
   ]);
 
 export const pow = (a: Operand, b: Operand): Tensor =>
   binaryOp('pow', a, b, (g) => [
     // d(a^b)/da = b·a^(b−1)
-    a instanceof Tensor ? mul(g, mul(pow(a, typeof b === 'number' ? b - 1 : sub(b, 1)), b)) : null,
+    needs(a) ? mul(g, mul(pow(a, typeof b === 'number' ? b - 1 : sub(b, 1)), b)) : null,
     // d(a^b)/db = a^b·ln a
-    b instanceof Tensor ? mul(g, mul(pow(a, b), typeof a === 'number' ? Math.log(a) : log(a))) : null,
+    needs(b) ? mul(g, mul(pow(a, b), typeof a === 'number' ? Math.log(a) : log(a))) : null,
   ]);
 
 /** Gradient flows to the larger operand (half to each on ties, like PyTorch). */
-export const maximum = (a: Operand, b: Operand): Tensor =>
-  binaryOp('maximum', a, b, (g) => {
-    const ta = typeof a === 'number' ? a : a.data;
-    const tb = typeof b === 'number' ? b : b.data;
-    const share = new Tensor(binaryTie(ta, tb, 'gt'));
-    return [mul(g, share), mul(g, sub(1, share))];
-  });
+export const maximum = (a: Operand, b: Operand): Tensor => binaryOp('maximum', a, b, (g) => tieRule(g, a, b, 'gt'));
 
-export const minimum = (a: Operand, b: Operand): Tensor =>
-  binaryOp('minimum', a, b, (g) => {
-    const ta = typeof a === 'number' ? a : a.data;
-    const tb = typeof b === 'number' ? b : b.data;
-    const share = new Tensor(binaryTie(ta, tb, 'lt'));
-    return [mul(g, share), mul(g, sub(1, share))];
-  });
+export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', a, b, (g) => tieRule(g, a, b, 'lt'));
+
+function tieRule(g: Tensor, a: Operand, b: Operand, op: 'gt' | 'lt'): [Tensor | null, Tensor | null] {
+  const share = new Tensor(binaryTie(data(a), data(b), op));
+  return [needs(a) ? mul(g, share) : null, needs(b) ? mul(g, sub(1, share)) : null];
+}
 
 /** 1 where a (op) b, 0.5 where equal, else 0. */
 function binaryTie(a: ReturnType<typeof data>, b: ReturnType<typeof data>, op: 'gt' | 'lt') {
@@ -93,8 +86,8 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   const inputs = tensors(a, b);
   return fromOp('where', out, inputs, (g) => {
     const grads: (Tensor | null)[] = [];
-    if (a instanceof Tensor) grads.push(unbroadcast(new Tensor(whereKernel(cond.data, g.data, 0)), a));
-    if (b instanceof Tensor) grads.push(unbroadcast(new Tensor(whereKernel(cond.data, 0, g.data)), b));
+    if (a instanceof Tensor) grads.push(needs(a) ? unbroadcast(new Tensor(whereKernel(cond.data, g.data, 0)), a) : null);
+    if (b instanceof Tensor) grads.push(needs(b) ? unbroadcast(new Tensor(whereKernel(cond.data, 0, g.data)), b) : null);
     return grads;
   });
 }

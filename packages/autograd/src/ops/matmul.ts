@@ -4,6 +4,7 @@ import { isGradEnabled } from '../grad-mode.ts';
 import { fromOp, Tensor } from '../tensor.ts';
 import { unbroadcast } from './arithmetic.ts';
 import { sum } from './reduce.ts';
+import { reshape } from './views.ts';
 import { gelu, quickGelu, relu, silu } from './unary.ts';
 
 export interface MatmulOptions {
@@ -11,16 +12,28 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-/** a @ b over the last two axes (optionally transposed), batch axes broadcast. */
+/**
+ * a @ b over the last two axes (optionally transposed), batch axes broadcast. A 1-D operand is
+ * treated as a row (a) or column (b) vector and its axis dropped from the result, like torch.matmul.
+ */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (a.rank === 1 || b.rank === 1) {
+    const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
+    const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
+    const out = matmul(a2, b2, { transA: a.rank === 1 ? false : options.transA, transB: b.rank === 1 ? false : options.transB });
+    const shape = [...out.shape];
+    if (b.rank === 1) shape.pop();
+    if (a.rank === 1) shape.splice(shape.length - (b.rank === 1 ? 1 : 2), 1);
+    return reshape(out, shape);
+  }
   const { transA = false, transB = false } = options;
   const out = K.matmul(a.data, b.data, { transA, transB });
   return fromOp('matmul', out, [a, b], (g) => {
     const mm = (x: Tensor, y: Tensor, tA: boolean, tB: boolean) => new Tensor(K.matmul(x.data, y.data, { transA: tA, transB: tB }));
     // C = op(A)·op(B); dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, then undo the transposes.
-    const da = transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
-    const db = transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
-    return [unbroadcast(da, a), unbroadcast(db, b)];
+    const da = !a.requiresGrad ? null : transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
+    const db = !b.requiresGrad ? null : transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
+    return [da && unbroadcast(da, a), db && unbroadcast(db, b)];
   });
 }
 
@@ -39,6 +52,7 @@ const ACTIVATIONS: Record<Activation, (x: Tensor) => Tensor> = {
  * and activation are fused into the matmul epilogue; with gradients they are separate ops.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activation?: Activation): Tensor {
+  if (x.rank === 1) return reshape(linear(reshape(x, [1, x.shape[0]]), weight, bias, activation), [weight.shape[0]]);
   const needsGrad = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || !!bias?.requiresGrad);
   if (!needsGrad) return new Tensor(K.matmul(x.data, weight.data, { transB: true, bias: bias?.data, activation }));
   let y = matmul(x, weight, { transB: true });
@@ -49,5 +63,5 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
 /** y + bias over the last axis; the bias gradient sums every other axis. */
 function addBias(y: Tensor, bias: Tensor): Tensor {
   const out = K.binary('add', y.data, bias.data);
-  return fromOp('add_bias', out, [y, bias], (g) => [g, sum(g, g.shape.slice(0, -1).map((_, i) => i))]);
+  return fromOp('add_bias', out, [y, bias], (g) => [g, bias.requiresGrad ? sum(g, g.shape.slice(0, -1).map((_, i) => i)) : null]);
 }
