@@ -18,3 +18,4 @@ export { kitOverrides } from './ops/reduce-kit.ts';
 export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, setConv2dVariant, conv2dVariant, conv2dTuning, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
+export { groupNorm, groupNormBackward, type GroupNormOptions, type GroupNormResult, type GroupNormGrads } from './ops/groupnorm.ts';

@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceArray, groupNorm, groupNormBackward, rt } from '@sd/kernels';
+import { expectClose, type Tolerance } from '../util/close.ts';
+import { makeRng, normal, uniform } from '../util/random.ts';
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+interface RefParams {
+  shape: number[];
+  groups: number;
+  w: ArrayLike<number> | null;
+  b: ArrayLike<number> | null;
+  eps: number;
+  silu: boolean;
+}
+
+/** Float64 forward: y, and per-(n, g) mean and rstd (two-pass variance). */
+function refForward(x: ArrayLike<number>, p: RefParams) {
+  const [n, c] = p.shape;
+  const s = size(p.shape.slice(2));
+  const cg = c / p.groups;
+  const m = cg * s;
+  const y = new Float64Array(x.length);
+  const xhat = new Float64Array(x.length);
+  const z = new Float64Array(x.length);
+  const mean = new Float64Array(n * p.groups);
+  const rstd = new Float64Array(n * p.groups);
+  for (let ng = 0; ng < n * p.groups; ng++) {
+    const base = ng * m;
+    let mu = 0;
+    for (let i = 0; i < m; i++) mu += x[base + i];
+    mu /= m;
+    let v = 0;
+    for (let i = 0; i < m; i++) v += (x[base + i] - mu) ** 2;
+    const r = 1 / Math.sqrt(v / m + p.eps);
+    mean[ng] = mu;
+    rstd[ng] = r;
+    for (let i = 0; i < m; i++) {
+      const ch = ((ng % p.groups) * cg + Math.floor(i / s)) % c;
+      const xh = (x[base + i] - mu) * r;
+      const zz = xh * (p.w ? p.w[ch] : 1) + (p.b ? p.b[ch] : 0);
+      xhat[base + i] = xh;
+      z[base + i] = zz;
+      y[base + i] = p.silu ? zz * sigmoid(zz) : zz;
+    }
+  }
+  return { y, mean, rstd, xhat, z };
+}
+
+/** Float64 analytic gradients. */
+function refBackward(dy: ArrayLike<number>, x: ArrayLike<number>, p: RefParams) {
+  const [n, c] = p.shape;
+  const s = size(p.shape.slice(2));
+  const cg = c / p.groups;
+  const m = cg * s;
+  const f = refForward(x, p);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(c);
+  const db = new Float64Array(c);
+  for (let ng = 0; ng < n * p.groups; ng++) {
+    const base = ng * m;
+    const dxh = new Float64Array(m);
+    let a = 0;
+    let b = 0;
+    for (let i = 0; i < m; i++) {
+      const ch = (ng % p.groups) * cg + Math.floor(i / s);
+      const zz = f.z[base + i];
+      const sg = sigmoid(zz);
+      const dz = p.silu ? dy[base + i] * sg * (1 + zz * (1 - sg)) : dy[base + i];
+      dw[ch] += dz * f.xhat[base + i];
+      db[ch] += dz;
+      dxh[i] = dz * (p.w ? p.w[ch] : 1);
+      a += dxh[i];
+      b += dxh[i] * f.xhat[base + i];
+    }
+    for (let i = 0; i < m; i++) dx[base + i] = f.rstd[ng] * (dxh[i] - a / m - f.xhat[base + i] * (b / m));
+  }
+  return { dx, dw, db };
+}
+
+interface Case {
+  name: string;
+  shape: number[];
+  groups: number;
+  weight: boolean;
+  bias: boolean;
+  silu: boolean;
+  offset?: number;
+}
+
+const CASES: Case[] = [
+  { name: '32 groups of C = 64, affine', shape: [2, 64, 5, 7], groups: 32, weight: true, bias: true, silu: false },
+  { name: '32 groups of C = 64, affine + SiLU', shape: [2, 64, 4, 4], groups: 32, weight: true, bias: true, silu: true },
+  { name: 'groups = 1, no affine', shape: [2, 6, 4, 3], groups: 1, weight: false, bias: false, silu: false },
+  { name: 'groups = 1, no affine + SiLU', shape: [1, 6, 5, 5], groups: 1, weight: false, bias: false, silu: true },
+  { name: 'groups = C, affine + SiLU', shape: [2, 6, 3, 5], groups: 6, weight: true, bias: true, silu: true },
+  { name: 'groups = C, affine', shape: [1, 5, 2, 2], groups: 5, weight: true, bias: true, silu: false },
+  { name: 'weight only + SiLU', shape: [1, 8, 3, 3], groups: 4, weight: true, bias: false, silu: true },
+  { name: 'bias only + SiLU', shape: [1, 8, 3, 3], groups: 2, weight: false, bias: true, silu: true },
+  { name: '[N, C] input (no spatial dims)', shape: [3, 8], groups: 4, weight: true, bias: true, silu: false },
+  { name: '3-D spatial input', shape: [1, 4, 2, 3, 5], groups: 2, weight: true, bias: true, silu: true },
+  { name: 'UNet-like 320 channels, 32 groups', shape: [1, 320, 12, 16], groups: 32, weight: true, bias: true, silu: true },
+  { name: 'large mean (1e4 + N(0, 1))', shape: [2, 8, 16, 16], groups: 2, weight: true, bias: true, silu: false, offset: 1e4 },
+];
+
+function inputs(c: Case, seed: number) {
+  const rng = makeRng(seed);
+  const xs = c.offset ? normal(rng, size(c.shape)).map((v) => v + c.offset!) : uniform(rng, size(c.shape), -2, 3);
+  const ws = c.weight ? uniform(rng, c.shape[1], 0.5, 1.5) : null;
+  const bs = c.bias ? uniform(rng, c.shape[1]) : null;
+  const dys = uniform(rng, size(c.shape));
+  return { xs, ws, bs, dys };
+}
+
+describe('groupNorm vs float64 reference', () => {
+  CASES.forEach((c, k) => {
+    it(c.name, async () => {
+      const { xs, ws, bs, dys } = inputs(c, 10 + k);
+      const p: RefParams = { shape: c.shape, groups: c.groups, w: ws, b: bs, eps: 1e-5, silu: c.silu };
+      const x = DeviceArray.from(xs, c.shape);
+      const w = ws ? DeviceArray.from(ws, [c.shape[1]]) : null;
+      const b = bs ? DeviceArray.from(bs, [c.shape[1]]) : null;
+      const dy = DeviceArray.from(dys, c.shape);
+      const out = groupNorm(x, c.groups, w, b, 1e-5, { silu: c.silu });
+      const grads = groupNormBackward(dy, x, w, b, out.mean, out.rstd, c.groups, { silu: c.silu });
+      expect(out.y.shape).toEqual(c.shape);
+      expect(out.mean.shape).toEqual([c.shape[0], c.groups]);
+      const ref = refForward(xs, p);
+      const refGrad = refBackward(dys, xs, p);
+      // With a mean of 1e4, x − mean itself carries f32 rounding of ~1e-3 (x is stored in f32).
+      const yTol: Tolerance = c.offset ? { rtol: 1e-4, atol: 2e-3 } : { rtol: 1e-5, atol: 1e-5 };
+      expectClose(await out.y.read(), ref.y, yTol, `${c.name}: y`);
+      expectClose(await out.mean.read(), ref.mean, { rtol: 1e-6, atol: 1e-6 }, `${c.name}: mean`);
+      expectClose(await out.rstd.read(), ref.rstd, { rtol: 1e-5, atol: 0 }, `${c.name}: rstd`);
+      const gTol: Tolerance = c.offset ? { rtol: 1e-3, atol: 2e-3 } : { rtol: 1e-4, atol: 2e-5 };
+      expectClose(await grads.dx.read(), refGrad.dx, gTol, `${c.name}: dx`);
+      expect(grads.dweight === null).toBe(!c.weight);
+      expect(grads.dbias === null).toBe(!c.bias);
+      // Σ dz·x̂: the f32 mean (off by up to half an ulp of 1e4 ≈ 5e-4) shifts every x̂ of a group
+      // alike, which adds ~5e-4·|Σ dz| to dweight in any f32 implementation.
+      const dwTol: Tolerance = c.offset ? { rtol: 1e-3, atol: 2e-2 } : gTol;
+      if (grads.dweight) expectClose(await grads.dweight.read(), refGrad.dw, dwTol, `${c.name}: dweight`);
+      if (grads.dbias) expectClose(await grads.dbias.read(), refGrad.db, { rtol: 1e-4, atol: 2e-5 }, `${c.name}: dbias`);
+      for (const a of [x, w, b, dy, out.y, out.mean, out.rstd, grads.dx, grads.dweight, grads.dbias]) a?.dispose();
+    });
+  });
+});
+
+describe('groupNorm gradients vs finite differences', () => {
+  for (const silu of [false, true]) {
+    it(`tiny case, affine${silu ? ' + SiLU' : ''}`, async () => {
+      const shape = [2, 4, 3, 2];
+      const groups = 2;
+      const rng = makeRng(silu ? 3 : 4);
+      const xs = Float64Array.from(uniform(rng, size(shape), -2, 2));
+      const ws = Float64Array.from(uniform(rng, 4, 0.5, 1.5));
+      const bs = Float64Array.from(uniform(rng, 4));
+      const gs = uniform(rng, size(shape));
+      const loss = (xv: Float64Array, wv: Float64Array, bv: Float64Array) =>
+        refForward(xv, { shape, groups, w: wv, b: bv, eps: 1e-5, silu }).y.reduce((acc, v, i) => acc + v * gs[i], 0);
+      // Central differences of the float64 forward.
+      const fd = (which: 0 | 1 | 2) => {
+        const base = [xs, ws, bs];
+        return Array.from(base[which], (_, i) => {
+          const h = 1e-6;
+          const up = base.map((a) => Float64Array.from(a));
+          const down = base.map((a) => Float64Array.from(a));
+          up[which][i] += h;
+          down[which][i] -= h;
+          return (loss(up[0], up[1], up[2]) - loss(down[0], down[1], down[2])) / (2 * h);
+        });
+      };
+      const x = DeviceArray.from(xs, shape);
+      const w = DeviceArray.from(ws, [4]);
+      const b = DeviceArray.from(bs, [4]);
+      const out = groupNorm(x, groups, w, b, 1e-5, { silu });
+      const grads = groupNormBackward(DeviceArray.from(gs, shape), x, w, b, out.mean, out.rstd, groups, { silu });
+      const tol = { rtol: 1e-3, atol: 1e-4 };
+      expectClose(await grads.dx.read(), fd(0), tol, 'dx vs finite differences');
+      expectClose(await grads.dweight!.read(), fd(1), tol, 'dweight vs finite differences');
+      expectClose(await grads.dbias!.read(), fd(2), tol, 'dbias vs finite differences');
+    });
+  }
+});
+
+describe('groupNorm edge cases and errors', () => {
+  it('batch of 0 gives empty outputs and zero parameter gradients', async () => {
+    const x = DeviceArray.from([], [0, 4, 3, 3]);
+    const w = DeviceArray.from([1, 1, 1, 1], [4]);
+    const out = groupNorm(x, 2, w, null);
+    expect(out.y.shape).toEqual([0, 4, 3, 3]);
+    expect(out.mean.shape).toEqual([0, 2]);
+    const grads = groupNormBackward(x, x, w, null, out.mean, out.rstd, 2);
+    expect(await grads.dweight!.toArray()).toEqual([0, 0, 0, 0]);
+  });
+
+  const t = (s: number[]) => DeviceArray.from(new Float32Array(size(s)), s);
+  const bad: Array<[string, () => () => unknown, RegExp]> = [
+    ['groups not dividing C', () => { const x = t([2, 6, 4, 4]); return () => groupNorm(x, 4); },
+      /groupNorm: groups = 4 must be a positive integer dividing the 6 channels of input \[2, 6, 4, 4\]/],
+    ['zero groups', () => { const x = t([2, 6, 4, 4]); return () => groupNorm(x, 0); }, /groupNorm: groups = 0/],
+    ['rank 1 input', () => { const x = t([6]); return () => groupNorm(x, 1); }, /groupNorm: input must be \[N, C, \.\.\.spatial\], got \[6\]/],
+    ['weight shape', () => { const [x, w] = [t([2, 6, 4, 4]), t([4])]; return () => groupNorm(x, 2, w); },
+      /groupNorm: weight must be f32 \[6\] for input \[2, 6, 4, 4\], got f32 \[4\]/],
+    ['bias shape', () => { const [x, b] = [t([2, 6, 4, 4]), t([6, 1])]; return () => groupNorm(x, 2, null, b); },
+      /groupNorm: bias must be f32 \[6\] for input \[2, 6, 4, 4\], got f32 \[6, 1\]/],
+    ['dy shape', () => { const [dy, x, s] = [t([2, 6, 4, 3]), t([2, 6, 4, 4]), t([2, 2])]; return () => groupNormBackward(dy, x, null, null, s, s, 2); },
+      /groupNormBackward: dy f32 \[2, 6, 4, 3\] must be f32 with the shape of input \[2, 6, 4, 4\]/],
+    ['stats shape', () => { const [x, m, r] = [t([2, 6, 4, 4]), t([2, 3]), t([2, 2])]; return () => groupNormBackward(x, x, null, null, m, r, 2); },
+      /groupNormBackward: mean must be f32 \[2, 2\] \(the groupNorm output\), got f32 \[2, 3\]/],
+  ];
+  for (const [what, setup, message] of bad) {
+    it(`rejects ${what} before dispatching`, async () => {
+      const fn = setup();
+      await rt().sync();
+      const before = rt().stats.dispatches;
+      expect(fn).toThrow(message);
+      expect(rt().stats.dispatches).toBe(before);
+    });
+  }
+});
