@@ -1,6 +1,7 @@
 // @sd/kernels: the WebGPU runtime and the hand-written WGSL kernels.
 export { initRuntime, rt } from './runtime/current.ts';
 export { Runtime, type Dispatch } from './runtime/runtime.ts';
+export { type KernelTime } from './runtime/profiler.ts';
 export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
 export { DeviceArray, type DType, type HostArray } from './array.ts';
 export * from './shape.ts';
@@ -18,4 +19,7 @@ export { kitOverrides } from './ops/reduce-kit.ts';
 export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, setConv2dVariant, conv2dVariant, conv2dTuning, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
+export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, type LayerNormResult, type RmsNormResult, type NormGrads } from './ops/norm.ts';
+export { matmul, type MatmulOptions, type MatmulVariant, type MatmulActivation } from './ops/matmul.ts';
+export { attention, attentionBackward, ATTENTION_MAX_D, type AttentionOptions, type AttentionVariant } from './ops/attention.ts';
 export { groupNorm, groupNormBackward, type GroupNormOptions, type GroupNormResult, type GroupNormGrads } from './ops/groupnorm.ts';

@@ -2,6 +2,7 @@
 // dispatches per submit and flushes on readback, on upload, or when the batch is full.
 import { acquireDevice, type DeviceInfo } from './device.ts';
 import { BufferPool } from './pool.ts';
+import { KernelProfiler, type KernelTime } from './profiler.ts';
 
 /** A compute dispatch. Bindings are declared in the shader in this order: inputs, outputs, then params. */
 export interface Dispatch {
@@ -15,6 +16,8 @@ export interface Dispatch {
   outputs: GPUBuffer[];
   /** Packed uniform parameters (`var<uniform>`), bound after the outputs when present. */
   params?: ArrayBuffer;
+  /** Extra bindings (e.g. texture views) declared after the params (after the outputs when there are none). */
+  resources?: GPUBindingResource[];
   workgroups: [number, number?, number?];
 }
 
@@ -35,8 +38,11 @@ export class Runtime {
   private lostReason: string | null = null;
   /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
   poisonAllocations = false;
+  private profiler: KernelProfiler | null = null;
   /** Counters for benchmarks and leak checks. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+  /** Benchmarks set this to add timestamp writes (or a label) to every compute pass the runtime begins. */
+  passDescriptor: (() => GPUComputePassDescriptor | undefined) | null = null;
 
   private constructor(
     readonly device: GPUDevice,
@@ -130,11 +136,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     const pipeline = this.pipeline(d.name, d.code);
     const entries: GPUBindGroupEntry[] = [...d.inputs, ...d.outputs].map((buffer, i) => ({ binding: i, resource: { buffer } }));
     if (d.params) entries.push({ binding: entries.length, resource: this.uniformSlice(d.params) });
+    for (const resource of d.resources ?? []) entries.push({ binding: entries.length, resource });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.name });
+    if (this.profiler) {
+      // Timed: a pass of its own with begin/end timestamps.
+      if (this.profiler.full) this.flush();
+      this.endPass();
+      this.pass = this.commandEncoder().beginComputePass(this.profiler.passFor(d.name));
+    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.profiler) this.endPass();
     this.batchKernels.push(d.name);
     this.stats.dispatches++;
     if (this.batchKernels.length >= BATCH_LIMIT) this.flush();
@@ -149,6 +163,27 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /**
+   * Starts timing every dispatch with timestamp queries (adapters with 'timestamp-query'); slower,
+   * since each dispatch gets its own pass. `stopProfiling()` returns GPU time per kernel name.
+   */
+  startProfiling(): void {
+    if (!this.hasFeature('timestamp-query')) throw new Error(`profiling needs the 'timestamp-query' feature, which ${this.info.description} lacks`);
+    this.flush();
+    this.profiler = new KernelProfiler(this.device, BATCH_LIMIT);
+  }
+
+  async stopProfiling(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('stopProfiling: profiling was not started');
+    this.flush();
+    this.profiler = null;
+    await this.device.queue.onSubmittedWorkDone();
+    const report = await profiler.report();
+    profiler.destroy();
+    return report;
+  }
+
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
@@ -158,7 +193,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       this.uniformOffset = 0;
     }
     const kernels = summarize(this.batchKernels);
+    const collect = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    collect?.();
     const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
     this.pendingErrors.push(scope);
     this.encoder = null;
@@ -250,7 +287,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 
   private computePass(): GPUComputePassEncoder {
-    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass(this.passDescriptor?.());
     return this.pass;
   }
 
