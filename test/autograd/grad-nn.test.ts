@@ -7,7 +7,7 @@ import { randomUniformHost } from '@sd/kernels';
 import { gradcheck, input } from '../util/gradcheck.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
 import { refConv2d, type RefConvOptions } from '../util/ref-conv.ts';
-import { REF_UNARY, refCrossEntropy, refLayerNorm, refMap, refMatmul, refRmsNorm } from '../util/ref-tensor.ts';
+import { REF_UNARY, refAttention, refCrossEntropy, refLayerNorm, refMap, refMatmul, refRmsNorm } from '../util/ref-tensor.ts';
 
 describe('matmul and linear gradients', () => {
   const rng = makeRng(17);
@@ -154,6 +154,34 @@ describe('conv2d gradients', () => {
         inputs,
         { what: 'conv2d' },
       );
+    });
+  }
+});
+
+describe('scaledDotProductAttention gradients', () => {
+  const rng = makeRng(37);
+  const cases: { q: number[]; sk: number; causal?: boolean; mask?: number[]; scale?: number }[] = [
+    { q: [1, 2, 5, 4], sk: 5 },
+    { q: [2, 1, 6, 8], sk: 6, causal: true },
+    { q: [1, 2, 3, 4], sk: 5, causal: true }, // Sq < Sk: top-left aligned
+    { q: [2, 2, 4, 4], sk: 5, mask: [1, 1, 0, 1, 0, 1, 0, 1, 1, 1] },
+    { q: [2, 1, 5, 4], sk: 5, causal: true, mask: [1, 0, 1, 1, 0, 1, 1, 1, 1, 0], scale: 0.3 },
+    { q: [1, 1, 1, 3], sk: 1 },
+  ];
+  for (const c of cases) {
+    const [b, h, , d] = c.q;
+    const kv = [b, h, c.sk, d];
+    it(`q ${JSON.stringify(c.q)}, Sk ${c.sk}${c.causal ? ', causal' : ''}${c.mask ? ', key padding mask' : ''}${c.scale ? `, scale ${c.scale}` : ''}`, async () => {
+      await ag.tidy(async () => {
+        const mask = c.mask ? tensor(c.mask, [b, c.sk]) : undefined;
+        const options = { causal: c.causal, scale: c.scale, keyPaddingMask: mask };
+        await gradcheck(
+          (q, k, v) => ag.scaledDotProductAttention(q, k, v, options),
+          (q, k, v) => refAttention(q, k, v, c.q, c.sk, d, { causal: c.causal, scale: c.scale, keyPaddingMask: c.mask }),
+          [input(rng, c.q, -2, 2), input(rng, kv, -2, 2), input(rng, kv)],
+          { what: 'attention' },
+        );
+      });
     });
   }
 });

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, manualSeed, nn, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
+import { getGenerator, loadCheckpoint, manualSeed, nn, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
+import { DeviceArray } from '@sd/kernels';
 
 const dir = mkdtempSync(join(tmpdir(), 'modules-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -170,6 +171,15 @@ describe('initialisation', () => {
     expect(await values(ln.weight!)).toEqual([1, 1, 1]);
     expect(await values(ln.bias!)).toEqual([0, 0, 0]);
     for (const m of [mha, emb, ln]) dispose(m);
+  });
+
+  it('a layer without bias allocates and draws nothing for it; disposing parameters frees everything', () => {
+    const live = DeviceArray.live;
+    manualSeed(3);
+    const layers = [new nn.Linear(4, 3, { bias: false }), new nn.MultiheadAttention(8, 2, { bias: false }), new nn.Conv2d(2, 4, 3, { bias: false })];
+    expect(getGenerator().offset).toBe(12 + 192 + 64 + 72); // weights only (offsets advance in fours)
+    layers.forEach(dispose);
+    expect(DeviceArray.live).toBe(live);
   });
 
   it('manualSeed(s) twice gives identical weights; another seed differs', async () => {

@@ -24,8 +24,9 @@ export class Linear extends Layer {
     super();
     this.activation = options.activation;
     this.weight = this.param('weight', kaimingUniform([outFeatures, inFeatures], inFeatures));
-    const bias = options.zeroBias ? zeros([outFeatures]) : kaimingUniform([outFeatures], inFeatures);
-    this.bias = options.bias === false ? null : this.param('bias', bias);
+    // No bias: nothing is allocated or drawn from the generator (as in PyTorch).
+    if (options.bias === false) this.bias = null;
+    else this.bias = this.param('bias', options.zeroBias ? zeros([outFeatures]) : kaimingUniform([outFeatures], inFeatures));
   }
   private activation?: Activation;
 
