@@ -186,6 +186,19 @@ describe('scaledDotProductAttention gradients', () => {
   }
 });
 
+describe('self-attention: one tensor as q, k and v', () => {
+  it('collects all three gradient contributions', async () => {
+    const rng = makeRng(41);
+    const shape = [1, 2, 4, 4];
+    await gradcheck(
+      (x) => ag.scaledDotProductAttention(x, x, x, { causal: true }),
+      (x) => refAttention(x, x, x, shape, 4, 4, { causal: true }),
+      [input(rng, shape, -2, 2)],
+      { what: 'self-attention' },
+    );
+  });
+});
+
 describe('cross-entropy gradients', () => {
   const rng = makeRng(29);
   for (const reduction of ['mean', 'sum', 'none'] as const) {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getGenerator, loadCheckpoint, manualSeed, nn, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { DeviceArray } from '@sd/kernels';
+import { expectClose } from '../util/close.ts';
+import { refAttention, refMatmul } from '../util/ref-tensor.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modules-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,6 +66,51 @@ describe('parameter names follow PyTorch state_dict', () => {
     expect(names(rms)).toEqual(['weight']);
     for (const m of [block, ff, mlp, conv, gn, emb, rms]) dispose(m);
     block.scale.dispose();
+  });
+});
+
+describe('MultiheadAttention forward', () => {
+  /** torch.nn.MultiheadAttention (batch_first) in float64 from its parameters. */
+  function refMha(q: Float32Array, k: Float32Array, v: Float32Array, b: number, sq: number, sk: number, e: number, h: number, p: Record<string, Float32Array>, opts: { causal?: boolean; mask?: number[] }) {
+    const proj = (x: Float32Array, rows: number, part: number) => {
+      const w = p.in_proj_weight.subarray(part * e * e, (part + 1) * e * e);
+      const bias = p.in_proj_bias.subarray(part * e, (part + 1) * e);
+      return refMatmul(x, [b * rows, e], w, [e, e], { transB: true }).data.map((val, i) => val + bias[i % e]);
+    };
+    const heads = (x: Float64Array, rows: number) => {
+      const out = new Float64Array(x.length);
+      const dh = e / h;
+      for (let bi = 0; bi < b; bi++) for (let s = 0; s < rows; s++) for (let hi = 0; hi < h; hi++) for (let d = 0; d < dh; d++) out[((bi * h + hi) * rows + s) * dh + d] = x[(bi * rows + s) * e + hi * dh + d];
+      return out;
+    };
+    const dh = e / h;
+    const att = refAttention(heads(proj(q, sq, 0), sq), heads(proj(k, sk, 1), sk), heads(proj(v, sk, 2), sk), [b, h, sq, dh], sk, dh, { causal: opts.causal, keyPaddingMask: opts.mask });
+    const merged = new Float64Array(b * sq * e);
+    for (let bi = 0; bi < b; bi++) for (let hi = 0; hi < h; hi++) for (let s = 0; s < sq; s++) for (let d = 0; d < dh; d++) merged[(bi * sq + s) * e + hi * dh + d] = att[((bi * h + hi) * sq + s) * dh + d];
+    return refMatmul(merged, [b * sq, e], p['out_proj.weight'], [e, e], { transB: true }).data.map((val, i) => val + p['out_proj.bias'][i % e]);
+  }
+
+  it('matches torch.nn.MultiheadAttention math: self-attention (causal) and cross-attention with a key padding mask', async () => {
+    manualSeed(9);
+    const [b, sq, sk, e, h] = [2, 3, 4, 8, 2];
+    const mha = new nn.MultiheadAttention(e, h);
+    // Non-zero biases so that every term is exercised.
+    mha.inProjBias!.assign(DeviceArray.from(Float32Array.from({ length: 3 * e }, (_, i) => 0.1 * Math.sin(i)), [3 * e]));
+    mha.outProj.bias!.assign(DeviceArray.from(Float32Array.from({ length: e }, (_, i) => 0.05 * i), [e]));
+    const p: Record<string, Float32Array> = {};
+    for (const [name, t] of mha.stateDict()) p[name] = (await t.read()) as Float32Array;
+    const xq = Float32Array.from({ length: b * sq * e }, (_, i) => Math.cos(0.7 * i));
+    const xk = Float32Array.from({ length: b * sk * e }, (_, i) => Math.sin(0.3 * i + 1));
+    const xs = Float32Array.from({ length: b * sq * e }, (_, i) => Math.sin(1.3 * i));
+    const mask = [1, 1, 0, 1, 1, 0, 1, 0];
+    await tidy(async () => {
+      const self = tensor(xs, [b, sq, e]);
+      const got = await mha.forward(self, self, self, { causal: true }).read();
+      expectClose(got, refMha(xs, xs, xs, b, sq, sq, e, h, p, { causal: true }), { rtol: 1e-4, atol: 1e-5 }, 'self-attention');
+      const cross = await mha.forward(tensor(xq, [b, sq, e]), tensor(xk, [b, sk, e]), undefined, { keyPaddingMask: tensor(mask, [b, sk]) }).read();
+      expectClose(cross, refMha(xq, xk, xk, b, sq, sk, e, h, p, { mask }), { rtol: 1e-4, atol: 1e-5 }, 'cross-attention');
+    });
+    dispose(mha);
   });
 });
 
