@@ -78,7 +78,7 @@ function convStep(): StepSetup {
   };
 }
 
-export const autogradCases: BenchCase[] = [
+export const cases: BenchCase[] = [
   stepCase('train-step', `tiny transformer (2 layers, d 32, seq ${TRANSFORMER_TEXT.length - 1}) fwd+bwd+AdamW`, transformerStep),
   stepCase('train-step', 'tiny conv net (2 conv + GroupNorm, [8,3,16,16]) fwd+bwd+AdamW', convStep),
 ];

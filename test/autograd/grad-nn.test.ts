@@ -7,7 +7,7 @@ import { randomUniformHost } from '@sd/kernels';
 import { gradcheck, input } from '../util/gradcheck.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
 import { refConv2d, type RefConvOptions } from '../util/ref-conv.ts';
-import { REF_UNARY, refAttention, refCrossEntropy, refLayerNorm, refMap, refMatmul, refRmsNorm } from '../util/ref-tensor.ts';
+import { REF_UNARY, refAttention, refCrossEntropy, refGroupNorm, refLayerNorm, refMap, refMatmul, refRmsNorm } from '../util/ref-tensor.ts';
 
 describe('matmul and linear gradients', () => {
   const rng = makeRng(17);
@@ -130,6 +130,39 @@ describe('normalisation gradients', () => {
       await gradcheck((x) => ag.rmsNorm(x, null), (x) => refRmsNorm(x, cols, null, 1e-6), [x], { what: `rmsNorm no weight ${shape}` });
     }
   });
+});
+
+describe('groupNorm gradients', () => {
+  const rng = makeRng(43);
+  const cases: { shape: number[]; groups: number }[] = [
+    { shape: [2, 6, 3, 4], groups: 3 },
+    { shape: [1, 4, 5, 5], groups: 1 },
+    { shape: [2, 4, 3, 3], groups: 4 },
+    { shape: [3, 6], groups: 2 },
+    { shape: [1, 8, 2, 3, 2], groups: 2 },
+  ];
+  for (const { shape, groups } of cases) {
+    for (const silu of [false, true]) {
+      it(`x ${JSON.stringify(shape)}, ${groups} groups${silu ? ', fused SiLU' : ''}`, async () => {
+        const c = shape[1];
+        const x = input(rng, shape, -2, 2);
+        const w = input(rng, [c], 0.5, 1.5);
+        const b = input(rng, [c], -0.5, 0.5);
+        await gradcheck(
+          (x, w, b) => ag.groupNorm(x, groups, w, b, 1e-5, silu),
+          (x, w, b) => refGroupNorm(x, shape, groups, w, b, 1e-5, silu),
+          [x, w, b],
+          { what: 'groupNorm' },
+        );
+        await gradcheck(
+          (x) => ag.groupNorm(x, groups, null, null, 1e-3, silu),
+          (x) => refGroupNorm(x, shape, groups, null, null, 1e-3, silu),
+          [x],
+          { what: 'groupNorm without affine' },
+        );
+      });
+    }
+  }
 });
 
 describe('conv2d gradients', () => {

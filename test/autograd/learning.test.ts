@@ -110,7 +110,7 @@ describe('learning', () => {
   });
 });
 
-const STEPS = { transformer: 80, conv: 150 };
+const STEPS = { transformer: 80, conv: 60 };
 /**
  * Steps between awaits. Encoding tens of thousands of dispatches without ever returning to the event
  * loop crashes the process (SIGSEGV inside Dawn on lavapipe, seen at ~60k dispatches), so training

@@ -33,17 +33,15 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   return out;
 }
 
-/** GroupNorm over NC… inputs, optionally followed by a fused SiLU. */
+/** GroupNorm over [N, C, …] inputs, optionally followed by a fused SiLU. */
 export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, silu = false): Tensor {
   const { y, mean, rstd } = K.groupNorm(x.data, groups, weight?.data, bias?.data, eps, { silu });
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   const out = fromOp('groupNorm', y, inputs, (g) => {
     const { dx, dweight, dbias } = K.groupNormBackward(g.data, x.data, weight?.data, bias?.data, mean, rstd, groups, { silu });
-    const grads = [new Tensor(dx)];
-    if (weight) grads.push(new Tensor(dweight!));
-    else dweight?.dispose();
-    if (bias) grads.push(new Tensor(dbias!));
-    else dbias?.dispose();
+    const grads: (Tensor | null)[] = [new Tensor(dx)];
+    if (weight) grads.push(dweight && new Tensor(dweight));
+    if (bias) grads.push(dbias && new Tensor(dbias));
     return grads;
   });
   out.attach(mean, rstd);
