@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import { infoCommand } from './commands/info.ts';
 import { trainPriorCommand } from './commands/train-prior.ts';
 import { trainClipCommand } from './commands/train-clip.ts';
+import { encodeCommand } from './commands/encode.ts';
+import { buildEmbeddedCommand } from './commands/build-embedded.ts';
 
 const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
 
@@ -43,6 +45,20 @@ program
   .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
   .option('--out <dir>', 'run directory', 'runs/clip')
   .action(trainClipCommand);
+
+program
+  .command('encode <imagefolder>')
+  .description('encode an imagefolder (metadata.jsonl with file_name, text) to the clip-retrieval layout')
+  .option('--out <dir>', 'output folder (img_emb/, text_emb/, metadata/)', 'runs/embeddings')
+  .option('--clip <path>', 'CLIP checkpoint (default: the committed default CLIP)')
+  .action(encodeCommand);
+
+program
+  .command('build-embedded')
+  .description('rebuild the embedded default prior data from the procedural dataset and the default CLIP')
+  .option('--train <n>', 'training pairs', '6000')
+  .option('--heldout <n>', 'held-out pairs (unseen shape–colour combinations)', '1000')
+  .action(buildEmbeddedCommand);
 
 program.parseAsync(process.argv).then(() => process.exit(0)).catch((error: unknown) => {
   console.error(`sd: ${error instanceof Error ? error.message : String(error)}`);

@@ -16,7 +16,7 @@ function normalizeRows(x: Float32Array, dim: number): Float32Array {
   return x;
 }
 
-/** Unit text embeddings [N, E] of `texts`, in batches. */
+/** Text embeddings [N, E] of `texts` (as the model outputs them, not normalised), in batches. */
 export async function embedTexts(model: ContrastiveModel, texts: string[], batch = 128): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   for (let i = 0; i < texts.length; i += batch) {
@@ -29,7 +29,7 @@ export async function embedTexts(model: ContrastiveModel, texts: string[], batch
   return concatRows(parts);
 }
 
-/** Unit image embeddings [N, E] of RGB images, in batches. */
+/** Image embeddings [N, E] of RGB images (not normalised), in batches. */
 export async function embedImages(model: ContrastiveModel, images: { data: Uint8Array; width: number; height: number }[], batch = 64): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   const r = model.imageResolution;
