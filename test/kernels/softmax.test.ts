@@ -118,8 +118,8 @@ describe('softmax / logSoftmax backward', () => {
 describe('other adapter configurations, run on this one', () => {
   const rng = makeRng(23);
   const configs = [
-    { subgroups: false, threads: 256, rowLanes: 256 },
-    { subgroups: true, threads: 256, rowLanes: 32 },
+    { subgroups: false, threads: 256, rowLanes: 256, maxCached: 8 },
+    { subgroups: true, threads: 256, rowLanes: 32, maxCached: 8 },
   ];
   for (const config of configs) {
     it(`matches the reference with ${JSON.stringify(config)}`, async () => {

@@ -132,7 +132,7 @@ export function crossEntropyBackward(
   let log_s = stats[2u * row + 1u];
   var g = select(${upstream}, 0.0, t == ${ignoreIndex}i);
   if (t != ${ignoreIndex}i && (t < 0i || t >= ${cols}i)) { g = nan_f32(); }
-  if (row_ok) { ${k.each(() => `let p = exp((x[rb + u] - m) - log_s); dx[rb + u] = g * (p - ${onehot});`)} }`;
+  if (row_ok) { ${k.each(() => `let prob = exp((x[rb + u] - m) - log_s); dx[rb + u] = g * (prob - ${onehot});`)} }`;
   const inputs: Array<[string, string]> = [['x', 'V'], ['tgt', 'i32'], ['stats', 'f32'], ['dloss', 'f32']];
   const buffers = [logits.buffer, t.array.buffer, saved.stats.buffer, dloss.buffer];
   if (reduction === 'mean') {

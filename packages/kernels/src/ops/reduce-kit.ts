@@ -17,7 +17,14 @@ export interface Lanes {
  * Overrides of the per-adapter choices, for tests and benchmarks: they let lavapipe run the
  * portable shared-memory path and the NVIDIA-sized configuration. Leave empty in real use.
  */
-export const kitOverrides: { subgroups?: boolean; threads?: number; splitTarget?: number; rowLanes?: number } = {};
+export const kitOverrides: {
+  subgroups?: boolean;
+  threads?: number;
+  splitTarget?: number;
+  rowLanes?: number;
+  /** Row units a lane keeps in registers (rows.ts). */
+  maxCached?: number;
+} = {};
 
 /** Threads per workgroup: lavapipe gains nothing from wide groups (2 cores, costly barriers). */
 export function maxThreads(): number {
@@ -44,11 +51,13 @@ export function pow2ceil(n: number): number {
 
 /**
  * Subgroup shuffles need a known, fixed subgroup size, subgroups made of consecutive invocations
- * (true of Vulkan drivers for 1-D workgroups) and groups that tile whole subgroups.
+ * (true of Vulkan drivers for 1-D workgroups), and groups that tile subgroups or fit inside one
+ * (both powers of two): then a butterfly over the group's lanes never leaves the group. Besides
+ * being fast, this avoids barriers, which are also slow to compile on lavapipe.
  */
 export function makeLanes(TX: number, TY: number, tyFast: boolean): Lanes {
   const { min, max } = rt().info.subgroupSize;
-  const usable = (kitOverrides.subgroups ?? true) && rt().hasFeature('subgroups') && min === max && min >= 4 && tyFast && TY >= min && TY % min === 0;
+  const usable = (kitOverrides.subgroups ?? true) && rt().hasFeature('subgroups') && min === max && min >= 4 && tyFast && TY > 1;
   return { TX, TY, tyFast, subgroup: usable ? min : 0 };
 }
 
@@ -80,7 +89,7 @@ export function groupReduce(l: Lanes, v: string, s: State, tag: string): { decl:
   if (l.TY === 1) return { decl: '', code: '' };
   const sh = `sh_${tag}`;
   if (l.subgroup) {
-    const sg = l.subgroup;
+    const sg = Math.min(l.subgroup, l.TY); // lanes that shuffle together
     const perGroup = l.TY / sg;
     const shuffle = (o: number) =>
       s.fields

@@ -2,25 +2,31 @@
 // each row gets TY lanes of a workgroup (TX rows per workgroup); rows whose length is a multiple
 // of 4 are read as vec4; short enough rows are held in registers between the passes over them.
 import { rt } from '../runtime/current.ts';
-import { bindings } from '../wgsl.ts';
+import { bindings, Params } from '../wgsl.ts';
 import {
   enableFor,
   entry,
   FLOAT_HELPERS,
   foldGroups,
   groupReduce,
+  kitOverrides,
   laneSetup,
   makeLanes,
   maxThreads,
   pow2ceil,
   rowLanes,
-  workgroupIndex,
   type Lanes,
   type State,
 } from './reduce-kit.ts';
 
-/** Units (scalars or vec4s) a lane may hold in registers; longer rows are re-read from memory. */
-const MAX_CACHED = 16;
+/**
+ * Units (scalars or vec4s) a lane may hold in registers; longer rows are re-read from memory.
+ * Lavapipe: every cached unit is an unrolled storage load whose compile time grows steeply (16
+ * took tens of seconds) and which stops paying off past ~4. NVIDIA: bounded by register pressure.
+ */
+function maxCached(): number {
+  return kitOverrides.maxCached ?? (rt().info.kind === 'lavapipe' ? 4 : 8);
+}
 
 export interface RowPlan {
   rows: number;
@@ -43,14 +49,18 @@ export function planRows(rows: number, cols: number): RowPlan {
   const TY = rowLanes(units);
   const TX = Math.max(1, Math.min(maxThreads() / TY, pow2ceil(rows)));
   const perLane = Math.ceil(units / TY);
-  return { rows, cols, lanes: makeLanes(TX, TY, true), width, units, perLane, cached: perLane <= MAX_CACHED, groups: Math.ceil(rows / TX) };
+  return { rows, cols, lanes: makeLanes(TX, TY, true), width, units, perLane, cached: perLane <= maxCached(), groups: Math.ceil(rows / TX) };
 }
 
 /** Builds one row kernel. Row-shaped bindings have element type `V` (f32 or vec4<f32>). */
 export class RowKernel {
   private decls: string[] = [];
+  /** The row count is a uniform, not baked: batch sizes vary, and each baked shape is a compile. */
+  private params: Params;
 
-  constructor(readonly plan: RowPlan) {}
+  constructor(readonly plan: RowPlan) {
+    this.params = new Params().u32('rows', plan.rows).u32('groups', plan.groups);
+  }
 
   /** Combines `v` across the row's lanes (every lane gets the total); emit at the top level of main. */
   reduce(v: string, state: State, tag: string): string {
@@ -109,7 +119,7 @@ export class RowKernel {
   shader(inputs: Array<[string, string]>, outputs: Array<[string, string]>, body: string): string {
     const { plan } = this;
     const l = plan.lanes;
-    return `${enableFor(l)}${bindings(inputs, outputs)}${FLOAT_HELPERS}
+    return `${enableFor(l)}${bindings(inputs, outputs)}${this.params.decl(inputs.length + outputs.length)}${FLOAT_HELPERS}
 alias V = ${plan.width === 4 ? 'vec4<f32>' : 'f32'};
 const lo_f32 = -3.4028234663852886e38;
 fn hsum(v: V) -> f32 { return ${plan.width === 4 ? '(v.x + v.y) + (v.z + v.w)' : 'v'}; }
@@ -124,17 +134,18 @@ fn comb_ms(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
 }
 ${this.decls.join('')}
 ${entry(l)} {
-  ${workgroupIndex(plan.groups)}
+  let wid = wg.x + wg.y * nwg.x;
+  if (wid >= p.groups) { return; }
   ${laneSetup(l)}
   let row_raw = wid * ${l.TX}u + tx;
-  let row_ok = row_raw < ${plan.rows}u;
-  let row = min(row_raw, ${plan.rows - 1}u);
+  let row_ok = row_raw < p.rows;
+  let row = min(row_raw, p.rows - 1u);
   let rb = row * ${plan.units}u;
   ${body}
 }`;
   }
 
   dispatch(name: string, code: string, inputs: GPUBuffer[], outputs: GPUBuffer[]): void {
-    rt().dispatch({ name, code, inputs, outputs, workgroups: foldGroups(this.plan.groups) });
+    rt().dispatch({ name, code, inputs, outputs, params: this.params.pack(), workgroups: foldGroups(this.plan.groups) });
   }
 }

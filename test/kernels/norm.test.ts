@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { DeviceArray, kitOverrides, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from '@sd/kernels';
+import { expectClose } from '../util/close.ts';
+import { makeRng, normal, uniform, type Rng } from '../util/random.ts';
+import { refRowStats } from '../util/ref-reduce.ts';
+
+/** Float64 forward and gradients of layerNorm (rms=false) or rmsNorm (rms=true). */
+function refNorm(x: ArrayLike<number>, cols: number, eps: number, rms: boolean, w: ArrayLike<number> | null, b: ArrayLike<number> | null, dy: ArrayLike<number>) {
+  const rows = x.length / cols;
+  const { mean, rstd } = refRowStats(x, cols, eps, rms);
+  const y = new Float64Array(x.length);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(cols);
+  const db = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    let a = 0;
+    let c2 = 0;
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const xh = (x[i] - mean[r]) * rstd[r];
+      const g = dy[i] * (w ? w[c] : 1);
+      y[i] = xh * (w ? w[c] : 1) + (b ? b[c] : 0);
+      a += g;
+      c2 += g * xh;
+      dw[c] += dy[i] * xh;
+      db[c] += dy[i];
+    }
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const xh = (x[i] - mean[r]) * rstd[r];
+      const g = dy[i] * (w ? w[c] : 1);
+      dx[i] = rstd[r] * (g - (rms ? 0 : a / cols) - (xh * c2) / cols);
+    }
+  }
+  return { y, mean, rstd, dx, dw, db };
+}
+
+interface Case {
+  shape: number[];
+  affine: 'none' | 'weight' | 'both';
+  offset?: number;
+}
+
+async function check(rng: Rng, { shape, affine, offset = 0 }: Case, rms: boolean) {
+  const cols = shape[shape.length - 1];
+  const n = shape.reduce((a, b) => a * b, 1);
+  const eps = 1e-5;
+  const xs = normal(rng, n, 1).map((v) => v + offset);
+  const dys = uniform(rng, n, -1, 1);
+  const ws = affine === 'none' ? null : uniform(rng, cols, 0.5, 1.5);
+  const bs = affine === 'both' && !rms ? uniform(rng, cols, -1, 1) : null;
+  const ref = refNorm(xs, cols, eps, rms, ws, bs, dys);
+  const x = DeviceArray.from(xs, shape);
+  const dy = DeviceArray.from(dys, shape);
+  const w = ws ? DeviceArray.from(ws, [cols]) : null;
+  const b = bs ? DeviceArray.from(bs, [cols]) : null;
+  const what = `${rms ? 'rmsNorm' : 'layerNorm'} ${JSON.stringify(shape)} ${affine} offset=${offset}`;
+  let grads;
+  let saved: DeviceArray[];
+  if (rms) {
+    const { y, rstd } = rmsNorm(x, w, eps);
+    expectClose(await y.read(), ref.y, { rtol: 1e-5, atol: 1e-5 }, `${what} y`);
+    expectClose(await rstd.read(), ref.rstd, { rtol: 1e-5, atol: 0 }, `${what} rstd`);
+    grads = rmsNormBackward(dy, x, w, rstd);
+    saved = [y, rstd];
+  } else {
+    const { y, mean, rstd } = layerNorm(x, w, b, eps);
+    expect(mean.shape).toEqual(shape.slice(0, -1));
+    expectClose(await y.read(), ref.y, { rtol: 1e-5, atol: 1e-5 }, `${what} y`);
+    expectClose(await mean.read(), ref.mean, { rtol: 1e-6, atol: 1e-6 }, `${what} mean`);
+    expectClose(await rstd.read(), ref.rstd, { rtol: 1e-5, atol: 0 }, `${what} rstd`);
+    grads = layerNormBackward(dy, x, w, mean, rstd);
+    saved = [y, mean, rstd];
+  }
+  // An offset of 1000 leaves x known only to f32 spacing (6e-5), so dx gets a looser bound there.
+  const dxTol = offset ? { rtol: 1e-4, atol: 1e-4 } : { rtol: 1e-5, atol: 1e-5 };
+  expectClose(await grads.dx.read(), ref.dx, dxTol, `${what} dx`);
+  expectClose(await grads.dweight!.read(), ref.dw, { rtol: 1e-4, atol: 1e-4 }, `${what} dweight`);
+  if (rms) expect(grads.dbias).toBeNull();
+  else expectClose(await grads.dbias!.read(), ref.db, { rtol: 1e-4, atol: 1e-4 }, `${what} dbias`);
+  for (const a of [x, dy, w, b, grads.dx, grads.dweight, grads.dbias, ...saved]) a?.dispose();
+}
+
+const CASES: Case[] = [
+  { shape: [1, 1], affine: 'both' },
+  { shape: [7], affine: 'weight' },
+  { shape: [4, 7], affine: 'both' },
+  { shape: [3, 8], affine: 'none' },
+  { shape: [2, 3, 64], affine: 'both' },
+  { shape: [257, 12], affine: 'both' },
+  { shape: [5, 768], affine: 'both' },
+  { shape: [6, 1003], affine: 'weight' },
+  { shape: [2, 4099], affine: 'both' },
+  { shape: [9, 512], affine: 'both', offset: 1000 }, // mean 1000, std 1
+  { shape: [5, 37], affine: 'weight', offset: 1000 },
+];
+
+describe('layerNorm', () => {
+  const rng = makeRng(41);
+  it('forward, dx, dweight and dbias match float64 (with large means too)', async () => {
+    for (const c of CASES) await check(rng, c, false);
+  });
+
+  it('reduces dweight/dbias over many rows in parallel (split column sums)', async () => {
+    await check(rng, { shape: [20_000, 12], affine: 'both' }, false);
+    await check(rng, { shape: [9_001, 7], affine: 'both' }, false);
+  });
+
+  it('dx agrees with central differences of the float64 forward', async () => {
+    const cols = 6;
+    const xs = normal(rng, 3 * cols, 1);
+    const ws = uniform(rng, cols, 0.5, 1.5);
+    const bs = uniform(rng, cols, -1, 1);
+    const probe = uniform(rng, 3 * cols, -1, 1); // loss = Σ probe ⊙ y
+    for (const rms of [false, true]) {
+      const loss = (v: ArrayLike<number>) => refNorm(v, cols, 1e-5, rms, ws, rms ? null : bs, probe).y.reduce((acc, yi, i) => acc + probe[i] * yi, 0);
+      const h = 1e-6;
+      const fd = Array.from(xs, (_, i) => {
+        const p = Float64Array.from(xs);
+        const m = Float64Array.from(xs);
+        p[i] += h;
+        m[i] -= h;
+        return (loss(p) - loss(m)) / (2 * h);
+      });
+      const x = DeviceArray.from(xs, [3, cols]);
+      const w = DeviceArray.from(ws, [cols]);
+      const dy = DeviceArray.from(probe, [3, cols]);
+      const dx = rms
+        ? rmsNormBackward(dy, x, w, rmsNorm(x, w, 1e-5).rstd).dx
+        : (() => {
+            const f = layerNorm(x, w, DeviceArray.from(bs, [cols]), 1e-5);
+            return layerNormBackward(dy, x, w, f.mean, f.rstd).dx;
+          })();
+      expectClose(await dx.read(), fd, { rtol: 1e-4, atol: 1e-5 }, `${rms ? 'rmsNorm' : 'layerNorm'} dx vs finite differences`);
+    }
+  });
+
+  it('skips parameter gradients when asked, and rejects bad inputs', async () => {
+    const x = DeviceArray.from(normal(rng, 8, 1), [2, 4]);
+    const { mean, rstd } = layerNorm(x);
+    const g = layerNormBackward(x, x, null, mean, rstd, { weightGrad: false, biasGrad: false });
+    expect(g.dweight).toBeNull();
+    expect(g.dbias).toBeNull();
+    expect(() => layerNorm(x, DeviceArray.from([1, 2, 3], [3]))).toThrow('layerNorm: weight [3] (f32) should be f32 of shape [4]');
+    expect(() => layerNorm(x, null, null, -1)).toThrow('layerNorm: eps must be a finite number ≥ 0, got -1');
+    expect(() => layerNorm(DeviceArray.empty([3, 0]))).toThrow('layerNorm: cannot normalise over an empty last axis (input [3, 0])');
+    expect(() => layerNormBackward(x, x, null, rstd.reshape([1, 2]), rstd)).toThrow('layerNormBackward: mean [1, 2] should be [2] for x [2, 4]');
+    const empty = layerNorm(DeviceArray.empty([0, 4]));
+    expect(empty.y.shape).toEqual([0, 4]);
+    expect(empty.mean.shape).toEqual([0]);
+  });
+});
+
+describe('rmsNorm', () => {
+  const rng = makeRng(42);
+  it('forward, dx and dweight match float64', async () => {
+    // The row machinery is layerNorm's; a subset covers rmsNorm's own kernels.
+    for (const c of [CASES[1], CASES[3], CASES[4], CASES[7], CASES[9]]) await check(rng, c, true);
+    await check(rng, { shape: [20_000, 12], affine: 'weight' }, true);
+  });
+});
+
+describe('other adapter configurations, run on this one', () => {
+  const rng = makeRng(43);
+  const configs = [
+    { subgroups: false, threads: 256, rowLanes: 256, splitTarget: 512, maxCached: 8 },
+    { subgroups: true, threads: 256, rowLanes: 32, maxCached: 8 },
+  ];
+  for (const config of configs) {
+    it(`matches the reference with ${JSON.stringify(config)}`, async () => {
+      Object.assign(kitOverrides, config);
+      try {
+        for (const c of [CASES[4], CASES[7], { shape: [9_001, 7], affine: 'both' } as Case]) await check(rng, c, false);
+      } finally {
+        for (const key of Object.keys(config)) delete kitOverrides[key as keyof typeof kitOverrides];
+      }
+    });
+  }
+});
