@@ -133,6 +133,22 @@ async function expectParams(device: Tensor[], host: Float64Array[], what: string
   for (let i = 0; i < device.length; i++) expectClose(await device[i].read(), host[i], tol, `${what}: param ${i}`);
 }
 
+describe('schedules', () => {
+  it('linear warmup and warmup-cosine give the documented multipliers', () => {
+    const warm = optim.linearWarmup(4);
+    expect([0, 1, 2, 3, 4, 100].map(warm)).toEqual([0.25, 0.5, 0.75, 1, 1, 1]);
+    expect(optim.linearWarmup(0)(0)).toBe(1);
+    const cos = optim.warmupCosine(2, 10, 0.1);
+    expect(cos(0)).toBeCloseTo(0.5, 12);
+    expect(cos(1)).toBeCloseTo(1, 12);
+    expect(cos(2)).toBeCloseTo(1, 12); // decay starts after the warmup
+    expect(cos(6)).toBeCloseTo(0.1 + 0.9 * 0.5, 12); // half way: cos(π/2) = 0
+    expect(cos(10)).toBeCloseTo(0.1, 12);
+    expect(cos(50)).toBeCloseTo(0.1, 12); // stays at the floor
+    expect(optim.constant()(7)).toBe(1);
+  });
+});
+
 describe('AdamW', () => {
   it('matches float64 PyTorch AdamW with a warmup-cosine schedule, gradScale, clipping and skipped parameters', async () => {
     const { host, device } = makeParams(1);

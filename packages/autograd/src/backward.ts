@@ -59,7 +59,8 @@ export function backward(root: Tensor, gradient?: Tensor, options: { retainGraph
         continue;
       }
       if (t.retainsGrad) accumulate(t, g.detach());
-      const inputGrads = node.backward(g);
+      // Each rule runs in its own scope: its temporaries are freed now, not at the end of backward.
+      const inputGrads = tidy(() => node.backward(g));
       // A rule may return `g` itself or one tensor for several inputs: the first use takes it,
       // later uses take zero-copy aliases, and whatever nobody took is freed.
       const claimed = new Set<Tensor>();
