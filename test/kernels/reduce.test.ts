@@ -73,6 +73,9 @@ describe('sum / mean / max / min over axes', () => {
     const x = DeviceArray.from([1, NaN, 3, -Infinity, -Infinity, -Infinity, 5, Infinity, 2], [3, 3]);
     expect(await max(x, 1).toArray()).toEqual([NaN, -Infinity, Infinity]);
     expect(await min(x, 1).toArray()).toEqual([NaN, -Infinity, 2]);
+    const cols = DeviceArray.from([1, NaN, -Infinity, 4, 5, 6, -Infinity, NaN], [2, 4]); // four outputs per lane
+    expect(await max(cols, 0).toArray()).toEqual([5, NaN, -Infinity, NaN]);
+    expect(await min(cols, 0).toArray()).toEqual([1, NaN, -Infinity, NaN]);
   });
 
   it('handles empty tensors: sum 0, mean NaN, max/min throw', async () => {
@@ -105,6 +108,8 @@ describe('sum / mean / max / min over axes', () => {
     expect(await max(v, 1).toArray()).toEqual([4, 8]);
     expect(await min(v, -1).toArray()).toEqual([1, -6]);
     expect(await argmax(v, 1).toArray()).toEqual([3, 0]);
+    expect(await sum(v, 0).toArray()).toEqual([9, -4, 10, 12]);
+    expect(await max(v, 0).toArray()).toEqual([8, 2, 7, 8]);
     expectClose(await mean(v, 1).read(), [2.5, 4.25]);
   });
 
@@ -131,6 +136,10 @@ describe('long reductions (two passes)', () => {
     await check('sum', uniform(rng, 70_001 * 5, 0, 1), [70_001, 5], 0, false, { rtol: 1e-4, atol: 0 });
     await check('mean', uniform(rng, 2 * 70_001 * 2, -1, 1), [2, 70_001, 2], 1, true, { rtol: 1e-4, atol: 1e-5 });
     await check('max', uniform(rng, 70_001 * 5, -1, 1), [70_001, 5], 0, false);
+    // Columns a multiple of 4 wide: four outputs per lane, in both passes.
+    await check('sum', uniform(rng, 70_001 * 8, 0, 1), [70_001, 8], 0, false, { rtol: 1e-4, atol: 0 });
+    await check('mean', uniform(rng, 3 * 30_000 * 4, -1, 1), [3, 30_000, 4], 1, false, { rtol: 1e-4, atol: 1e-5 });
+    await check('min', uniform(rng, 70_001 * 8, -1, 1), [70_001, 8], 0, true);
   });
 
   it('argmax finds the first of tied maxima across split boundaries', async () => {

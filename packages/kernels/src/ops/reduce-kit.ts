@@ -152,6 +152,7 @@ export function chooseSplits(reduced: number, tiles: number): number {
 /** WGSL helpers: NaN test on the bits (immune to fast-math folding) and ±infinity built at run time. */
 export const FLOAT_HELPERS = `
 fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn is_nan4(x: vec4<f32>) -> vec4<bool> { return (bitcast<vec4<u32>>(x) & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u); }
 fn neg_inf() -> f32 { var bits = 0xff800000u; return bitcast<f32>(bits); }
 fn pos_inf() -> f32 { var bits = 0x7f800000u; return bitcast<f32>(bits); }
 fn nan_f32() -> f32 { var bits = 0x7fc00000u; return bitcast<f32>(bits); }

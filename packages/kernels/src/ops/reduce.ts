@@ -119,75 +119,100 @@ function reduce(op: Kind | 'mean', x: DeviceArray, axes: Axes | undefined, keepD
 
   const strides = contiguousStrides(x.shape);
   const keptAxes = x.shape.map((_, i) => i).filter((i) => !reducedSet.has(i));
-  const kept = collapse(keptAxes.map((i) => x.shape[i]), keptAxes.map((i) => strides[i]));
-  const red = collapse(ax.map((i) => x.shape[i]), ax.map((i) => strides[i]));
   const kind: Kind = op === 'mean' ? 'sum' : op;
-  const accType = op === 'mean' ? 'f32' : x.dtype;
-  const divideBy = op === 'mean' ? R : undefined;
-
-  // Reductions over contiguous runs read vec4s: a quarter of the loads (each costly on lavapipe;
-  // 16-byte loads suit NVIDIA too). Counts and offsets below are then in vec4 units.
-  const width = vectorWidth(kept, red);
-  const keptW = inUnits(kept, width, false);
-  const redW = inUnits(red, width, true);
-  const Rw = R / width;
-  const lanes = chooseLanes(O, Rw, keptW, redW);
-  const tiles = Math.ceil(O / lanes.TX);
-  const splits = Math.min(chooseSplits(R, tiles), Rw);
-  const common = { kind, accType, src: x.buffer, srcType: x.dtype, O, R: Rw, kept: keptW, red: redW, lanes, width };
-  if (splits === 1) {
-    runPass({ ...common, name: op, splits: 1, out: out.buffer, outType: outDtype, divideBy });
-    return out;
-  }
-  // Two passes: partial results [O, splits], then a row reduction of those.
-  const chunk = Math.ceil(Rw / splits);
-  const used = Math.ceil(Rw / chunk);
-  const pv = DeviceArray.empty([O, used], accType as DType, `${op}-partial`);
-  const pi = kind === 'argmax' ? DeviceArray.empty([O, used], 'i32', `${op}-partial`) : null;
-  runPass({ ...common, name: `${op}-pass1`, splits: used, pv: pv.buffer, pi: pi?.buffer });
-  const keptP: Dims = { shape: [O], strides: [used] };
-  const redP: Dims = { shape: [used], strides: [1] };
-  runPass({
-    name: `${op}-pass2`,
+  solve({
+    name: op,
     kind,
-    accType,
-    src: pv.buffer,
-    srcType: accType as DType,
-    srcIdx: pi?.buffer,
+    accType: op === 'mean' ? 'f32' : x.dtype,
+    src: x.buffer,
+    srcType: x.dtype,
     O,
-    R: used,
-    kept: keptP,
-    red: redP,
-    lanes: chooseLanes(O, used, keptP, redP),
-    width: 1,
-    splits: 1,
+    R,
+    kept: collapse(keptAxes.map((i) => x.shape[i]), keptAxes.map((i) => strides[i])),
+    red: collapse(ax.map((i) => x.shape[i]), ax.map((i) => strides[i])),
     out: out.buffer,
     outType: outDtype,
-    divideBy,
+    divideBy: op === 'mean' ? R : undefined,
   });
-  pv.dispose();
-  pi?.dispose();
   return out;
 }
 
-/** 4 when every reduced run is contiguous and a multiple of 4 long (and all offsets are multiples of 4). */
-function vectorWidth(kept: Dims, red: Dims): number {
-  const last = red.shape.length - 1;
-  const ok =
-    red.strides[last] === 1 &&
-    red.shape[last] % 4 === 0 &&
-    red.strides.every((st, k) => k === last || st % 4 === 0) &&
-    kept.strides.every((st) => st % 4 === 0);
-  return ok ? 4 : 1;
+/** One reduction of `src` (offsets from `kept` and `red`) into `out`: one pass, or two for long ones. */
+interface Problem {
+  name: string;
+  kind: Kind;
+  accType: DType;
+  src: GPUBuffer;
+  srcType: DType;
+  /** argmax second pass: indices of the partial maxima. */
+  srcIdx?: GPUBuffer;
+  O: number;
+  R: number;
+  kept: Dims;
+  red: Dims;
+  out: GPUBuffer;
+  outType: DType;
+  /** mean: the final pass divides by this. */
+  divideBy?: number;
 }
 
-/** Dims in units of `width` elements (the innermost reduced run shrinks; strides divide). */
-function inUnits(d: Dims, width: number, reduced: boolean): Dims {
-  if (width === 1) return d;
+function solve(p: Problem): void {
+  // vec4 loads when memory allows: a quarter of the loads (each costly on lavapipe; 16-byte loads
+  // suit NVIDIA too). 'reduced': along a contiguous reduced run; 'kept': four adjacent outputs per
+  // lane (column-like reductions). Counts and offsets are then in vec4 units.
+  let vec: Vec = 'none';
+  if (!p.srcIdx && reducedRunIsVec4(p.kept, p.red)) vec = 'reduced';
+  else if (p.kind !== 'argmax' && keptRunIsVec4(p.kept, p.red)) vec = 'kept';
+  const kept = vec === 'none' ? p.kept : unitsDims(p.kept, vec === 'kept');
+  const red = vec === 'none' ? p.red : unitsDims(p.red, vec === 'reduced');
+  const O = vec === 'kept' ? p.O / 4 : p.O;
+  const R = vec === 'reduced' ? p.R / 4 : p.R;
+  const lanes = chooseLanes(O, R, red);
+  const tiles = Math.ceil(O / lanes.TX);
+  const splits = Math.min(chooseSplits(p.R, tiles), R);
+  const pass = { name: p.name, kind: p.kind, accType: p.accType, src: p.src, srcType: p.srcType, srcIdx: p.srcIdx, O, R, kept, red, lanes, vec };
+  if (splits === 1) {
+    runPass({ ...pass, splits: 1, out: p.out, outType: p.outType, divideBy: p.divideBy });
+    return;
+  }
+  // First pass: each of `used` workgroups per output reduces a chunk into partials; the second
+  // reduces the partials (whose layout keeps kept-vec4 units together) into the output.
+  const chunk = Math.ceil(R / splits);
+  const used = Math.ceil(R / chunk);
+  const pv = DeviceArray.empty([p.O, used], p.accType, `${p.name}-partial`);
+  const pi = p.kind === 'argmax' ? DeviceArray.empty([p.O, used], 'i32', `${p.name}-partial`) : null;
+  runPass({ ...pass, name: `${p.name}-pass1`, splits: used, pv: pv.buffer, pi: pi?.buffer });
+  const layout =
+    vec === 'kept'
+      ? { kept: { shape: [O, 4], strides: [4 * used, 1] }, red: { shape: [used], strides: [4] } }
+      : { kept: { shape: [O], strides: [used] }, red: { shape: [used], strides: [1] } };
+  solve({ ...p, name: `${p.name}-pass2`, src: pv.buffer, srcType: p.accType, srcIdx: pi?.buffer, R: used, ...layout });
+  pv.dispose();
+  pi?.dispose();
+}
+
+type Vec = 'none' | 'reduced' | 'kept';
+
+const allDiv4 = (strides: number[], except = -1) => strides.every((st, k) => k === except || st % 4 === 0);
+
+/** The innermost reduced run is contiguous and a multiple of 4 long, and every other offset is a multiple of 4. */
+function reducedRunIsVec4(kept: Dims, red: Dims): boolean {
+  const last = red.shape.length - 1;
+  return red.strides[last] === 1 && red.shape[last] % 4 === 0 && allDiv4(red.strides, last) && allDiv4(kept.strides);
+}
+
+/** The innermost kept run is contiguous and a multiple of 4 long, and every other offset is a multiple of 4. */
+function keptRunIsVec4(kept: Dims, red: Dims): boolean {
+  const last = kept.shape.length - 1;
+  return kept.strides[last] === 1 && kept.shape[last] % 4 === 0 && allDiv4(kept.strides, last) && allDiv4(red.strides);
+}
+
+/** Dims in vec4 units: the innermost run (when `vectorised`) shrinks 4x at unit stride; other strides divide by 4. */
+function unitsDims(d: Dims, vectorised: boolean): Dims {
   const last = d.shape.length - 1;
   return {
-    shape: d.shape.map((n, k) => (reduced && k === last ? n / width : n)),
-    strides: d.strides.map((st, k) => (reduced && k === last ? 1 : st / width)),
+    shape: d.shape.map((n, k) => (vectorised && k === last ? n / 4 : n)),
+    strides: d.strides.map((st, k) => (vectorised && k === last ? 1 : st / 4)),
   };
 }
 
@@ -197,7 +222,7 @@ function collapse(shape: number[], strides: number[]): Dims {
 }
 
 /** Row-like (reduced elements adjacent in memory): lanes along the reduction; else lanes along outputs. */
-function chooseLanes(O: number, R: number, kept: Dims, red: Dims): Lanes {
+function chooseLanes(O: number, R: number, red: Dims): Lanes {
   const W = maxThreads();
   const redInner = red.strides[red.strides.length - 1];
   if (O === 1 || (redInner === 1 && R > 1)) {
@@ -237,8 +262,8 @@ interface PassSpec {
   kept: Dims;
   red: Dims;
   lanes: Lanes;
-  /** Elements per load: 4 reads the source as vec4 (R and offsets are then in vec4 units). */
-  width: number;
+  /** vec4 loads along the reduction or across four outputs (O, R and offsets are then in vec4 units). */
+  vec: Vec;
   splits: number;
   /** Final output (value, or the index for argmax), optionally divided by `divideBy` (mean). */
   out?: GPUBuffer;
@@ -256,18 +281,20 @@ function highest(t: string): string {
   return t === 'f32' ? 'pos_inf()' : t === 'i32' ? '2147483647i' : '4294967295u';
 }
 
-/** The state type, its identity, and `combine` for one kind of reduction. */
-function stateCode(kind: Kind, t: string): { type: string; fields?: string[]; identity: string; decl: string } {
+/** The state type, its identity, and `combine` for one kind of reduction (`lanes`: 4 for vec4 states). */
+function stateCode(kind: Kind, t: string, lanes: number): { type: string; fields?: string[]; identity: string; decl: string } {
   const nanCheck = t === 'f32';
+  const type = lanes === 4 ? `vec4<${t}>` : t;
   switch (kind) {
     case 'sum':
-      return { type: t, identity: `${t}(0)`, decl: `fn combine(a: ${t}, b: ${t}) -> ${t} { return a + b; }` };
+      return { type, identity: `${type}(0)`, decl: `fn combine(a: ${type}, b: ${type}) -> ${type} { return a + b; }` };
     case 'max':
     case 'min': {
       const pick = `${kind}(a, b)`;
-      const body = nanCheck ? `select(select(${pick}, b, is_nan(b)), a, is_nan(a))` : pick;
-      const identity = kind === 'max' ? lowest(t) : highest(t);
-      return { type: t, identity, decl: `fn combine(a: ${t}, b: ${t}) -> ${t} { return ${body}; }` };
+      const isNan = lanes === 4 ? 'is_nan4' : 'is_nan';
+      const body = nanCheck ? `select(select(${pick}, b, ${isNan}(b)), a, ${isNan}(a))` : pick;
+      const identity = `${type}(${kind === 'max' ? lowest(t) : highest(t)})`;
+      return { type, identity, decl: `fn combine(a: ${type}, b: ${type}) -> ${type} { return ${body}; }` };
     }
     case 'argmax': {
       // NaN beats everything (first NaN wins); otherwise larger value, then smaller index.
@@ -290,40 +317,45 @@ fn combine(a: S, b: S) -> S {
   }
 }
 
+/** The per-element update of the accumulator `acc` from the loaded `src[off]`. */
+function accumulate(p: PassSpec): string {
+  const vec4Src = p.vec !== 'none';
+  const convert = p.srcType === p.accType ? '' : vec4Src ? `vec4<${p.accType}>` : p.accType;
+  const load = `${convert}(src[off])`;
+  if (p.vec === 'kept' || p.vec === 'none') {
+    // One element (or four outputs' elements at once): a plain combine.
+    if (p.kind === 'argmax') return `acc = combine(acc, S(${load}, ${p.srcIdx ? 'src_idx[off]' : 'i32(r)'}));`;
+    return p.kind === 'sum' ? `acc += ${load};` : `acc = combine(acc, ${load});`;
+  }
+  // Four consecutive elements of one output's reduction.
+  const v = `let v = ${load};\n    `;
+  if (p.kind === 'argmax') {
+    return `${v}let i = i32(r) * 4;\n    ` + ['x', 'y', 'z', 'w'].map((c, k) => `acc = combine(acc, S(v.${c}, i + ${k}));`).join('\n    ');
+  }
+  if (p.kind === 'sum') return `${v}acc += (v.x + v.y) + (v.z + v.w);`;
+  return `${v}acc = combine(acc, combine(combine(v.x, v.y), combine(v.z, v.w)));`;
+}
+
 function runPass(p: PassSpec): void {
   const { lanes: l, O, R, splits } = p;
   const tiles = Math.ceil(O / l.TX);
   const chunk = Math.ceil(R / splits);
-  const st = stateCode(p.kind, p.accType);
+  const keptVec = p.vec === 'kept';
+  const st = stateCode(p.kind, p.accType, keptVec ? 4 : 1);
   const reduceCode = groupReduce(l, 'acc', { type: st.type, fields: st.fields, combine: 'combine' }, 'acc');
+  const vecOf = (t: string) => (keptVec ? `vec4<${t}>` : t);
 
-  const vec = p.width === 4;
-  const convert = p.srcType === p.accType ? '' : vec ? `vec4<${p.accType}>` : p.accType;
-  const load = `${convert}(src[off])`;
-  let body: string;
-  if (!vec) {
-    if (p.kind === 'argmax') body = `acc = combine(acc, S(${load}, ${p.srcIdx ? 'src_idx[off]' : 'i32(r)'}));`;
-    else if (p.kind === 'sum') body = `acc += ${load};`;
-    else body = `acc = combine(acc, ${load});`;
-  } else {
-    body = `let v = ${load};\n    `;
-    if (p.kind === 'argmax') {
-      body += `let i = i32(r) * 4;\n    ` + ['x', 'y', 'z', 'w'].map((c, k) => `acc = combine(acc, S(v.${c}, i + ${k}));`).join('\n    ');
-    } else if (p.kind === 'sum') body += 'acc += (v.x + v.y) + (v.z + v.w);';
-    else body += 'acc = combine(acc, combine(combine(v.x, v.y), combine(v.z, v.w)));';
-  }
-
-  const inputs: Array<[string, string]> = [['src', vec ? `vec4<${p.srcType}>` : p.srcType]];
+  const inputs: Array<[string, string]> = [['src', p.vec === 'none' ? p.srcType : `vec4<${p.srcType}>`]];
   if (p.srcIdx) inputs.push(['src_idx', 'i32']);
   const outputs: Array<[string, string]> = [];
   let write: string;
   if (p.out) {
-    outputs.push(['out', p.outType!]);
+    outputs.push(['out', vecOf(p.outType!)]);
     if (p.kind === 'argmax') write = 'out[o] = acc.i;';
-    else if (p.divideBy !== undefined) write = `out[o] = ${p.outType}(acc / ${f32Lit(p.divideBy)});`;
-    else write = `out[o] = ${p.outType}(acc);`;
+    else if (p.divideBy !== undefined) write = `out[o] = ${vecOf(p.outType!)}(acc / ${f32Lit(p.divideBy)});`;
+    else write = `out[o] = ${vecOf(p.outType!)}(acc);`;
   } else {
-    outputs.push(['pv', p.accType]);
+    outputs.push(['pv', vecOf(p.accType)]);
     if (p.pi) outputs.push(['pi', 'i32']);
     write = p.kind === 'argmax' ? `pv[o * ${splits}u + split] = acc.v;\n    pi[o * ${splits}u + split] = acc.i;` : `pv[o * ${splits}u + split] = acc;`;
   }
@@ -343,7 +375,7 @@ ${entry(l)} {
   var acc: ${st.type} = ${st.identity};
   for (var r = split * ${chunk}u + ty; r < r_end; r += ${l.TY}u) {
     let off = base + ${offsetExpr('r', p.red)};
-    ${body}
+    ${accumulate(p)}
   }
   ${reduceCode.code}
   if (ty == 0u && o < ${O}u) {
