@@ -140,6 +140,13 @@ describe('long reductions (two passes)', () => {
     await check('sum', uniform(rng, 70_001 * 8, 0, 1), [70_001, 8], 0, false, { rtol: 1e-4, atol: 0 });
     await check('mean', uniform(rng, 3 * 30_000 * 4, -1, 1), [3, 30_000, 4], 1, false, { rtol: 1e-4, atol: 1e-5 });
     await check('min', uniform(rng, 70_001 * 8, -1, 1), [70_001, 8], 0, true);
+    // More than 65,535 workgroups (16-thread groups): the grid folds into two dimensions.
+    kitOverrides.threads = 16;
+    try {
+      await check('sum', uniform(rng, 2 * 1_100_001, -1, 1), [2, 1_100_001], 0, false);
+    } finally {
+      delete kitOverrides.threads;
+    }
   });
 
   it('argmax finds the first of tied maxima across split boundaries', async () => {

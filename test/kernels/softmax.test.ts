@@ -58,6 +58,10 @@ describe('softmax / logSoftmax forward', () => {
     for (const shape of SHAPES) await checkForward(rng, shape);
   });
 
+  it('covers more rows than one grid dimension holds', async () => {
+    await checkForward(rng, [530_000, 5]);
+  });
+
   it('is stable for logits of ±1e4 and masks of -inf', async () => {
     const xs = [1e4, -1e4, 0, 1e4 - 1, -1e4, -1e4, -1e4, -1e4, 3, -Infinity, 1, -Infinity];
     const x = DeviceArray.from(xs, [3, 4]);
