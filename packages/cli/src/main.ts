@@ -5,6 +5,7 @@ import { infoCommand } from './commands/info.ts';
 import { trainPriorCommand } from './commands/train-prior.ts';
 import { trainClipCommand } from './commands/train-clip.ts';
 import { encodeCommand } from './commands/encode.ts';
+import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
 
 const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
@@ -45,6 +46,17 @@ program
   .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
   .option('--out <dir>', 'run directory', 'runs/clip')
   .action(trainClipCommand);
+
+program
+  .command('eval-prior')
+  .description('evaluate trained priors (shifted and baseline side by side) on held-out pairs')
+  .option('--run <dir>', 'run directory of `sd train-prior`', 'runs/prior')
+  .option('--data <dir>', 'embedding pairs (default: the embedded dataset)')
+  .option('--holdout <n>', 'with --data: the last n pairs are the held-out set (default 10%)')
+  .option('--steps <n>', 'sampling steps', '8')
+  .option('--guidance <w>', 'classifier-free guidance weight', '1')
+  .option('--seed <n>', 'sampling seed', '0')
+  .action(evalPriorCommand);
 
 program
   .command('encode <imagefolder>')

@@ -1,0 +1,31 @@
+// `sd eval-prior`: evaluate trained priors (shifted and baseline side by side) on held-out pairs.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { initRuntime } from '@sd/kernels';
+import { evaluatePrior, loadPrior, type PriorMetrics } from '@sd/models';
+import { formatMetricsTable, loadPriorData } from './train-prior.ts';
+
+export interface EvalPriorCli {
+  run: string;
+  data?: string;
+  holdout?: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+}
+
+export async function evalPriorCommand(o: EvalPriorCli): Promise<void> {
+  await initRuntime();
+  const { heldOut } = loadPriorData(o.data, o.holdout);
+  const variants = ['shifted', 'baseline'].filter((v) => existsSync(join(o.run, v, 'checkpoint.safetensors')));
+  if (variants.length === 0) throw new Error(`${o.run}: no shifted/ or baseline/ run with a checkpoint.safetensors`);
+  const results: Record<string, PriorMetrics> = {};
+  for (const variant of variants) {
+    const bundle = loadPrior(join(o.run, variant));
+    if (bundle.diffusion.stats.dim !== heldOut.dim) throw new Error(`${join(o.run, variant)}: prior of dimension ${bundle.diffusion.stats.dim} cannot be evaluated on ${heldOut.dim}-d pairs from ${heldOut.source}`);
+    results[variant] = await evaluatePrior(bundle, heldOut, { steps: Number(o.steps), guidance: Number(o.guidance), seed: Number(o.seed) });
+  }
+  const options = { steps: Number(o.steps), guidance: Number(o.guidance), seed: Number(o.seed) };
+  writeFileSync(join(o.run, 'eval.json'), JSON.stringify({ data: heldOut.source, heldOut: heldOut.count, sampling: options, results }, null, 2));
+  console.log(formatMetricsTable(results));
+}
