@@ -107,7 +107,9 @@ describe('view and copy gradients', () => {
     // Only some pieces used: the others get zero gradient.
     await gradcheck((t) => ag.chunk(t, 2, 1)[1], (v) => pieces(v, [0, 4, 7])[1], [x], { what: 'second chunk only' });
     ag.tidy(() => {
-      expect(ag.chunk(tensor(x.data, shape), 3, 1).map((p) => p.shape)).toEqual([[3, 3], [3, 3], [3, 1]]);
+      const t = tensor(x.data, shape);
+      expect(ag.chunk(t, 3, 1).map((p) => p.shape)).toEqual([[3, 3], [3, 3], [3, 1]]);
+      expect(() => ag.split(t, [2, 4], 1)).toThrow('split: sizes [2, 4] must be non-negative and sum to 7, the size of axis 1 of [3, 7]');
     });
   });
 
@@ -119,6 +121,7 @@ describe('view and copy gradients', () => {
     const y = input(rng, [3, 1]);
     await gradcheck((t) => t.expand([2, 3, 5]), (v) => broadcastTo(v, [3, 1], [2, 3, 5]), [y], { what: 'expand [3,1]→[2,3,5]' });
     await gradcheck((t) => t.expand([3, 1]), (v) => v, [y], { what: 'expand to the same shape' });
+    await gradcheck((t) => t.expand([2, -1, 4]), (v) => broadcastTo(v, [3, 1], [2, 3, 4]), [y], { what: 'expand with -1' });
   });
 
   it('gather: embedding lookup with repeated ids accumulates their gradients', async () => {

@@ -107,6 +107,10 @@ export function split(x: Tensor, sizes: number | number[], axis = 0): Tensor[] {
   const ax = normAxis('split', axis, x.rank);
   const dim = x.shape[ax];
   const list = typeof sizes === 'number' ? Array.from({ length: Math.ceil(dim / sizes) }, (_, i) => Math.min(sizes, dim - i * sizes)) : sizes;
+  const total = list.reduce((a, b) => a + b, 0);
+  if (total !== dim || list.some((n) => !Number.isInteger(n) || n < 0)) {
+    throw new Error(`split: sizes [${list.join(', ')}] must be non-negative and sum to ${dim}, the size of axis ${axis} of ${fmt(x.shape)}`);
+  }
   let start = 0;
   return list.map((n) => {
     const piece = slice(x, ax, start, start + n);
@@ -126,9 +130,11 @@ export function pad(x: Tensor, padding: Array<[number, number]>, value = 0): Ten
   return fromOp('pad', K.pad(x.data, padding, value), [x], (g) => [new Tensor(K.padBackward(g.data, padding))]);
 }
 
-/** Broadcast copy to `shape`; the gradient sums back. */
+/** Broadcast copy to `shape` (-1 keeps that dimension, like PyTorch); the gradient sums back. */
 export function expand(x: Tensor, shape: Shape): Tensor {
-  return fromOp('expand', K.expand(x.data, shape), [x], (g) => [new Tensor(K.sumTo(g.data, x.shape))]);
+  const lead = shape.length - x.rank;
+  const target = shape.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead] : d));
+  return fromOp('expand', K.expand(x.data, target), [x], (g) => [new Tensor(K.sumTo(g.data, x.shape))]);
 }
 
 /** Entries of `x` along `axis` at `indices` (i32): shape x[:axis] + indices + x[axis+1:]. */
