@@ -101,6 +101,7 @@ describe('conv2d vs float64 reference', () => {
   const subsets: Array<[Conv2dVariant, number[]]> = [
     ['subgroup', [0, 3, 5, 6, 7, 13]],
     ['portable', [1, 3, 11, 13]],
+    ['tiled', [5, 13]],
   ];
   for (const [variant, subset] of subsets) {
     for (const i of subset) {
@@ -117,7 +118,7 @@ describe('conv2d gradients vs finite differences', () => {
   // L = Σ y·g is linear in x, w and b, so central differences with a large step are exact up to
   // f32 rounding of L; they check the gradient kernels against the forward kernel end to end.
   const c: Case = { name: 'tiny', x: [2, 2, 5, 4], w: [4, 1, 3, 2], stride: [1, 2], padding: 1, groups: 2, bias: true };
-  for (const variant of [null, 'portable'] as Array<Conv2dVariant | null>) {
+  for (const variant of [null, 'portable', 'tiled'] as Array<Conv2dVariant | null>) {
     it(`stride [1, 2], groups 2 [${variant ?? 'adapter default'}]`, async () => {
       setConv2dVariant(variant);
       const rng = makeRng(5);

@@ -8,6 +8,7 @@ import { rt } from '../runtime/current.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { forwardProblem, textureFits, type DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
+import { gemmWeightGrad } from './conv2d-gemm.ts';
 import { sourceTexture } from './conv2d-pack.ts';
 
 /** Output pixels per lane per step: one texel of the texture sources. */
@@ -234,6 +235,21 @@ export function conv2dWeightGrad(
     rt().fillWords(dw.buffer, wsize, 0);
     return dw;
   }
+  if (variant === 'tiled') {
+    // Split the N·OH·OW reduction until there are enough workgroups to fill a big GPU.
+    const tiles = g.groups * Math.ceil(g.og / 64) * Math.ceil((g.cg * g.kh * g.kw) / 64);
+    const pixels = g.n * g.oh * g.ow;
+    const chunks = Math.max(1, Math.min(Math.ceil(512 / tiles), Math.floor(pixels / 256), Math.floor(65535 / g.groups)));
+    const perChunk = Math.ceil(pixels / chunks / 16) * 16;
+    const used = Math.ceil(pixels / perChunk);
+    const part = used > 1 ? DeviceArray.empty([used * wsize], 'f32', op) : dw;
+    gemmWeightGrad(dy, x, g, part, used, perChunk);
+    if (used > 1) {
+      sumChunks(op, part, dw, used, wsize);
+      part.dispose();
+    }
+    return dw;
+  }
   const plan = planWeightGrad(g, variant, sgSize, tuning);
   const kernel = weightGradKernel(g, plan);
   const part = plan.chunks > 1 ? DeviceArray.empty([plan.chunks * wsize], 'f32', op) : dw;
@@ -246,17 +262,22 @@ export function conv2dWeightGrad(
     rt().dispatch({ name: op, code: kernel.code, inputs: [dy.buffer, x.buffer], outputs: [part.buffer], workgroups: kernel.workgroups });
   }
   if (plan.chunks > 1) {
-    const code = `@group(0) @binding(0) var<storage, read> part: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dw: array<f32>;
-${gridMain()} {
-  let i = ${linearIndex()};
-  if (i >= ${wsize}u) { return; }
-  var total = 0.0;
-  for (var k = 0u; k < ${plan.chunks}u; k++) { total += part[k * ${wsize}u + i]; }
-  dw[i] = total;
-}`;
-    rt().dispatch({ name: `${op}_sum_chunks`, code, inputs: [part.buffer], outputs: [dw.buffer], workgroups: grid(wsize) });
+    sumChunks(op, part, dw, plan.chunks, wsize);
     part.dispose();
   }
   return dw;
+}
+
+/** dw[i] = Σ_k part[k·size + i]: combines the per-chunk partial gradients. */
+function sumChunks(op: string, part: DeviceArray, dw: DeviceArray, chunks: number, size: number): void {
+  const code = `@group(0) @binding(0) var<storage, read> part: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dw: array<f32>;
+${gridMain()} {
+  let i = ${linearIndex()};
+  if (i >= ${size}u) { return; }
+  var total = 0.0;
+  for (var k = 0u; k < ${chunks}u; k++) { total += part[k * ${size}u + i]; }
+  dw[i] = total;
+}`;
+  rt().dispatch({ name: `${op}_sum_chunks`, code, inputs: [part.buffer], outputs: [dw.buffer], workgroups: grid(size) });
 }

@@ -7,6 +7,7 @@
 //               (lavapipe, where storage-buffer loads are per-lane scalar loops but texel fetches
 //               are vectorised and move 16 bytes per lane);
 // - 'subgroup': the same with storage-buffer sources (when a texture would exceed device limits);
+// - 'tiled':    an implicit GEMM with workgroup-memory tiles (conv2d-gemm.ts), for discrete GPUs;
 // - 'portable': plain loads everywhere; works on any adapter.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
@@ -22,12 +23,13 @@ import {
   type DirectVariant,
 } from './conv2d-direct.ts';
 import { convGeometry, expectShape, outputShape, type Conv2dOptions } from './conv2d-geometry.ts';
+import { gemmConv } from './conv2d-gemm.ts';
 import { packWeights, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
 import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
 
-export type Conv2dVariant = 'texture' | 'subgroup' | 'portable';
+export type Conv2dVariant = 'texture' | 'subgroup' | 'tiled' | 'portable';
 
 let forced: Conv2dVariant | null = null;
 
@@ -44,6 +46,7 @@ export function conv2dVariant(): Conv2dVariant {
   if (forced) return forced;
   const info = rt().info;
   if (info.kind === 'lavapipe' && subgroupSize() > 0) return 'texture';
+  if (info.kind === 'nvidia') return 'tiled';
   return 'portable';
 }
 
@@ -169,7 +172,15 @@ export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: num
 }
 
 function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: WeightLayout, bias: DeviceArray | null, out: DeviceArray): void {
-  const plan = planDirect(p, conv2dVariant(), subgroupSize());
+  const variant = conv2dVariant();
+  if (variant === 'tiled') {
+    // The GEMM reads weights as [groups][cog][cr·kh·kw]: the forward weight already is that.
+    const packed = layout === 'forward' ? w : packWeights(w, p, { ot: 1, px: 1, wg: 1, cu: 1 }, layout);
+    gemmConv(p, src, packed, bias, out);
+    if (packed !== w) packed.dispose();
+    return;
+  }
+  const plan = planDirect(p, variant, subgroupSize());
   const packed = packWeights(w, p, plan.tile, layout);
   const kernel = directKernel(p, plan, bias !== null);
   const inputs = [packed.buffer, ...(bias ? [bias.buffer] : [])];
