@@ -42,9 +42,12 @@ describe('sum / mean / max / min over axes', () => {
     [[300, 3], [0, 1]], // long columns, short rows
     [[3, 1000], [0, 1]],
   ];
+  // mean and min are sum and max with another final write / combine: a subset of cases covers them
+  // (each case is a shader compile, and lavapipe compiles slowly).
   for (const op of ['sum', 'mean', 'max', 'min'] as const) {
     it(`${op} matches the float64 reference`, async () => {
-      for (const [shape, axesList] of cases) {
+      const subset = op === 'mean' || op === 'min' ? cases.filter((_, i) => i % 3 === 0) : cases;
+      for (const [shape, axesList] of subset) {
         for (const axes of axesList) {
           for (const keepDims of [false, true]) {
             await check(op, uniform(rng, sizeOf(shape), -2, 2), shape, axes, keepDims);
