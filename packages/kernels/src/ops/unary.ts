@@ -63,3 +63,6 @@ export function unaryBackward(op: UnaryOp, x: DeviceArray, dy: DeviceArray): Dev
   const prelude = `${PRELUDE}\nfn df(x: f32, g: f32) -> f32 { return ${UNARY[op].backward}; }`;
   return mapElementwise(`${op}_backward`, 'df(v0, v1)', [x, dy], { prelude });
 }
+
+/** The WGSL helpers the UNARY expressions use, for kernels that fuse an activation (e.g. matmul). */
+export { PRELUDE as UNARY_PRELUDE };

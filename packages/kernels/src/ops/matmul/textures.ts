@@ -1,0 +1,100 @@
+// Operand textures for the texture-based matmul: a small cache of rgba32float 2-D array textures
+// (reused across matmuls, never allocated per call) and the pack kernel that fills one from a buffer.
+import { rt } from '../../runtime/current.ts';
+import { bucketSize } from '../../runtime/pool.ts';
+import { Params } from '../../wgsl.ts';
+
+const TEXTURE_USAGE = 0x08 /* STORAGE_BINDING */ | 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */;
+/** Above this many cached bytes, every texture but the requested one is destroyed. */
+const CACHE_BUDGET_BYTES = 512 * 1024 * 1024;
+
+interface Cached {
+  texture: GPUTexture;
+  view: GPUTextureView;
+  bytes: number;
+}
+
+const cache = new Map<string, Cached>();
+let cachedBytes = 0;
+
+/**
+ * A texture of at least `width` × `height` texels and exactly `layers` layers for operand `slot`.
+ * Dims are bucketed so that nearby shapes share one texture. Reuse across calls is safe: the GPU
+ * runs dispatches in order, so the next pack waits for the previous matmul's reads.
+ */
+export function operandTexture(slot: string, width: number, height: number, layers: number): GPUTextureView {
+  const w = bucketSize(width * 16) / 16;
+  const h = bucketSize(height * 16) / 16;
+  const key = `${slot}:${w}x${h}x${layers}`;
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key); // re-insert: Map order is the LRU order
+    cache.set(key, hit);
+    return hit.view;
+  }
+  const bytes = w * h * layers * 16;
+  if (cachedBytes + bytes > CACHE_BUDGET_BYTES) evictAll();
+  const texture = rt().device.createTexture({
+    size: [w, h, layers],
+    format: 'rgba32float',
+    usage: TEXTURE_USAGE,
+    label: `matmul-${slot}`,
+  });
+  const entry = { texture, view: texture.createView({ dimension: '2d-array' }), bytes };
+  cache.set(key, entry);
+  cachedBytes += bytes;
+  return entry.view;
+}
+
+/** Destroys every cached texture (after submitting the work that may still use them). */
+export function evictAll(): void {
+  if (cache.size === 0) return;
+  rt().flush(); // destroying a texture referenced by unsubmitted commands would fail the submit
+  for (const entry of cache.values()) entry.texture.destroy();
+  cache.clear();
+  cachedBytes = 0;
+}
+
+/**
+ * Packs `layers` matrices from `src` into `view`: layer l, texel (x, y) holds logical elements
+ * (r0 + y, 4x … 4x+3) of matrix l, zero outside [rows, cols]. Logical matrix l is stored row-major
+ * as [rows, cols] at offset l·rows·cols, or as [cols, rows] when `transposed`. Fills
+ * `texWidth` × `texHeight` texels per layer. Sizes are uniforms: one pipeline per orientation.
+ */
+export function packOperand(
+  src: GPUBuffer,
+  view: GPUTextureView,
+  m: { rows: number; cols: number; transposed: boolean; layers: number },
+  texWidth: number,
+  texHeight: number,
+  r0: number,
+): void {
+  const params = new Params().u32('rows', m.rows).u32('cols', m.cols).u32('width', texWidth).u32('r0', r0);
+  const index = m.transposed ? 'c * p.rows + r' : 'r * p.cols + c';
+  const code = `@group(0) @binding(0) var<storage, read> src: array<f32>;
+${params.decl(1)}@group(0) @binding(2) var dst: texture_storage_2d_array<rgba32float, write>;
+
+fn element(base: u32, r: u32, c: u32) -> f32 {
+  if (r >= p.rows || c >= p.cols) { return 0.0; }
+  return src[base + ${index}];
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= p.width) { return; }
+  let base = gid.z * p.rows * p.cols;
+  let r = p.r0 + gid.y;
+  let c = gid.x * 4u;
+  let v = vec4<f32>(element(base, r, c), element(base, r, c + 1u), element(base, r, c + 2u), element(base, r, c + 3u));
+  textureStore(dst, vec2<u32>(gid.x, gid.y), gid.z, v);
+}`;
+  rt().dispatch({
+    name: 'matmul_pack',
+    code,
+    inputs: [src],
+    outputs: [],
+    params: params.pack(),
+    resources: [view],
+    workgroups: [Math.ceil(texWidth / 64), texHeight, m.layers],
+  });
+}
