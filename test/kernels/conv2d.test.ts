@@ -87,6 +87,8 @@ const CASES: Case[] = [
   { name: 'depthwise (groups = C), bias', x: [1, 5, 6, 7], w: [5, 1, 3, 3], padding: 1, groups: 5, bias: true },
   { name: 'depthwise with multiplier 2', x: [1, 3, 5, 5], w: [6, 1, 3, 3], padding: 1, groups: 3 },
   { name: 'output narrower than a tile', x: [1, 2, 3, 2], w: [3, 2, 3, 3], padding: 1 },
+  { name: 'rows a multiple of 4 (vector stores), batch 2', x: [2, 3, 5, 8], w: [5, 3, 3, 3], padding: 1, bias: true },
+  { name: '40→36 channels (several channel blocks)', x: [1, 40, 6, 16], w: [36, 40, 3, 3], padding: 1, bias: true },
 ];
 
 describe('conv2d vs float64 reference', () => {

@@ -62,6 +62,8 @@ export interface DirectProblem {
 export interface DirectVariant {
   source: SourceMode;
   weights: WeightMode;
+  /** Where the subgroup weight mode reads the packed weights: a buffer, or a texture (lavapipe). */
+  weightSource: 'buffer' | 'texture';
   tile: DirectTile;
   /** Subgroup size the weight broadcast is generated for. */
   subgroup: number;
@@ -142,6 +144,29 @@ export function textureFits(p: DirectProblem, tile: DirectTile): boolean {
   return t.width <= lim.maxTextureDimension2D && t.rows * p.n <= lim.maxTextureDimension2D && t.layers <= lim.maxTextureArrayLayers;
 }
 
+/** Weights read per loop iteration of the kernel (floats). */
+export function weightSegment(p: DirectProblem, tile: DirectTile): number {
+  return tile.cu * (unrollsKernelRows(p) ? p.kh : 1) * p.kw * tile.ot;
+}
+
+/** The weight texture: a row per loop iteration (segment / 4 texels), a layer per channel block. */
+export function weightTextureShape(p: DirectProblem, tile: DirectTile, segment = weightSegment(p, tile)): SourceTexture {
+  const crp = paddedReduction(p, tile);
+  return {
+    width: segment / 4,
+    rows: unrollsKernelRows(p) ? crp / tile.cu : crp * p.kh,
+    layers: p.groups * blocksPerGroup(p, tile),
+  };
+}
+
+/** Whether the packed weights fit the texture limits (the segment is whole texels when ot % 4 == 0). */
+export function weightTextureFits(p: DirectProblem, tile: DirectTile): boolean {
+  if (tile.ot % 4 !== 0) return false;
+  const t = weightTextureShape(p, tile);
+  const lim = rt().info.limits;
+  return t.width <= lim.maxTextureDimension2D && t.rows <= lim.maxTextureDimension2D && t.layers <= lim.maxTextureArrayLayers;
+}
+
 export interface DirectKernel {
   code: string;
   workgroups: [number, number, number];
@@ -173,6 +198,8 @@ export function directKernel(p: DirectProblem, v: DirectVariant, hasBias: boolea
   const segment = cu * khUnrolled * p.kw * ot;
   const tex = v.source === 'texture';
   const sg = v.weights === 'subgroup';
+  const wTex = v.weightSource === 'texture';
+  if (wTex && !sg) throw new Error('conv2d: weights come from a texture only in the subgroup weight mode');
   if (tex && p.transposed) throw new Error('conv2d: the texture source mode only serves forward convolutions');
   if (!unrollRows && cu !== 1) throw new Error('conv2d: kernels that loop over kernel rows take one reduction channel per iteration');
   if (sg && (ot % 4 !== 0 || wg % S !== 0)) throw new Error(`conv2d: subgroup weight mode needs ot % 4 == 0 and wg % ${S} == 0`);
@@ -183,15 +210,17 @@ export function directKernel(p: DirectProblem, v: DirectVariant, hasBias: boolea
 
   const L: string[] = [];
   if (sg) L.push('enable subgroups;');
-  // Runtime binding order: input buffers, output buffer, then the texture (an extra resource).
+  // Runtime binding order: input buffers, the output buffer, then the textures (extra resources:
+  // source first, then weights).
   let b = 0;
   if (!tex) L.push(`@group(0) @binding(${b++}) var<storage, read> src: array<f32>;`);
   // Weights are read as vec4 whenever a segment is whole vec4s (4× fewer loads; ot is usually 4 or 8).
   const wVec = sg || segment % 4 === 0;
-  L.push(`@group(0) @binding(${b++}) var<storage, read> wts: array<${wVec ? 'vec4<f32>' : 'f32'}>;`);
+  if (!wTex) L.push(`@group(0) @binding(${b++}) var<storage, read> wts: array<${wVec ? 'vec4<f32>' : 'f32'}>;`);
   if (hasBias) L.push(`@group(0) @binding(${b++}) var<storage, read> bias: array<f32>;`);
   L.push(`@group(0) @binding(${b++}) var<storage, read_write> dst: array<${v.vecStore ? 'vec4<f32>' : 'f32'}>;`);
   if (tex) L.push(`@group(0) @binding(${b++}) var src: texture_storage_2d_array<rgba32float, read>;`);
+  if (wTex) L.push(`@group(0) @binding(${b++}) var wtex: texture_storage_2d_array<rgba32float, read>;`);
   L.push(`@compute @workgroup_size(${wg})`);
   L.push(
     `fn main(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>${sg ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {`,
@@ -210,16 +239,22 @@ export function directKernel(p: DirectProblem, v: DirectVariant, hasBias: boolea
     L.push(`  let b${o} = ${init};`);
     for (let q = 0; q < px; q++) L.push(`  var a${o}_${q} = b${o};`);
   }
-  L.push(`  let wseg0 = wid.y * ${crp * p.kh * p.kw * ot}u;`);
+  if (!wTex) L.push(`  let wseg0 = wid.y * ${crp * p.kh * p.kw * ot}u;`);
   if (tex) L.push(`  let trow = n * ${texShape!.rows}u + r * ${p.sh}u;`, `  let tx0 = i32((s0 * ${p.sw}u) / 4u);`);
   else L.push(`  let xplane0 = (n * ${p.groups * p.cr}u + g * ${p.cr}u) * ${p.hx * p.wx}u;`);
 
   L.push(`  for (var c0 = 0u; c0 < ${crp}u; c0 += ${cu}u) {`);
   if (!unrollRows) L.push(`   for (var kr = 0u; kr < ${p.kh}u; kr++) {`);
-  const segStart = unrollRows ? `wseg0 + c0 * ${segment / cu}u` : `wseg0 + (c0 * ${p.kh}u + kr) * ${p.kw * ot}u`;
-  L.push(`    let wseg = ${segStart};`);
   // Weight j of this iteration's segment, as a WGSL expression.
-  const weight = declareWeights(L, sg, segment, S, wTotal);
+  let weight: (j: number) => string;
+  if (wTex) {
+    const row = unrollRows ? `c0 / ${cu}u` : `c0 * ${p.kh}u + kr`;
+    weight = textureWeights(L, row, segment, S);
+  } else {
+    const segStart = unrollRows ? `wseg0 + c0 * ${segment / cu}u` : `wseg0 + (c0 * ${p.kh}u + kr) * ${p.kw * ot}u`;
+    L.push(`    let wseg = ${segStart};`);
+    weight = declareWeights(L, sg, segment, S, wTotal);
+  }
   for (let ci = 0; ci < cu; ci++) {
     L.push(`    {`);
     L.push(`    let c = min(c0 + ${ci}u, ${p.cr - 1}u);`);
@@ -284,6 +319,21 @@ function declareWeights(L: string[], sg: boolean, segment: number, S: number, to
   const lastVec = total / 4 - 1;
   for (let i = 0; i < loads; i++) {
     L.push(`    let wl${i} = wts[min(wseg / 4u + ${i * S}u + lane, ${lastVec}u)];`);
+  }
+  return (j) => {
+    const i = Math.floor(j / perLoad);
+    const k = j % perLoad;
+    return `subgroupBroadcast(wl${i}.${COMP[k % 4]}, ${Math.floor(k / 4)}u)`;
+  };
+}
+
+/** Subgroup weight mode from the weight texture: lane l fetches texel l of the row, then broadcasts. */
+function textureWeights(L: string[], row: string, segment: number, S: number): (j: number) => string {
+  const perLoad = 4 * S;
+  const loads = Math.ceil(segment / perLoad);
+  const lastTexel = segment / 4 - 1;
+  for (let i = 0; i < loads; i++) {
+    L.push(`    let wl${i} = textureLoad(wtex, vec2<i32>(i32(min(${i * S}u + lane, ${lastTexel}u)), i32(${row})), i32(wid.y));`);
   }
   return (j) => {
     const i = Math.floor(j / perLoad);

@@ -8,6 +8,7 @@ import {
   packedWeightSize,
   paddedReduction,
   sourceTextureShape,
+  weightTextureShape,
   type DirectProblem,
   type DirectTile,
 } from './conv2d-direct.ts';
@@ -21,10 +22,8 @@ import {
  */
 export type WeightLayout = 'forward' | 'transposed' | 'flipped';
 
-/** Packs w into [groups][blocks][cr padded][kh][kw][ot], zero where co or cr is padding. */
-export function packWeights(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout): DeviceArray {
-  const total = packedWeightSize(p, tile);
-  const out = DeviceArray.empty([total], 'f32', 'conv2d');
+/** WGSL `fn packed_at(i: u32) -> f32`: element i of the packed weights (see packWeights), read from `w`. */
+function packedAt(p: DirectProblem, tile: DirectTile, layout: WeightLayout): string {
   const { ot } = tile;
   const taps = p.kh * p.kw;
   const nb = blocksPerGroup(p, tile);
@@ -34,23 +33,58 @@ export function packWeights(w: DeviceArray, p: DirectProblem, tile: DirectTile, 
     layout === 'forward'
       ? `((g * ${p.cog}u + co) * ${p.cr}u + cr) * ${taps}u + ${tap}`
       : `((g * ${p.cr}u + cr) * ${p.cog}u + co) * ${taps}u + ${tap}`;
-  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${gridMain()} {
-  let i = ${linearIndex()};
-  if (i >= ${total}u) { return; }
+  return `fn packed_at(i: u32) -> f32 {
   let o = i % ${ot}u;
   let tap = (i / ${ot}u) % ${taps}u;
   let cr = (i / ${ot * taps}u) % ${crp}u;
   let gb = i / ${ot * taps * crp}u;
   let g = gb / ${nb}u;
   let co = (gb % ${nb}u) * ${ot}u + o;
-  var v = 0.0;
-  if (co < ${p.cog}u && cr < ${p.cr}u) { v = w[${source}]; }
-  out[i] = v;
+  if (co >= ${p.cog}u || cr >= ${p.cr}u) { return 0.0; }
+  return w[${source}];
+}`;
+}
+
+/** Packs w into [groups][blocks][cr padded][kh][kw][ot], zero where co or cr is padding. */
+export function packWeights(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout): DeviceArray {
+  const total = packedWeightSize(p, tile);
+  const out = DeviceArray.empty([total], 'f32', 'conv2d');
+  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+${packedAt(p, tile, layout)}
+${gridMain()} {
+  let i = ${linearIndex()};
+  if (i >= ${total}u) { return; }
+  out[i] = packed_at(i);
 }`;
   rt().dispatch({ name: 'conv2d_pack_weights', code, inputs: [w.buffer], outputs: [out.buffer], workgroups: grid(total) });
   return out;
+}
+
+/**
+ * The packed weights (same order as packWeights) in an rgba32float texture array: one row per
+ * loop iteration of the direct kernel (`segment` floats), one layer per output-channel block.
+ * Lavapipe fetches texels with vector code, where storage-buffer loads are per-lane loops.
+ */
+export function packWeightsTexture(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout, segment: number): GPUTextureView {
+  const shape = weightTextureShape(p, tile, segment);
+  const texture = scratchTexture('weights', shape.width, shape.rows, shape.layers);
+  const total = shape.width * shape.rows * shape.layers;
+  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;
+${packedAt(p, tile, layout)}
+${gridMain()} {
+  let t = ${linearIndex()};
+  if (t >= ${total}u) { return; }
+  let i = t * 4u;
+  let tx = t % ${shape.width}u;
+  let row = (t / ${shape.width}u) % ${shape.rows}u;
+  let layer = t / ${shape.width * shape.rows}u;
+  textureStore(dst, vec2<i32>(i32(tx), i32(row)), i32(layer), vec4<f32>(packed_at(i), packed_at(i + 1u), packed_at(i + 2u), packed_at(i + 3u)));
+}`;
+  const view = texture.createView({ dimension: '2d-array' });
+  rt().dispatch({ name: 'conv2d_pack_weights_texture', code, inputs: [w.buffer], outputs: [], resources: [view], workgroups: grid(total) });
+  return view;
 }
 
 // Scratch textures are reused across calls (keyed by size); a model has few conv shapes.

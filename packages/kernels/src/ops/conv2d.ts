@@ -18,13 +18,15 @@ import {
   forwardProblem,
   textureFits,
   unrollsKernelRows,
+  weightSegment,
+  weightTextureFits,
   type DirectProblem,
   type DirectTile,
   type DirectVariant,
 } from './conv2d-direct.ts';
 import { convGeometry, expectShape, outputShape, type Conv2dOptions } from './conv2d-geometry.ts';
 import { gemmConv } from './conv2d-gemm.ts';
-import { packWeights, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
+import { packWeights, packWeightsTexture, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
 import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
@@ -34,7 +36,7 @@ export type Conv2dVariant = 'texture' | 'subgroup' | 'tiled' | 'portable';
 let forced: Conv2dVariant | null = null;
 
 /** Overrides of the planner's tile choices, for benchmarks and tuning on new adapters. Leave empty in real use. */
-export const conv2dTuning: { tile?: Partial<DirectTile>; weightGrad?: Partial<WeightGradPlan> } = {};
+export const conv2dTuning: { tile?: Partial<DirectTile>; weightSource?: 'buffer' | 'texture'; weightGrad?: Partial<WeightGradPlan> } = {};
 
 /** Forces a kernel variant for every conv2d entry point (null restores the per-adapter choice). For tests and benchmarks. */
 export function setConv2dVariant(variant: Conv2dVariant | null): void {
@@ -162,9 +164,11 @@ export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: num
   }
   const tile: DirectTile = { ot, px, wg: 64, cu, ...conv2dTuning.tile };
   const texture = variant === 'texture' && sg && textureFits(p, tile);
+  const weightTexture = variant === 'texture' && sg && weightTextureFits(p, tile);
   return {
     source: texture ? 'texture' : 'buffer',
     weights: sg ? 'subgroup' : 'uniform',
+    weightSource: sg ? (conv2dTuning.weightSource ?? (weightTexture ? 'texture' : 'buffer')) : 'buffer',
     tile,
     subgroup: sg ? sgSize : 0,
     vecStore: texture && p.s % 4 === 0,
@@ -181,14 +185,15 @@ function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: W
     return;
   }
   const plan = planDirect(p, variant, subgroupSize());
-  const packed = packWeights(w, p, plan.tile, layout);
   const kernel = directKernel(p, plan, bias !== null);
-  const inputs = [packed.buffer, ...(bias ? [bias.buffer] : [])];
-  if (plan.source === 'texture') {
-    const view = sourceTexture(src, p, plan.tile);
-    rt().dispatch({ name: 'conv2d', code: kernel.code, inputs, outputs: [out.buffer], resources: [view], workgroups: kernel.workgroups });
-  } else {
-    rt().dispatch({ name: 'conv2d', code: kernel.code, inputs: [src.buffer, ...inputs], outputs: [out.buffer], workgroups: kernel.workgroups });
-  }
-  packed.dispose();
+  const inputs: GPUBuffer[] = [];
+  const resources: GPUTextureView[] = [];
+  if (plan.source === 'texture') resources.push(sourceTexture(src, p, plan.tile));
+  else inputs.push(src.buffer);
+  let packed: DeviceArray | null = null;
+  if (plan.weightSource === 'texture') resources.push(packWeightsTexture(w, p, plan.tile, layout, weightSegment(p, plan.tile)));
+  else inputs.push((packed = packWeights(w, p, plan.tile, layout)).buffer);
+  if (bias) inputs.push(bias.buffer);
+  rt().dispatch({ name: 'conv2d', code: kernel.code, inputs, outputs: [out.buffer], resources, workgroups: kernel.workgroups });
+  packed?.dispose();
 }
