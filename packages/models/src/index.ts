@@ -16,4 +16,5 @@ export { trainClip, clipBatch, type ClipTrainSettings, type ClipStepReport } fro
 export { evaluateClip, embedTexts, embedImages, retrievalRecall, type ClipEvaluation } from './clip/evaluate.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
-export { encodeToRetrievalLayout, l2NormalizeRows, type EncodeItem } from './clip/encode.ts';
+export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
+export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';

@@ -9,12 +9,12 @@ import { CLIP } from './model.ts';
 import { clipFromStateDict } from './weights.ts';
 
 /**
- * ViT 32 px / patch 4 (64 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
+ * ViT 32 px / patch 8 (16 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
  * width 64 × 2 layers; 64-d embeddings. Sized to train on two CPU cores through lavapipe.
  */
 export const DEFAULT_CLIP_CONFIG: ClipConfig = {
   embedDim: 64,
-  vision: { kind: 'vit', imageResolution: 32, patchSize: 4, width: 64, layers: 3, heads: 2 },
+  vision: { kind: 'vit', imageResolution: 32, patchSize: 8, width: 64, layers: 3, heads: 2 },
   text: { contextLength: 32, vocabSize: 49408, width: 64, heads: 2, layers: 2 },
 };
 

@@ -8,21 +8,12 @@ import { writeNpy } from '../io/npy.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { embedImages, embedTexts } from './evaluate.ts';
 import { tokenize } from './tokenizer.ts';
+import { normalizeRowsInPlace } from '../math/rows.ts';
 
 export interface EncodeItem {
   image: RgbImage;
   text: string;
   metadata?: Record<string, unknown>;
-}
-
-export function l2NormalizeRows(x: Float32Array, dim: number): Float32Array {
-  for (let r = 0; r < x.length / dim; r++) {
-    let n = 0;
-    for (let d = 0; d < dim; d++) n += x[r * dim + d] ** 2;
-    const inv = 1 / Math.max(Math.sqrt(n), 1e-12);
-    for (let d = 0; d < dim; d++) x[r * dim + d] *= inv;
-  }
-  return x;
 }
 
 /** Encodes items into `outDir` (shard 0); returns the count and how many captions were truncated. */
@@ -34,8 +25,8 @@ export async function encodeToRetrievalLayout(model: ContrastiveModel, items: En
   const txt = await embedTexts(model, texts, 256);
   const dim = img.length / items.length;
   for (const sub of ['img_emb', 'text_emb', 'metadata']) mkdirSync(join(outDir, sub), { recursive: true });
-  writeNpy(join(outDir, 'img_emb', `img_emb_${shard}.npy`), l2NormalizeRows(img, dim), [items.length, dim]);
-  writeNpy(join(outDir, 'text_emb', `text_emb_${shard}.npy`), l2NormalizeRows(txt, dim), [items.length, dim]);
+  writeNpy(join(outDir, 'img_emb', `img_emb_${shard}.npy`), normalizeRowsInPlace(img, dim), [items.length, dim]);
+  writeNpy(join(outDir, 'text_emb', `text_emb_${shard}.npy`), normalizeRowsInPlace(txt, dim), [items.length, dim]);
   writeFileSync(join(outDir, 'metadata', `metadata_${shard}.jsonl`), items.map((i) => JSON.stringify({ text: i.text, ...i.metadata })).join('\n') + '\n');
   return { count: items.length, dim, truncated };
 }

@@ -5,16 +5,7 @@ import { generateSample, groundTruthClass, zeroShotTask, ZERO_SHOT_ATTRIBUTES, t
 import type { ContrastiveModel } from './contrastive.ts';
 import { preprocessBatch } from './preprocess-batch.ts';
 import { tokenize } from './tokenizer.ts';
-
-function normalizeRows(x: Float32Array, dim: number): Float32Array {
-  for (let r = 0; r < x.length / dim; r++) {
-    let n = 0;
-    for (let d = 0; d < dim; d++) n += x[r * dim + d] ** 2;
-    const inv = 1 / Math.max(Math.sqrt(n), 1e-12);
-    for (let d = 0; d < dim; d++) x[r * dim + d] *= inv;
-  }
-  return x;
-}
+import { normalizeRowsInPlace } from '../math/rows.ts';
 
 /** Text embeddings [N, E] of `texts` (as the model outputs them, not normalised), in batches. */
 export async function embedTexts(model: ContrastiveModel, texts: string[], batch = 128): Promise<Float32Array> {
@@ -66,17 +57,17 @@ async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldo
   const samples = Array.from({ length: count }, (_, i) => generateSample(evalSeed + i, { seed: dataSeed, split, objectCount: 1 }));
   const imageEmb = await embedImages(model, samples.map((s) => ({ data: s.image, width: s.width, height: s.height })));
   const e = imageEmb.length / count;
-  normalizeRows(imageEmb, e);
+  normalizeRowsInPlace(imageEmb, e);
   const result = {} as Record<ZeroShotAttribute, number>;
   for (const attribute of ZERO_SHOT_ATTRIBUTES) {
     const task = zeroShotTask(attribute);
     // Class embedding = normalised mean of its prompt ensemble.
     const classEmb = new Float32Array(task.classes.length * e);
     for (let c = 0; c < task.classes.length; c++) {
-      const prompts = normalizeRows(await embedTexts(model, task.prompts[c]), e);
+      const prompts = normalizeRowsInPlace(await embedTexts(model, task.prompts[c]), e);
       for (let p = 0; p < task.prompts[c].length; p++) for (let d = 0; d < e; d++) classEmb[c * e + d] += prompts[p * e + d];
     }
-    normalizeRows(classEmb, e);
+    normalizeRowsInPlace(classEmb, e);
     let correct = 0;
     samples.forEach((s, i) => {
       let best = -Infinity;
@@ -96,8 +87,8 @@ async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldo
 /** Recall@k of text→image retrieval: for each caption, the rank of its own image among all. */
 export function retrievalRecall(imageEmb: Float32Array, textEmb: Float32Array, dim: number) {
   const n = imageEmb.length / dim;
-  normalizeRows(imageEmb, dim);
-  normalizeRows(textEmb, dim);
+  normalizeRowsInPlace(imageEmb, dim);
+  normalizeRowsInPlace(textEmb, dim);
   let r1 = 0;
   let r5 = 0;
   for (let i = 0; i < n; i++) {

@@ -3,6 +3,7 @@
 import { generateEmbeddings, type GenerateOptions } from './generate.ts';
 import type { EmbeddingPairs } from './data.ts';
 import type { PriorBundle } from './train.ts';
+import { rowDot, unitRows } from '../math/rows.ts';
 
 export interface PriorMetrics {
   /** Mean cosine between generated and true image embeddings. */
@@ -17,17 +18,6 @@ export interface PriorMetrics {
   count: number;
 }
 
-function unitRows(x: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < x.length / dim; r++) {
-    let n = 0;
-    for (let d = 0; d < dim; d++) n += x[r * dim + d] ** 2;
-    const inv = 1 / Math.max(Math.sqrt(n), 1e-12);
-    for (let d = 0; d < dim; d++) out[r * dim + d] = x[r * dim + d] * inv;
-  }
-  return out;
-}
-
 /** Metrics of `generated` embeddings against the pairs they were generated for. */
 export function scoreEmbeddings(generated: Float32Array, pairs: EmbeddingPairs): PriorMetrics {
   const { dim, count } = pairs;
@@ -39,11 +29,7 @@ export function scoreEmbeddings(generated: Float32Array, pairs: EmbeddingPairs):
   let r1 = 0;
   let r5 = 0;
   let rankSum = 0;
-  const dot = (a: Float32Array, i: number, b: Float32Array, j: number) => {
-    let s = 0;
-    for (let d = 0; d < dim; d++) s += a[i * dim + d] * b[j * dim + d];
-    return s;
-  };
+  const dot = (a: Float32Array, i: number, b: Float32Array, j: number) => rowDot(a, i, b, j, dim);
   for (let i = 0; i < count; i++) {
     const own = dot(g, i, img, i);
     cosImg += own;

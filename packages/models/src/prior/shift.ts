@@ -1,5 +1,6 @@
 // Shift statistics: K clusters of image embeddings (spherical k-means), each with mean μ_k and
 // per-dimension std σ_k. The diffusion process is shifted towards N(μ_k, diag((scale·σ_k)²)).
+import { unitRows } from '../math/rows.ts';
 
 export interface ShiftStats {
   k: number;
@@ -12,23 +13,12 @@ export interface ShiftStats {
   counts: number[];
 }
 
-function normalizeRows(x: Float32Array, dim: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < x.length / dim; r++) {
-    let n = 0;
-    for (let d = 0; d < dim; d++) n += x[r * dim + d] ** 2;
-    const inv = 1 / Math.max(Math.sqrt(n), 1e-12);
-    for (let d = 0; d < dim; d++) out[r * dim + d] = x[r * dim + d] * inv;
-  }
-  return out;
-}
-
 /** Index of the row of `centers` (unit rows) with the highest cosine similarity to each row of `x`. */
 export function nearestByCosine(x: Float32Array, centers: Float32Array, dim: number): Int32Array {
   const n = x.length / dim;
   const k = centers.length / dim;
-  const unitX = normalizeRows(x, dim);
-  const unitC = normalizeRows(centers, dim);
+  const unitX = unitRows(x, dim);
+  const unitC = unitRows(centers, dim);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     let best = -Infinity;
@@ -62,7 +52,7 @@ export function computeShiftStats(embeddings: Float32Array, dim: number, k: numb
   if (!Number.isInteger(k) || k < 1) throw new Error(`shift statistics: K must be a positive integer, got ${k}`);
   if (k > n) throw new Error(`shift statistics: K = ${k} clusters requested but only ${n} samples`);
   const { iterations = 25, seed = 0, minStd = 1e-4 } = options;
-  const unit = normalizeRows(embeddings, dim);
+  const unit = unitRows(embeddings, dim);
   const random = rng(seed);
 
   // k-means++ on cosine distance 1 − cos.
