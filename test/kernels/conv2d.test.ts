@@ -6,6 +6,7 @@ import {
   conv2dBackwardInput,
   conv2dBackwardWeight,
   conv2dVariant,
+  releaseConv2dScratch,
   rt,
   setConv2dVariant,
   type Conv2dOptions,
@@ -101,8 +102,8 @@ describe('conv2d vs float64 reference', () => {
   // The other variants on shapes that exercise their distinct code paths (their big unrolled
   // kernels are slow to compile on lavapipe, so not on every shape).
   const subsets: Array<[Conv2dVariant, number[]]> = [
-    ['subgroup', [0, 3, 5, 6, 7, 13]],
-    ['portable', [1, 3, 11, 13]],
+    ['subgroup', [0, 3, 7]],
+    ['portable', [1, 11]],
     ['tiled', [5, 13]],
   ];
   for (const [variant, subset] of subsets) {
@@ -165,6 +166,14 @@ describe('conv2d gradients vs finite differences', () => {
 });
 
 describe('conv2d edge cases and errors', () => {
+  it('works again after its scratch textures are released', async () => {
+    const c = CASES[0];
+    releaseConv2dScratch();
+    await checkAgainstReference(c, 300);
+    releaseConv2dScratch();
+    await checkAgainstReference(c, 301);
+  });
+
   it('batch of 0 gives empty outputs', async () => {
     const x = DeviceArray.from([], [0, 3, 5, 5]);
     const w = DeviceArray.from(uniform(makeRng(1), 36), [4, 3, 3, 1]);

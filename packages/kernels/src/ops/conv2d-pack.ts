@@ -87,9 +87,18 @@ ${gridMain()} {
   return view;
 }
 
-// Scratch textures are reused across calls (keyed by size); a model has few conv shapes.
+// Scratch textures are reused across calls (keyed by role and size); a model has few conv shapes.
+// The least recently used one is destroyed past this many (each is at most a few tens of MB).
 const textures = new Map<string, GPUTexture>();
 const MAX_CACHED_TEXTURES = 16;
+
+/** Destroys the scratch textures conv2d keeps between calls (after submitting pending work). */
+export function releaseConv2dScratch(): void {
+  if (textures.size === 0) return;
+  rt().flush();
+  for (const t of textures.values()) t.destroy();
+  textures.clear();
+}
 
 function scratchTexture(slot: string, width: number, height: number, layers: number): GPUTexture {
   const key = `${slot}:${width}x${height}x${layers}`;

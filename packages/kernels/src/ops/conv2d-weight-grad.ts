@@ -70,7 +70,10 @@ export function planWeightGrad(g: ConvGeometry, variant: string, sgSize: number,
   const texTile = { ot: 1, px: PX, wg: 1, cu: 1 };
   const texture =
     variant === 'texture' && sg && textureFits(forwardProblem(g), texTile) && textureFits(dyProblem(g), texTile);
-  const wg = sg ? sgSize : 64;
+  // The shared-memory combine holds every lane's accumulators: shrink the workgroup to fit.
+  let wg = sg ? sgSize : 64;
+  const accBytes = 4 * ot * ct * kht * g.kw;
+  while (!sg && wg > 1 && wg * accBytes > rt().info.limits.maxComputeWorkgroupStorageSize) wg /= 2;
   const blocks = g.groups * Math.ceil(g.og / ot) * Math.ceil(g.cg / ct) * (g.kh / kht);
   const tiles = g.n * g.oh * Math.ceil(g.ow / PX);
   // Enough workgroups to fill the device, but never slices shorter than a few steps per lane.

@@ -1,6 +1,7 @@
-// 2-D convolution (NCHW, f32) and its gradients. The forward pass and the input gradient run the
-// direct register-tile kernel of conv2d-direct.ts; the weight gradient is a split reduction
-// (conv2d-weight-grad.ts); the bias gradient is a sum of dy over N, H and W.
+// 2-D convolution (NCHW, f32) and its gradients. The forward pass and the input gradient (a
+// transposed convolution; a flipped-kernel forward one at stride 1) run the direct register-tile
+// kernel of conv2d-direct.ts or the tiled implicit GEMM of conv2d-gemm.ts; the weight gradient is a
+// split reduction (conv2d-weight-grad.ts); the bias gradient is a sum of dy over N, H and W.
 //
 // Kernel variants (chosen per adapter, forceable for tests with `setConv2dVariant`):
 // - 'texture':  source in a zero-padded rgba32float texture, weights shared by subgroupBroadcast
@@ -30,6 +31,7 @@ import { packWeights, packWeightsTexture, sourceTexture, type WeightLayout } fro
 import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
+export { releaseConv2dScratch } from './conv2d-pack.ts';
 
 export type Conv2dVariant = 'texture' | 'subgroup' | 'tiled' | 'portable';
 
