@@ -106,21 +106,34 @@ function pickVariant(op: string, dims: Dims, forced?: AttentionVariant): Attenti
   return rt().info.kind === 'lavapipe' && subgroupVariantFits(dims) ? 'subgroup' : 'tiled';
 }
 
+/** Overrides of the chosen block sizes, for tests and benchmarks ({} restores the defaults). */
+export const attentionTuning: Partial<Pick<KernelConfig, 'rows' | 'lanes' | 'workgroup' | 'tile' | 'step'>> = {};
+
 /**
- * Block sizes per variant and adapter. Each invocation keeps 2–4 rows of D floats in registers.
- * Measured on lavapipe ([1, 8, 256, 64]): 4 keys per step beat 8 (less spilling, half the
- * compile time) and 2; two query rows per lane did not pay for their doubled compile time.
+ * Block sizes per variant and adapter.
+ * 'subgroup' (measured on lavapipe, [1, 8, 256, 64]): 4 keys per step beat 8 (less spilling, half
+ * the compile time) and 2; two query rows per lane did not pay for their doubled compile time.
+ * 'tiled': a row is split over enough subgroup lanes that each holds ~16 floats of each of its
+ * 2–4 row vectors (k, v, dk, dv at D = 128 would be 512 registers for one thread), and tiles fill
+ * the workgroup memory. Not yet measured on NVIDIA.
  */
 function kernelConfig(variant: AttentionVariant, d: number, hasMask: boolean): KernelConfig {
-  if (variant === 'subgroup') return { feed: 'subgroup', d, rows: 1, workgroup: 8, tile: 8, step: 4, hasMask };
+  if (variant === 'subgroup') {
+    return { feed: 'subgroup', d, rows: 1, lanes: 1, workgroup: 8, tile: 8, step: 4, hasMask, ...attentionTuning };
+  }
   const info = rt().info;
   const d4 = Math.ceil(d / 4);
+  const sg = rt().hasFeature('subgroups') ? info.subgroupSize.min : 0;
+  let lanes = 1;
+  while (lanes < 8 && lanes * 2 <= sg && Math.ceil(d4 / lanes) > 4) lanes *= 2;
+  const d4p = Math.ceil(d4 / lanes) * lanes;
   // NVIDIA has 48 KiB of workgroup memory; other adapters are only promised 16 KiB.
   const budget = Math.min(info.limits.maxComputeWorkgroupStorageSize ?? 16384, info.kind === 'nvidia' ? 48 * 1024 : 32 * 1024);
-  // Two staged tensors of tile × D/4 texels (16 B each) and at most two per-row scalars.
+  // Two staged tensors of tile × d4p texels (16 B each) and at most two per-row scalars.
   let tile = 64;
-  while (tile > 8 && tile * (2 * d4 * 16 + 8) > budget) tile /= 2;
-  return { feed: 'tiled', d, rows: 1, workgroup: 64, tile, step: 4, hasMask };
+  while (tile > 8 && tile * (2 * d4p * 16 + 8) > budget) tile /= 2;
+  const workgroup = info.kind === 'nvidia' ? 128 : 64;
+  return { feed: 'tiled', d, rows: 1, lanes, workgroup, tile, step: 4, hasMask, ...attentionTuning };
 }
 
 const ceil8 = (x: number) => Math.ceil(x / 8) * 8;
