@@ -110,6 +110,11 @@ describe('matmul', () => {
     await check({ a: [3, 40, 96], b: [3, 96, 136], bias: true, activation: 'relu' }, 'lavapipe');
   });
 
+  it('lavapipe: B with more column panels than texture layers uses the row-major layout', async () => {
+    const layers = rt().info.limits.maxTextureArrayLayers;
+    await check({ a: [65, 1, 4], b: [65, 4, Math.ceil(layers / 64) * 32 + 5] }, 'lavapipe'); // 65 × panels of 32 > layers
+  });
+
   it('lavapipe: A taller than the texture limit is packed in row chunks', async () => {
     const maxDim = rt().info.limits.maxTextureDimension2D;
     await check({ a: [maxDim + 9, 5], b: [5, 3], bias: true }, 'lavapipe');

@@ -51,8 +51,16 @@ export function lavapipeSupports(p: MatmulProblem, cfg: LavapipeConfig): boolean
   );
 }
 
-function kernelParams(p: MatmulProblem, kTexels: number, r0: number, z0: number): { params: Params; batchCode: string } {
-  const params = new Params().u32('r0', r0).u32('z0', z0).u32('M', p.M).u32('N', p.N).u32('kTexels', kTexels);
+/**
+ * B is packed in column panels, one per texture layer, when the layers allow: a subgroup then
+ * streams through contiguous memory. Otherwise B is one row-major texture per matrix.
+ */
+function usePanels(p: MatmulProblem, panels: number): boolean {
+  return p.bMatrices * panels <= rt().info.limits.maxTextureArrayLayers;
+}
+
+function kernelParams(p: MatmulProblem, kTexels: number, panels: number, r0: number, z0: number): { params: Params; batchCode: string } {
+  const params = new Params().u32('r0', r0).u32('z0', z0).u32('M', p.M).u32('N', p.N).u32('kTexels', kTexels).u32('panels', panels);
   const batchCode = batchOperandsUniform(p, params, 'z');
   return { params, batchCode };
 }
@@ -69,18 +77,23 @@ export function encodeLavapipe(
   const maxDim = rt().info.limits.maxTextureDimension2D;
   const kPad = roundUp(p.K, 4 * cfg.kb);
   const kTexels = kPad / 4;
-  const nTexels = roundUp(p.N, 4 * LANES * cfg.cn) / 4;
+  const panelWidth = LANES * cfg.cn; // texels of B one subgroup reads per k
+  const panels = roundUp(p.N, 4 * panelWidth) / (4 * panelWidth);
+  const panelled = usePanels(p, panels);
   // A is packed in chunks of rows so that its texture stays within the dimension limit.
   const chunkRows = Math.min(roundUp(p.M, cfg.rm), Math.floor(maxDim / cfg.rm) * cfg.rm);
 
-  const texB = operandTexture('b', nTexels, kPad, p.bMatrices);
-  packOperand(b, texB, { rows: p.K, cols: p.N, transposed: p.transB, layers: p.bMatrices }, nTexels, kPad, 0);
+  const texB = panelled
+    ? operandTexture('bp', panelWidth, kPad, p.bMatrices * panels)
+    : operandTexture('b', panels * panelWidth, kPad, p.bMatrices);
+  const bMatrix = { rows: p.K, cols: p.N, transposed: p.transB, matrices: p.bMatrices, panels: panelled ? panels : 1 };
+  packOperand(b, texB, bMatrix, panelled ? panelWidth : panels * panelWidth, kPad, 0);
   const texA = operandTexture('a', kTexels, chunkRows, p.aMatrices);
 
-  const code = lavapipeKernel(p, cfg);
+  const code = lavapipeKernel(p, cfg, panelled);
   const batches = batchCount(p);
   for (let r0 = 0; r0 < p.M; r0 += chunkRows) {
-    packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, layers: p.aMatrices }, kTexels, chunkRows, r0);
+    packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, matrices: p.aMatrices }, kTexels, chunkRows, r0);
     const rowGroups = Math.ceil(Math.min(chunkRows, p.M - r0) / cfg.rm);
     for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
       rt().dispatch({
@@ -88,16 +101,17 @@ export function encodeLavapipe(
         code,
         inputs: bias ? [bias] : [],
         outputs: [out],
-        params: kernelParams(p, kTexels, r0, z0).params.pack(),
+        params: kernelParams(p, kTexels, panels, r0, z0).params.pack(),
         resources: [texA, texB],
-        workgroups: [nTexels / (LANES * cfg.cn), rowGroups, Math.min(MAX_GROUPS, batches - z0)],
+        // Row tiles vary fastest: consecutive workgroups reuse one B panel from cache.
+        workgroups: [rowGroups, panels, Math.min(MAX_GROUPS, batches - z0)],
       });
     }
   }
 }
 
 /** The kernel source; it depends on the config, the epilogue and the batch rank, not on the shape. */
-export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig): string {
+export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig, panelled: boolean): string {
   const { rm, cn, kb } = cfg;
   const aLoads = (rm * kb) / LANES; // A texels per lane per step: t = lane + 8j ↦ (row t % rm, k texel t / rm)
   if (!Number.isInteger(aLoads)) throw new Error(`matmul: lavapipe config rm=${rm} kb=${kb} does not split over ${LANES} lanes`);
@@ -116,7 +130,7 @@ export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig): string {
   for (let t4 = 0; t4 < kb; t4++) {
     for (let kk = 0; kk < 4; kk++) {
       for (let c = 0; c < cn; c++) {
-        body.push(`let b_${t4}_${kk}_${c} = textureLoad(tb, vec2<u32>(col0 + ${LANES * c}u, (k4 + ${t4}u) * 4u + ${kk}u), bMat);`);
+        body.push(`let b_${t4}_${kk}_${c} = textureLoad(tb, vec2<u32>(bx + ${LANES * c}u, (k4 + ${t4}u) * 4u + ${kk}u), bLayer);`);
       }
     }
   }
@@ -141,7 +155,7 @@ export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig): string {
     stores.push('}');
   }
 
-  const { params, batchCode } = kernelParams(p, 0, 0, 0);
+  const { params, batchCode } = kernelParams(p, 0, 0, 0, 0);
   const biasDecl = p.hasBias ? '@group(0) @binding(0) var<storage, read> bias: array<f32>;\n' : '';
   const o = p.hasBias ? 1 : 0;
   return `enable subgroups;
@@ -160,8 +174,9 @@ fn store4(rowBase: u32, col: u32, v: vec4<f32>) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let z = wid.z + p.z0;
 ${batchCode}
-  let row0 = wid.y * ${rm}u;             // first row of this tile in the A texture chunk
-  let col0 = wid.x * ${LANES * cn}u + lane; // this lane's first texel column of B
+  let row0 = wid.x * ${rm}u;                 // first row of this tile in the A texture chunk
+  let col0 = wid.y * ${LANES * cn}u + lane; // this lane's first texel column of C
+  ${panelled ? 'let bx = lane; let bLayer = bMat * p.panels + wid.y;' : 'let bx = col0; let bLayer = bMat;'} // B texel column and layer
 ${aIndex.join('\n')}
   ${accs.join('\n  ')}
   for (var k4 = 0u; k4 < p.kTexels; k4 += ${kb}u) {

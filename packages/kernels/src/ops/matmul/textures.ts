@@ -56,20 +56,23 @@ export function evictAll(): void {
 }
 
 /**
- * Packs `layers` matrices from `src` into `view`: layer l, texel (x, y) holds logical elements
- * (r0 + y, 4x … 4x+3) of matrix l, zero outside [rows, cols]. Logical matrix l is stored row-major
- * as [rows, cols] at offset l·rows·cols, or as [cols, rows] when `transposed`. Fills
- * `texWidth` × `texHeight` texels per layer. Sizes are uniforms: one pipeline per orientation.
+ * Packs matrices from `src` into `view`. Layer L, texel (x, y) holds logical elements
+ * (r0 + y, 4c … 4c+3) of matrix l, zero outside [rows, cols], where l = L / panels and
+ * c = (L % panels)·texWidth + x: with `panels` > 1 the columns are cut into panels of `texWidth`
+ * texels, one per layer, so that a kernel walking one panel down the rows reads contiguous memory.
+ * Logical matrix l is stored row-major as [rows, cols] at offset l·rows·cols, or as [cols, rows]
+ * when `transposed`. Sizes are uniforms: one pipeline per orientation.
  */
 export function packOperand(
   src: GPUBuffer,
   view: GPUTextureView,
-  m: { rows: number; cols: number; transposed: boolean; layers: number },
+  m: { rows: number; cols: number; transposed: boolean; matrices: number; panels?: number },
   texWidth: number,
   texHeight: number,
   r0: number,
 ): void {
-  const params = new Params().u32('rows', m.rows).u32('cols', m.cols).u32('width', texWidth).u32('r0', r0);
+  const panels = m.panels ?? 1;
+  const params = new Params().u32('rows', m.rows).u32('cols', m.cols).u32('width', texWidth).u32('r0', r0).u32('panels', panels);
   const index = m.transposed ? 'c * p.rows + r' : 'r * p.cols + c';
   const code = `@group(0) @binding(0) var<storage, read> src: array<f32>;
 ${params.decl(1)}@group(0) @binding(2) var dst: texture_storage_2d_array<rgba32float, write>;
@@ -82,9 +85,9 @@ fn element(base: u32, r: u32, c: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (gid.x >= p.width) { return; }
-  let base = gid.z * p.rows * p.cols;
+  let base = (gid.z / p.panels) * p.rows * p.cols;
   let r = p.r0 + gid.y;
-  let c = gid.x * 4u;
+  let c = ((gid.z % p.panels) * p.width + gid.x) * 4u;
   let v = vec4<f32>(element(base, r, c), element(base, r, c + 1u), element(base, r, c + 2u), element(base, r, c + 3u));
   textureStore(dst, vec2<u32>(gid.x, gid.y), gid.z, v);
 }`;
@@ -95,6 +98,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     outputs: [],
     params: params.pack(),
     resources: [view],
-    workgroups: [Math.ceil(texWidth / 64), texHeight, m.layers],
+    workgroups: [Math.ceil(texWidth / 64), texHeight, m.matrices * panels],
   });
 }
