@@ -5,7 +5,9 @@ import {
   conv2dBackwardBias,
   conv2dBackwardInput,
   conv2dBackwardWeight,
+  conv2dTuning,
   conv2dVariant,
+  GEMM_LARGE,
   releaseConv2dScratch,
   rt,
   setConv2dVariant,
@@ -114,6 +116,18 @@ describe('conv2d vs float64 reference', () => {
       });
     }
   }
+});
+
+describe('conv2d tiled variant with the large (NVIDIA) GEMM tile', () => {
+  afterEach(() => {
+    setConv2dVariant(null);
+    delete conv2dTuning.gemm;
+  });
+  it(`${CASES[5].name} [tiled, 128×128 tiles]`, async () => {
+    setConv2dVariant('tiled');
+    conv2dTuning.gemm = GEMM_LARGE;
+    await checkAgainstReference(CASES[5], 400);
+  });
 });
 
 describe('conv2d gradients vs finite differences', () => {

@@ -16,7 +16,7 @@ export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOpt
 export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
 export { kitOverrides } from './ops/reduce-kit.ts';
-export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, setConv2dVariant, conv2dVariant, conv2dTuning, releaseConv2dScratch, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.ts';
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, setConv2dVariant, conv2dVariant, conv2dTuning, releaseConv2dScratch, GEMM_LARGE, GEMM_SMALL, type GemmConfig, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, type LayerNormResult, type RmsNormResult, type NormGrads } from './ops/norm.ts';

@@ -26,7 +26,7 @@ export type WeightMode =
   | 'subgroup';
 
 export interface DirectTile {
-  /** Output channels per invocation (4, 8 or 16 for the subgroup weight mode). */
+  /** Output channels per invocation (a multiple of 4 for the subgroup weight mode). */
   ot: number;
   /** Consecutive output pixels per invocation. */
   px: number;

@@ -1,6 +1,6 @@
 // Convolution as an implicit GEMM with workgroup-memory tiles: the 'tiled' variant, meant for
-// discrete GPUs (NVIDIA), where staging operands in workgroup memory and a 4×4 register block per
-// thread is the classic SGEMM recipe. The im2col operand is never materialised: each tile load
+// discrete GPUs (NVIDIA), where staging operands in workgroup memory (double-buffered) and a 4×4 or
+// 8×8 register block per thread is the classic SGEMM recipe. The im2col operand is never materialised: each tile load
 // gathers its elements straight from the image (zero outside it), with every shape baked in.
 //
 //   C[g][m][n] = Σ_k A[g][m][k] · B[g][k][n]     (per group g, and per reduction chunk for split-K)
@@ -15,12 +15,27 @@ import { rt } from '../runtime/current.ts';
 import type { DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
 
-const BM = 64;
-const BN = 64;
-const BK = 16;
-const TM = 4;
-const TN = 4;
-const THREADS = (BM / TM) * (BN / TN);
+/** Tile shape of the GEMM: a workgroup computes bm × bn of C, each thread tm × tn (multiples of 4). */
+export interface GemmConfig {
+  bm: number;
+  bn: number;
+  bk: number;
+  tm: number;
+  tn: number;
+  /** Prefetch the next k slice into registers during the product; two workgroup buffers, one barrier per step. */
+  doubleBuffer: boolean;
+}
+
+/** 256 threads × 4×4: fits any WebGPU adapter's limits (16 KiB of workgroup memory). */
+export const GEMM_SMALL: GemmConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: true };
+/** 256 threads × 8×8, the shape of fast CUDA SGEMMs, when there are enough tiles to fill the GPU. */
+export const GEMM_LARGE: GemmConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, doubleBuffer: true };
+
+function pickConfig(m: number, n: number, batches: number): GemmConfig {
+  // An H100 has 132 SMs: big tiles only when there are about two waves of them.
+  const bigTiles = Math.ceil(m / 128) * Math.ceil(n / 128) * batches;
+  return rt().info.kind === 'nvidia' && bigTiles >= 264 ? GEMM_LARGE : GEMM_SMALL;
+}
 
 /** WGSL snippets describing one implicit GEMM. Expressions may use `g` and `chunk`. */
 interface GemmSpec {
@@ -43,69 +58,121 @@ interface GemmSpec {
   helpers?: string;
 }
 
-function dispatchGemm(s: GemmSpec): void {
-  const tilesN = Math.ceil(s.n / BN);
-  const tilesM = Math.ceil(s.m / BM);
+function dispatchGemm(s: GemmSpec, override?: GemmConfig): void {
+  const cfg = override ?? pickConfig(s.m, s.n, s.groups * s.chunks);
+  const { bm, bn, bk, tm, tn } = cfg;
+  const txN = bn / tn; // threads along n
+  const tyN = bm / tm; // threads along m
+  const threads = txN * tyN;
+  if (tm % 4 || tn % 4 || threads % bk || threads % bn || (bm * bk) % threads || (bn * bk) % threads) {
+    throw new Error(`${s.name}: invalid GEMM tile ${JSON.stringify(cfg)}`);
+  }
+  const tilesN = Math.ceil(s.n / bn);
+  const tilesM = Math.ceil(s.m / bm);
   const z = s.groups * s.chunks;
   if (z > 65535 || tilesM > 65535 || tilesN > 65535) throw new Error(`${s.name}: problem too large for one dispatch`);
-  const kTiles = Math.ceil(s.k / BK);
+  const kTiles = Math.ceil(s.k / bk);
+  const aSize = (bm * bk) / 4; // vec4s per buffer
+  const bSize = (bn * bk) / 4;
   const decl = s.inputs.map(([name], i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`);
-  const loads = (which: 'A' | 'B') => {
-    // BM×BK (or BK×BN) elements, THREADS per round; the fast thread index runs along k for A
-    // (consecutive weights) and along n for B (consecutive pixels), so global reads coalesce.
-    const lines: string[] = [];
-    const rounds = (BM * BK) / THREADS;
-    for (let j = 0; j < rounds; j++) {
-      if (which === 'A') {
-        lines.push(`{ let kk = lid % ${BK}u; let mm = lid / ${BK}u + ${(j * THREADS) / BK}u;`);
-        lines.push(`  let m = m0 + mm; let k = kbase + k0 + kk;`);
-        lines.push(`  As[kk * ${BM / 4}u + mm / 4u][mm % 4u] = select(0.0, ${s.a('m', 'k')}, m < ${s.m}u && k0 + kk < ${s.k}u); }`);
-      } else {
-        lines.push(`{ let nn = lid % ${BN}u; let kk = lid / ${BN}u + ${(j * THREADS) / BN}u;`);
-        lines.push(`  let n = n0 + nn; let k = kbase + k0 + kk;`);
-        lines.push(`  Bs[kk * ${BN / 4}u + nn / 4u][nn % 4u] = select(0.0, ${s.b('k', 'n')}, n < ${s.n}u && k0 + kk < ${s.k}u); }`);
-      }
-    }
-    return lines.join('\n    ');
-  };
+
+  // Global → register loads of the slice at k0, then register → workgroup stores into buffer `buf`.
+  // The fast thread index runs along k for A (consecutive weights / pixels) and along n for B
+  // (consecutive pixels / taps), so global reads coalesce.
+  const regs: string[] = [];
+  const load: string[] = [];
+  const store: string[] = [];
+  for (let j = 0; j < (bm * bk) / threads; j++) {
+    regs.push(`var ra${j} = 0.0;`);
+    load.push(`{ let kk = lid % ${bk}u; let m = m0 + lid / ${bk}u + ${(j * threads) / bk}u; let k = kbase + k0 + kk;`);
+    load.push(`  ra${j} = select(0.0, ${s.a('m', 'k')}, m < ${s.m}u && k0 + kk < ${s.k}u); }`);
+    store.push(`{ let kk = lid % ${bk}u; let mm = lid / ${bk}u + ${(j * threads) / bk}u;`);
+    store.push(`  As[buf * ${aSize}u + kk * ${bm / 4}u + mm / 4u][mm % 4u] = ra${j}; }`);
+  }
+  for (let j = 0; j < (bn * bk) / threads; j++) {
+    regs.push(`var rb${j} = 0.0;`);
+    load.push(`{ let n = n0 + lid % ${bn}u; let kk = lid / ${bn}u + ${(j * threads) / bn}u; let k = kbase + k0 + kk;`);
+    load.push(`  rb${j} = select(0.0, ${s.b('k', 'n')}, n < ${s.n}u && k0 + kk < ${s.k}u); }`);
+    store.push(`{ let nn = lid % ${bn}u; let kk = lid / ${bn}u + ${(j * threads) / bn}u;`);
+    store.push(`  Bs[buf * ${bSize}u + kk * ${bn / 4}u + nn / 4u][nn % 4u] = rb${j}; }`);
+  }
+  // The register-blocked product of one slice: thread rows 4·(ty + i·tyN) … and columns 4·(tx + j·txN) …
   const compute: string[] = [];
-  for (let kk = 0; kk < BK; kk++) {
-    compute.push(`{ let a = As[${(kk * BM) / 4}u + ty];`);
-    compute.push(`  let b = Bs[${(kk * BN) / 4}u + tx];`);
-    for (let i = 0; i < TM; i++) compute.push(`  acc${i} += a[${i}] * b;`);
+  for (let kk = 0; kk < bk; kk++) {
+    compute.push('{');
+    for (let i = 0; i < tm / 4; i++) compute.push(`  let a${i} = As[buf * ${aSize}u + ${(kk * bm) / 4}u + ty + ${i * tyN}u];`);
+    for (let j = 0; j < tn / 4; j++) compute.push(`  let b${j} = Bs[buf * ${bSize}u + ${(kk * bn) / 4}u + tx + ${j * txN}u];`);
+    for (let i = 0; i < tm / 4; i++) {
+      for (let ii = 0; ii < 4; ii++) for (let j = 0; j < tn / 4; j++) compute.push(`  acc${i * 4 + ii}_${j} += a${i}[${ii}] * b${j};`);
+    }
     compute.push('}');
   }
+  const accs: string[] = [];
   const stores: string[] = [];
-  for (let i = 0; i < TM; i++) {
-    for (let j = 0; j < TN; j++) {
-      stores.push(`{ let m = m0 + ty * 4u + ${i}u; let n = n0 + tx * 4u + ${j}u;`);
-      stores.push(`  if (m < ${s.m}u && n < ${s.n}u) { ${s.store('m', 'n', `acc${i}[${j}]`)} } }`);
+  for (let i = 0; i < tm / 4; i++) {
+    for (let ii = 0; ii < 4; ii++) {
+      for (let j = 0; j < tn / 4; j++) {
+        accs.push(`var acc${i * 4 + ii}_${j} = vec4<f32>(0.0);`);
+        stores.push(`{ let m = m0 + (ty + ${i * tyN}u) * 4u + ${ii}u; let nb = n0 + (tx + ${j * txN}u) * 4u;`);
+        for (let q = 0; q < 4; q++) {
+          stores.push(`  { let n = nb + ${q}u; if (m < ${s.m}u && n < ${s.n}u) { ${s.store('m', 'n', `acc${i * 4 + ii}_${j}[${q}]`)} } }`);
+        }
+        stores.push('}');
+      }
     }
   }
-  const code = `${decl.join('\n')}
-@group(0) @binding(${s.inputs.length}) var<storage, read_write> out: array<f32>;
-${s.helpers ?? ''}
-// As[k][m] and Bs[k][n] as vec4 rows: each thread reads its 4 rows (columns) in one load.
-var<workgroup> As: array<vec4<f32>, ${(BM * BK) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(BK * BN) / 4}>;
-@compute @workgroup_size(${THREADS})
-fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let n0 = wid.x * ${BN}u;
-  let m0 = wid.y * ${BM}u;
-  let g = wid.z / ${s.chunks}u;
-  let chunk = wid.z % ${s.chunks}u;
-  let kbase = chunk * ${s.k}u;
-  let tx = lid % ${BN / TN}u;
-  let ty = lid / ${BN / TN}u;
-  ${Array.from({ length: TM }, (_, i) => `var acc${i} = vec4<f32>(0.0);`).join('\n  ')}
+  const mainLoop = cfg.doubleBuffer
+    ? `{
+    let k0 = 0u;
+    ${load.join('\n    ')}
+    let buf = 0u;
+    ${store.join('\n    ')}
+  }
+  workgroupBarrier();
   for (var kt = 0u; kt < ${kTiles}u; kt++) {
-    let k0 = kt * ${BK}u;
-    ${loads('A')}
-    ${loads('B')}
+    let k0 = (kt + 1u) * ${bk}u;
+    let more = kt + 1u < ${kTiles}u;
+    if (more) {
+      ${load.join('\n      ')}
+    }
+    {
+      let buf = kt % 2u;
+      ${compute.join('\n      ')}
+    }
+    if (more) {
+      let buf = (kt + 1u) % 2u;
+      ${store.join('\n      ')}
+    }
+    workgroupBarrier();
+  }`
+    : `for (var kt = 0u; kt < ${kTiles}u; kt++) {
+    let k0 = kt * ${bk}u;
+    let buf = 0u;
+    ${load.join('\n    ')}
+    ${store.join('\n    ')}
     workgroupBarrier();
     ${compute.join('\n    ')}
     workgroupBarrier();
-  }
+  }`;
+  const nbuf = cfg.doubleBuffer ? 2 : 1;
+  const code = `${decl.join('\n')}
+@group(0) @binding(${s.inputs.length}) var<storage, read_write> out: array<f32>;
+${s.helpers ?? ''}
+// As[k][m] and Bs[k][n] as vec4 rows: each thread reads 4 rows (columns) per load.
+var<workgroup> As: array<vec4<f32>, ${aSize * nbuf}>;
+var<workgroup> Bs: array<vec4<f32>, ${bSize * nbuf}>;
+@compute @workgroup_size(${threads})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let n0 = wid.x * ${bn}u;
+  let m0 = wid.y * ${bm}u;
+  let g = wid.z / ${s.chunks}u;
+  let chunk = wid.z % ${s.chunks}u;
+  let kbase = chunk * ${s.k}u;
+  let tx = lid % ${txN}u;
+  let ty = lid / ${txN}u;
+  ${regs.join(' ')}
+  ${accs.join('\n  ')}
+  ${mainLoop}
   ${stores.join('\n  ')}
 }`;
   rt().dispatch({ name: s.name, code, inputs: s.inputs.map(([, b]) => b), outputs: [s.output], workgroups: [tilesN, tilesM, z] });
@@ -115,7 +182,14 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
  * A direct-conv problem (forward, or transposed) as an implicit GEMM. `packed` holds the weights
  * as [groups][cog][cr·kh·kw] (packWeights with ot = 1).
  */
-export function gemmConv(p: DirectProblem, src: DeviceArray, packed: DeviceArray, bias: DeviceArray | null, out: DeviceArray): void {
+export function gemmConv(
+  p: DirectProblem,
+  src: DeviceArray,
+  packed: DeviceArray,
+  bias: DeviceArray | null,
+  out: DeviceArray,
+  config?: GemmConfig,
+): void {
   const taps = p.kh * p.kw;
   const K = p.cr * taps;
   const pixels = p.n * p.r * p.s;
@@ -156,7 +230,7 @@ export function gemmConv(p: DirectProblem, src: DeviceArray, packed: DeviceArray
     inputs,
     output: out.buffer,
   };
-  dispatchGemm(withSourceLoader(spec, p.hx, p.wx));
+  dispatchGemm(withSourceLoader(spec, p.hx, p.wx), config);
 }
 
 /** Adds `load_src(planeRow0, row, col, ok)`: a bounds-checked read of the source (0 outside). */
@@ -172,7 +246,15 @@ function withSourceLoader(s: GemmSpec, hx: number, wx: number): GemmSpec {
  * dw [O, cg, kh, kw] = Σ_pixels dy · im2col(x) as a split-K implicit GEMM: the N·OH·OW reduction is
  * cut into `chunks` slices whose partial products are summed by a second pass.
  */
-export function gemmWeightGrad(dy: DeviceArray, x: DeviceArray, g: ConvGeometry, out: DeviceArray, chunks: number, perChunk: number): void {
+export function gemmWeightGrad(
+  dy: DeviceArray,
+  x: DeviceArray,
+  g: ConvGeometry,
+  out: DeviceArray,
+  chunks: number,
+  perChunk: number,
+  config?: GemmConfig,
+): void {
   const taps = g.kh * g.kw;
   const K = g.cg * taps;
   const pixels = g.n * g.oh * g.ow;
@@ -207,5 +289,5 @@ export function gemmWeightGrad(dy: DeviceArray, x: DeviceArray, g: ConvGeometry,
     ],
     output: out.buffer,
   };
-  dispatchGemm(withSourceLoader(spec, g.h, g.w));
+  dispatchGemm(withSourceLoader(spec, g.h, g.w), config);
 }

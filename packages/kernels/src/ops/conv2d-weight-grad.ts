@@ -8,7 +8,7 @@ import { rt } from '../runtime/current.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { forwardProblem, textureFits, type DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
-import { gemmWeightGrad } from './conv2d-gemm.ts';
+import { gemmWeightGrad, type GemmConfig } from './conv2d-gemm.ts';
 import { sourceTexture } from './conv2d-pack.ts';
 
 /** Output pixels per lane per step: one texel of the texture sources. */
@@ -229,6 +229,7 @@ export function conv2dWeightGrad(
   variant: string,
   sgSize: number,
   tuning: Partial<WeightGradPlan> = {},
+  gemm?: GemmConfig,
 ): DeviceArray {
   const op = 'conv2dBackwardWeight';
   const wsize = g.o * g.cg * g.kh * g.kw;
@@ -246,7 +247,7 @@ export function conv2dWeightGrad(
     const perChunk = Math.ceil(pixels / chunks / 16) * 16;
     const used = Math.ceil(pixels / perChunk);
     const part = used > 1 ? DeviceArray.empty([used * wsize], 'f32', op) : dw;
-    gemmWeightGrad(dy, x, g, part, used, perChunk);
+    gemmWeightGrad(dy, x, g, part, used, perChunk, gemm);
     if (used > 1) {
       sumChunks(op, part, dw, used, wsize);
       part.dispose();

@@ -26,19 +26,26 @@ import {
   type DirectVariant,
 } from './conv2d-direct.ts';
 import { convGeometry, expectShape, outputShape, type Conv2dOptions } from './conv2d-geometry.ts';
-import { gemmConv } from './conv2d-gemm.ts';
+import { gemmConv, type GemmConfig } from './conv2d-gemm.ts';
 import { packWeights, packWeightsTexture, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
 import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
 export { releaseConv2dScratch } from './conv2d-pack.ts';
+export { GEMM_LARGE, GEMM_SMALL, type GemmConfig } from './conv2d-gemm.ts';
 
 export type Conv2dVariant = 'texture' | 'subgroup' | 'tiled' | 'portable';
 
 let forced: Conv2dVariant | null = null;
 
 /** Overrides of the planner's tile choices, for benchmarks and tuning on new adapters. Leave empty in real use. */
-export const conv2dTuning: { tile?: Partial<DirectTile>; weightSource?: 'buffer' | 'texture'; weightGrad?: Partial<WeightGradPlan> } = {};
+export const conv2dTuning: {
+  tile?: Partial<DirectTile>;
+  weightSource?: 'buffer' | 'texture';
+  weightGrad?: Partial<WeightGradPlan>;
+  /** Tile of the 'tiled' variant's GEMMs (e.g. GEMM_LARGE to test the NVIDIA configuration elsewhere). */
+  gemm?: GemmConfig;
+} = {};
 
 /** Forces a kernel variant for every conv2d entry point (null restores the per-adapter choice). For tests and benchmarks. */
 export function setConv2dVariant(variant: Conv2dVariant | null): void {
@@ -138,7 +145,7 @@ export function conv2dBackwardWeight(dy: DeviceArray, x: DeviceArray, weightShap
   const g = convGeometry(op, x.shape, weightShape, opts);
   checkF32(op, { dy, input: x });
   expectShape(op, `dy for input ${fmt(x.shape)} and weight ${fmt(weightShape)}`, dy.shape, outputShape(g));
-  return conv2dWeightGrad(dy, x, g, conv2dVariant(), subgroupSize(), conv2dTuning.weightGrad);
+  return conv2dWeightGrad(dy, x, g, conv2dVariant(), subgroupSize(), conv2dTuning.weightGrad, conv2dTuning.gemm);
 }
 
 /** Gradient of conv2d with respect to its bias: db [O] = Σ dy over N, OH, OW. */
@@ -182,7 +189,7 @@ function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: W
   if (variant === 'tiled') {
     // The GEMM reads weights as [groups][cog][cr·kh·kw]: the forward weight already is that.
     const packed = layout === 'forward' ? w : packWeights(w, p, { ot: 1, px: 1, wg: 1, cu: 1 }, layout);
-    gemmConv(p, src, packed, bias, out);
+    gemmConv(p, src, packed, bias, out, conv2dTuning.gemm);
     if (packed !== w) packed.dispose();
     return;
   }
