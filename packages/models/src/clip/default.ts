@@ -1,6 +1,6 @@
 // The project's default embedding model: a small CLIP trained on the procedural captioned images
 // (`pnpm train:clip`), committed as assets/default-clip.safetensors (F16, OpenAI parameter names).
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { noGrad, readSafetensors, writeSafetensors, type SafetensorsInput } from '@sd/autograd';
@@ -35,6 +35,7 @@ export async function exportClip(model: CLIP, path: string, extraMetadata: Recor
     const data = (await t.read()) as Float32Array;
     tensors.set(name, { shape: [...t.shape], data, dtype: 'F16' });
   }
+  mkdirSync(dirname(path), { recursive: true });
   writeSafetensors(path, tensors, { format: 'sd-clip/1', config: JSON.stringify(model.config), ...extraMetadata });
 }
 
