@@ -21,5 +21,5 @@ export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, type LayerNormResult, type RmsNormResult, type NormGrads } from './ops/norm.ts';
 export { matmul, type MatmulOptions, type MatmulVariant, type MatmulActivation } from './ops/matmul.ts';
-export { attention, attentionBackward, attentionTuning, ATTENTION_MAX_D, type AttentionOptions, type AttentionVariant } from './ops/attention.ts';
+export { attention, attentionBackward, attentionTuning, releaseAttentionScratch, ATTENTION_MAX_D, type AttentionOptions, type AttentionVariant } from './ops/attention.ts';
 export { groupNorm, groupNormBackward, type GroupNormOptions, type GroupNormResult, type GroupNormGrads } from './ops/groupnorm.ts';

@@ -8,8 +8,8 @@
 //    `is_causal`), so with Sq > Sk the rows i ≥ Sk see every key and with Sq < Sk the keys j ≥ Sq
 //    are seen by no query (their dK, dV are 0);
 //  - keyPaddingMask [B, Sk]: nonzero keeps the key, 0 removes it for every query of that batch;
-//  - a row that sees no key (all masked) gets out = 0 and lse = -Infinity (PyTorch would give NaN),
-//    and contributes nothing to any gradient.
+//  - a row that sees no key (all masked) gets out = 0 and lse = -Infinity (PyTorch's math path
+//    gives NaN there), and contributes nothing to any gradient.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
 import { fmt } from '../shape.ts';
@@ -26,9 +26,13 @@ import {
 } from './attention/kernels.ts';
 import { packRows } from './attention/textures.ts';
 
+export { releaseAttentionScratch } from './attention/textures.ts';
+
 /**
- * 'subgroup': row textures + subgroupBroadcast, one 8-lane subgroup per workgroup (lavapipe).
- * 'tiled': workgroup-memory tiles and barriers; runs on any adapter.
+ * 'subgroup': streamed rows packed into textures, fetched one per lane and shared by subgroup
+ *   broadcast/shuffle; one 8-lane subgroup per workgroup (lavapipe).
+ * 'tiled': streamed rows staged in workgroup-memory tiles; rows split over subgroup lanes when the
+ *   adapter has subgroups; runs on any adapter (the default off lavapipe).
  */
 export type AttentionVariant = 'subgroup' | 'tiled';
 
@@ -132,8 +136,8 @@ function kernelConfig(variant: AttentionVariant, d: number, hasMask: boolean): K
   // Two staged tensors of tile × d4p texels (16 B each) and at most two per-row scalars.
   let tile = 64;
   while (tile > 8 && tile * (2 * d4p * 16 + 8) > budget) tile /= 2;
-  const workgroup = info.kind === 'nvidia' ? 128 : 64;
-  return { feed: 'tiled', d, rows: 1, lanes, workgroup, tile, step: 4, hasMask, ...attentionTuning };
+  // 64 invocations: 16–64 rows per workgroup, so that even [1, 8, 256, 64] fills a large GPU.
+  return { feed: 'tiled', d, rows: 1, lanes, workgroup: 64, tile, step: 4, hasMask, ...attentionTuning };
 }
 
 const ceil8 = (x: number) => Math.ceil(x / 8) * 8;

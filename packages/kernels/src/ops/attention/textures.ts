@@ -19,6 +19,14 @@ interface Slot {
 // order, so repacking a slot for the next kernel waits for the previous kernel's reads.
 const slots = new Map<string, Slot>();
 
+/** Destroys the row textures (they are recreated on the next call); frees their memory between phases. */
+export function releaseAttentionScratch(): void {
+  if (slots.size === 0) return;
+  rt().flush(); // destroying a texture that unsubmitted commands reference would fail their submit
+  for (const slot of slots.values()) slot.texture.destroy();
+  slots.clear();
+}
+
 function slotTexture(name: string, width: number, height: number, layers: number): GPUTextureView {
   const have = slots.get(name);
   if (have && have.width >= width && have.height >= height && have.layers >= layers) return have.view;
