@@ -1,0 +1,11 @@
+// Every benchmark case file, one line each: `export { <its BenchCase[] export> as <name> } from './<file>.ts';`
+// Static re-exports, so that the single-file bundle of bench/gpu.ts contains them all.
+export { cases as matmul } from './matmul.ts';
+export { cases as elementwise } from './elementwise.ts';
+export { cases as clip } from './clip.ts';
+export { cases as conv2d } from './conv2d.ts';
+export { cases as groupnorm } from './groupnorm.ts';
+export { cases as autograd } from './autograd.ts';
+export { cases as reductions } from './reductions.ts';
+export { cases as prior } from './prior.ts';
+export { cases as attention } from './attention.ts';
