@@ -6,8 +6,9 @@
 // barriers; lane l keeps columns 4(l + 8c) … +3 of every row in vec4 accumulators and fetches its
 // own B texels, while A is fetched once per subgroup (one texel per lane) and shared with
 // subgroupBroadcast. The k loop body (kb texels of k) is fully unrolled generated code.
-// Shapes are uniforms, so one pipeline per configuration serves every shape (lavapipe compiles
-// these large kernels slowly, in seconds).
+// B is cut into column panels (one texture layer each) and row tiles run fastest, so a subgroup
+// streams one contiguous, cache-resident panel. Shapes are uniforms, so one pipeline per
+// configuration serves every shape (lavapipe compiles these large kernels slowly, in seconds).
 import { rt } from '../../runtime/current.ts';
 import { Params } from '../../wgsl.ts';
 import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
@@ -22,7 +23,7 @@ export interface LavapipeConfig {
   kb: number;
 }
 
-/** For large problems: about 4 x86 instructions per 8-lane multiply-add (measured on the generated code). */
+/** For large problems: about 4 x86 instructions per 8-lane multiply-add (counted in lavapipe's generated code). */
 export const LAVAPIPE_LARGE: LavapipeConfig = { rm: 16, cn: 2, kb: 4 };
 /** For small problems: less padding waste and a much faster compile. */
 export const LAVAPIPE_SMALL: LavapipeConfig = { rm: 8, cn: 1, kb: 2 };
