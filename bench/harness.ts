@@ -40,7 +40,10 @@ export interface BenchResult {
   ms: number;
   /** Fastest repetition. */
   minMs: number;
+  /** Timed samples (the median is over these). */
   repeats: number;
+  /** Back-to-back repetitions per sample (short kernels are timed in groups). */
+  inner: number;
   /** 'gpu': timestamp queries around the repetition's passes; 'wall': run() + sync on the host clock. */
   timing: 'gpu' | 'wall';
   gflops?: number;

@@ -61,23 +61,34 @@ async function measure(c: BenchCase, opts: RunOptions, timer: PassTimer | null):
     }
     const times: number[] = [];
     let timing: 'gpu' | 'wall' = timer && !opts.wallClock ? 'gpu' : 'wall';
+    /** Time of one repetition, from `inner` back-to-back ones. */
+    const sample = async (inner: number): Promise<number> => {
+      const many = () => {
+        for (let i = 0; i < inner; i++) run();
+      };
+      if (timing === 'gpu') {
+        const ms = await timer!.time(many);
+        if (ms !== null) return ms / inner;
+        // No compute pass to time (or too many): the wall clock for the whole case, not a mix.
+        timing = 'wall';
+        times.length = 0;
+      }
+      const w0 = performance.now();
+      many();
+      await rt().sync();
+      return (performance.now() - w0) / inner;
+    };
+    // Short repetitions are timed in groups: timestamps are quantized (about 4 µs in Dawn) and the
+    // wall clock includes a submit and a wait per sample.
+    const single = await sample(1);
+    const minSampleMs = timing === 'gpu' ? 1 : 10;
+    const estimate = single < minSampleMs ? Math.min(single, await sample(1)) : single;
+    const inner = Math.min(1000, Math.max(1, Math.ceil(minSampleMs / Math.max(estimate, 1e-3))));
+    if (inner === 1) times.push(single);
     const maxRepeats = Math.min(opts.repeats, c.maxRepeats ?? Infinity);
     const start = performance.now();
     while (times.length < maxRepeats && (times.length < 3 || performance.now() - start < opts.budgetMs)) {
-      let ms: number | null = null;
-      if (timing === 'gpu') ms = await timer!.time(run);
-      if (ms === null) {
-        if (timing === 'gpu') {
-          // No compute pass to time (or too many): the wall clock for the whole case, not a mix.
-          timing = 'wall';
-          times.length = 0;
-        }
-        const w0 = performance.now();
-        run();
-        await rt().sync();
-        ms = performance.now() - w0;
-      }
-      times.push(ms);
+      times.push(await sample(inner));
     }
     const ms = median(times);
     return {
@@ -87,6 +98,7 @@ async function measure(c: BenchCase, opts: RunOptions, timer: PassTimer | null):
       ms,
       minMs: Math.min(...times),
       repeats: times.length,
+      inner,
       timing,
       gflops: c.flops ? c.flops / ms / 1e6 : undefined,
       gbps: c.bytes ? c.bytes / ms / 1e6 : undefined,
@@ -118,6 +130,7 @@ export function formatTable(kernel: string, results: BenchResult[]): string {
   const unit = results.some((r) => r.gflops !== undefined) ? 'GFLOP/s' : results.some((r) => r.gbps !== undefined) ? 'GB/s' : 'rate';
   const reference = results.find((r) => r.reference)?.reference;
   const header = ['shape', 'variant', 'median ms', 'min ms', unit, reference ? `vs ${reference}` : 'vs ref', 'reps', 'timing'];
+  // reps: timed samples × repetitions per sample
   const rows = results.map((r) => [
     r.shape,
     r.variant,
@@ -125,7 +138,7 @@ export function formatTable(kernel: string, results: BenchResult[]): string {
     fmtMs(r.minMs),
     rate(r),
     r.vsRef !== undefined ? `${r.vsRef.toFixed(2)}x` : '',
-    String(r.repeats),
+    r.inner > 1 ? `${r.repeats}x${r.inner}` : String(r.repeats),
     r.timing,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
