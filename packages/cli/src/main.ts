@@ -18,7 +18,7 @@ program
   .option('--data <dir>', 'embedding pairs: clip-retrieval folder (img_emb/, text_emb/) or image_/text_embeddings.npy; default: the embedded dataset')
   .option('--holdout <n>', 'with --data: hold out the last n pairs for evaluation (default 10%)')
   .option('--size <name>', 'model size: tiny, small or seed', 'tiny')
-  .option('--steps <n>', 'training steps', '1500')
+  .option('--steps <n>', 'training steps (per prior)', '800')
   .option('--batch-size <n>', 'batch size', '64')
   .option('--lr <x>', 'peak learning rate', '3e-4')
   .option('--clusters <k>', 'K clusters of the shift statistics', '8')
