@@ -1,4 +1,4 @@
-// A loss-curve PNG: one or more series on a log-scale y axis, with a tiny built-in digit font for
+// A loss-curve PNG: one or more series (first red, then blue) on a log-scale y axis, with a tiny built-in digit font for
 // the axis labels (no font files, so it renders the same everywhere).
 import { encodeRgbPng } from '../data/image-codec.ts';
 
@@ -50,7 +50,7 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
     for (let x = left; x <= right; x += 2) set(x, y, [210, 210, 210]);
     text(`1e${d}`, 8, y - 5);
   }
-  text(lyMax.toFixed(2).replace(/^/, ''), 8, top - 5);
+  text((10 ** lyMax).toExponential(1).replace('+', ''), 8, top - 5); // the top of the axis, as a value
   for (let x = left; x <= right; x++) set(x, bottom, [0, 0, 0]);
   for (let y = top; y <= bottom; y++) set(left, y, [0, 0, 0]);
   text(String(Math.round(xMin)), left, bottom + 10);
