@@ -17,11 +17,11 @@ if [ "$(pnpm --version 2>/dev/null || true)" != "$want" ]; then
 fi
 pnpm install --frozen-lockfile
 
-if ! pnpm -s sd info >/dev/null 2>&1; then
+if ! pnpm --silent sd info >/dev/null 2>&1; then
   say "no WebGPU adapter found; installing Mesa's lavapipe (software Vulkan)"
   bash scripts/install-lavapipe.sh
 fi
-pnpm -s sd info
+pnpm --silent sd info
 
 if [ "${1:-}" != "--no-run" ]; then
   if [ -f packages/cli/src/commands/train-prior.ts ]; then pnpm train:prior; else pnpm bench; fi
