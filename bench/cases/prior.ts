@@ -96,7 +96,7 @@ const SEED_BATCH = 64;
 export const cases: BenchCase[] = [
   {
     kernel: 'prior_train_step',
-    shape: `tiny (width ${PRIOR_CONFIGS.tiny.width}, ${PRIOR_CONFIGS.tiny.layers} layers, ${PRIOR_CONFIGS.tiny.embedDim}-d), batch ${DEFAULT_BATCH}`,
+    shape: `tiny (width ${PRIOR_CONFIGS.tiny.width}, ${PRIOR_CONFIGS.tiny.layers} layers, 64-d), batch ${DEFAULT_BATCH}`,
     maxRepeats: 5,
     setup: async () => priorStep({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH),
     torch: torchPrior({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH),
