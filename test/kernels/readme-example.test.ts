@@ -6,10 +6,11 @@ import { expectClose } from '../util/close.ts';
 it('the README example computes softmax(a·b)', async () => {
   const a = DeviceArray.from([1, 2, 3, 4, 5, 6], [2, 3]);
   const b = DeviceArray.from([1, 0, 0, 1, 1, 1], [3, 2]);
-  const y = softmax(matmul(a, b));
-  const logits = [[4, 5], [10, 11]];
-  const expected = logits.flatMap(([p, q]) => [Math.exp(p) / (Math.exp(p) + Math.exp(q)), Math.exp(q) / (Math.exp(p) + Math.exp(q))]);
+  const logits = matmul(a, b);
+  const y = softmax(logits);
+  const rows = [[4, 5], [10, 11]];
+  const expected = rows.flatMap(([p, q]) => [Math.exp(p) / (Math.exp(p) + Math.exp(q)), Math.exp(q) / (Math.exp(p) + Math.exp(q))]);
   expectClose(await y.toArray(), expected);
-  for (const t of [a, b, y]) t.dispose();
+  for (const t of [a, b, logits, y]) t.dispose();
   expect(y.disposed).toBe(true);
 });
