@@ -1,18 +1,9 @@
 // Fused attention (the adapter-selected variant): forward, and forward + backward, at D = 64 with
 // B·H = 8 and 64 and S = 256 and 1024, against PyTorch fp32 scaled_dot_product_attention on NVIDIA.
-import { DeviceArray, attention, attentionBackward } from '@sd/kernels';
+import { attention, attentionBackward } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
+import { filled } from '../inputs.ts';
 
-function filled(shape: number[], seed: number): DeviceArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 32 - 0.5;
-  }
-  return DeviceArray.from(data, shape);
-}
 
 function attentionCase(B: number, H: number, S: number, D: number, backward: boolean): BenchCase {
   const forwardFlops = 4 * B * H * S * S * D; // q·kᵀ and p·v

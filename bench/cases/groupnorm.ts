@@ -1,19 +1,10 @@
 // GroupNorm bandwidth on the UNet's most common shape: 32 groups of C = 320 at 64×64, forward (and
 // forward + backward with the fused SiLU). GB/s counts the minimal traffic: x read and y written
 // once (plus dy read and dx written for the backward).
-import { DeviceArray, groupNorm, groupNormBackward } from '@sd/kernels';
+import { groupNorm, groupNormBackward } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
+import { filled } from '../inputs.ts';
 
-function filled(shape: number[], seed: number): DeviceArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 32 - 0.5;
-  }
-  return DeviceArray.from(data, shape);
-}
 
 function groupNormCase(n: number, c: number, hw: number, groups: number, backward: boolean): BenchCase {
   const bytes = 4 * n * c * hw * hw * (backward ? 5 : 2); // bwd: + x, dy read again and dx written

@@ -2,19 +2,10 @@
 // against the reference, the portable shared-memory tiled kernel (64×64 tiles, 4×4 per thread); the
 // textbook 16×16 one-element-per-thread kernel ('classic') too on small shapes (on lavapipe it runs
 // at ~0.1 GFLOP/s: minutes per 2048³).
-import { DeviceArray, matmul, type MatmulVariant } from '@sd/kernels';
+import { matmul, type MatmulVariant } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
+import { filled } from '../inputs.ts';
 
-function filled(shape: number[], seed: number): DeviceArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 32 - 0.5;
-  }
-  return DeviceArray.from(data, shape);
-}
 
 function matmulCase(M: number, K: number, N: number, variant: MatmulVariant): BenchCase {
   const flops = 2 * M * N * K;

@@ -2,17 +2,8 @@
 // cross-entropy fwd+bwd. GB/s counts the minimal traffic (each input read once, each output written once).
 import { crossEntropy, crossEntropyBackward, DeviceArray, layerNorm, layerNormBackward, softmax, sum } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
+import { filled } from '../inputs.ts';
 
-function filled(shape: number[], seed: number): DeviceArray {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = s / 2 ** 32 - 0.5;
-  }
-  return DeviceArray.from(data, shape);
-}
 
 function sumCase(rows: number, cols: number, axes: number[] | undefined, label: string): BenchCase {
   const outs = axes === undefined ? 1 : axes[0] === 0 ? cols : rows;
