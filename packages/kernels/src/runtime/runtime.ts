@@ -39,6 +39,8 @@ export class Runtime {
   /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
   poisonAllocations = false;
   private profiler: KernelProfiler | null = null;
+  /** Staging buffers of uploads in the current batch, destroyed once it is submitted. */
+  private uploadStaging: GPUBuffer[] = [];
   /** Counters for benchmarks and leak checks. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
   /** Benchmarks set this to add timestamp writes (or a label) to every compute pass the runtime begins. */
@@ -107,17 +109,32 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     this.pool.release(buffer);
   }
 
-  /** Copies host data into a buffer, after everything already encoded (which might still read it). */
+  /**
+   * Copies host data into a buffer, in stream order: after everything already encoded (which might
+   * still read the buffer's old contents). With nothing pending it is a plain queue write; otherwise
+   * the data goes through a mapped staging buffer and a copy in the current batch, so an upload never
+   * forces a submit.
+   */
   upload(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
     this.checkAlive();
-    if (this.encoder) this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.byteLength % 4 === 0) this.device.queue.writeBuffer(buffer, byteOffset, bytes);
-    else {
-      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
-      padded.set(bytes);
-      this.device.queue.writeBuffer(buffer, byteOffset, padded);
+    const size = Math.ceil(bytes.byteLength / 4) * 4;
+    if (size === 0) return;
+    if (!this.encoder) {
+      if (size === bytes.byteLength) this.device.queue.writeBuffer(buffer, byteOffset, bytes);
+      else {
+        const padded = new Uint8Array(size);
+        padded.set(bytes);
+        this.device.queue.writeBuffer(buffer, byteOffset, padded);
+      }
+      return;
     }
+    const staging = this.device.createBuffer({ size, usage: 0x0004 /* COPY_SRC */, mappedAtCreation: true, label: 'upload' });
+    new Uint8Array(staging.getMappedRange()).set(bytes);
+    staging.unmap();
+    this.endPass();
+    this.encoder.copyBufferToBuffer(staging, 0, buffer, byteOffset, size);
+    this.uploadStaging.push(staging);
   }
 
   /** Encodes one compute dispatch into the current batch. */
@@ -196,6 +213,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     const collect = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     collect?.();
+    // Destroying after submit is safe: the submitted copies still complete.
+    for (const b of this.uploadStaging) b.destroy();
+    this.uploadStaging = [];
     const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
     this.pendingErrors.push(scope);
     this.encoder = null;
