@@ -1,6 +1,7 @@
 // Shift statistics: K clusters of image embeddings (spherical k-means), each with mean μ_k and
 // per-dimension std σ_k. The diffusion process is shifted towards N(μ_k, diag((scale·σ_k)²)).
 import { unitRows } from '../math/rows.ts';
+import { mulberry32 } from '../data/prng.ts';
 
 export interface ShiftStats {
   k: number;
@@ -31,17 +32,6 @@ export function nearestByCosine(x: Float32Array, centers: Float32Array, dim: num
   return out;
 }
 
-/** A deterministic PRNG for k-means++ seeding (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Spherical k-means on cosine similarity (k-means++ seeding, Lloyd iterations on unit vectors), then
  * μ_k and σ_k of the *raw* embeddings in each cluster. K = 1 gives the global statistics.
@@ -53,7 +43,7 @@ export function computeShiftStats(embeddings: Float32Array, dim: number, k: numb
   if (k > n) throw new Error(`shift statistics: K = ${k} clusters requested but only ${n} samples`);
   const { iterations = 25, seed = 0, minStd = 1e-4 } = options;
   const unit = unitRows(embeddings, dim);
-  const random = rng(seed);
+  const random = mulberry32(seed); // k-means++ seeding
 
   // k-means++ on cosine distance 1 − cos.
   const centers = new Float32Array(k * dim);
