@@ -4,19 +4,26 @@ import { Generator, getGenerator } from '../random.ts';
 import { fromOp, Tensor } from '../tensor.ts';
 import { mul } from './arithmetic.ts';
 
+/** Inputs of a normalisation with optional affine parameters: [x, weight?, bias?]. */
+const affineInputs = (x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor[] => [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+
+/** Gradients in the order of `affineInputs` (null where a parameter needs none). */
+function affineGrads(dx: K.DeviceArray, dweight: K.DeviceArray | null | undefined, dbias: K.DeviceArray | null | undefined, weight: Tensor | null, bias: Tensor | null): (Tensor | null)[] {
+  const grads: (Tensor | null)[] = [new Tensor(dx)];
+  if (weight) grads.push(dweight ? new Tensor(dweight) : null);
+  if (bias) grads.push(dbias ? new Tensor(dbias) : null);
+  return grads;
+}
+
 /** LayerNorm over the last axis. */
 export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
   const { y, mean, rstd } = K.layerNorm(x.data, weight?.data, bias?.data, eps);
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const out = fromOp('layerNorm', y, inputs, (g) => {
+  const out = fromOp('layerNorm', y, affineInputs(x, weight, bias), (g) => {
     const { dx, dweight, dbias } = K.layerNormBackward(g.data, x.data, weight?.data, mean, rstd, {
       weightGrad: !!weight?.requiresGrad,
       biasGrad: !!bias?.requiresGrad,
     });
-    const grads: (Tensor | null)[] = [new Tensor(dx)];
-    if (weight) grads.push(dweight && new Tensor(dweight));
-    if (bias) grads.push(dbias && new Tensor(dbias));
-    return grads;
+    return affineGrads(dx, dweight, dbias, weight, bias);
   });
   out.attach(mean, rstd);
   return out;
@@ -25,9 +32,9 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
 /** RMSNorm over the last axis: x / √(mean(x²) + eps) · weight. */
 export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
   const { y, rstd } = K.rmsNorm(x.data, weight?.data, eps);
-  const out = fromOp('rmsNorm', y, weight ? [x, weight] : [x], (g) => {
+  const out = fromOp('rmsNorm', y, affineInputs(x, weight, null), (g) => {
     const { dx, dweight } = K.rmsNormBackward(g.data, x.data, weight?.data, rstd, { weightGrad: !!weight?.requiresGrad });
-    return weight ? [new Tensor(dx), dweight && new Tensor(dweight)] : [new Tensor(dx)];
+    return affineGrads(dx, dweight, null, weight, null);
   });
   out.attach(rstd);
   return out;
@@ -36,13 +43,9 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps = 1e-6): Tensor {
 /** GroupNorm over [N, C, …] inputs, optionally followed by a fused SiLU. */
 export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5, silu = false): Tensor {
   const { y, mean, rstd } = K.groupNorm(x.data, groups, weight?.data, bias?.data, eps, { silu });
-  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
-  const out = fromOp('groupNorm', y, inputs, (g) => {
+  const out = fromOp('groupNorm', y, affineInputs(x, weight, bias), (g) => {
     const { dx, dweight, dbias } = K.groupNormBackward(g.data, x.data, weight?.data, bias?.data, mean, rstd, groups, { silu });
-    const grads: (Tensor | null)[] = [new Tensor(dx)];
-    if (weight) grads.push(dweight && new Tensor(dweight));
-    if (bias) grads.push(dbias && new Tensor(dbias));
-    return grads;
+    return affineGrads(dx, dweight, dbias, weight, bias);
   });
   out.attach(mean, rstd);
   return out;
