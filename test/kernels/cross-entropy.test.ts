@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, crossEntropy, crossEntropyBackward, type CrossEntropyOptions, type Reduction } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
+import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, randint, uniform, type Rng } from '../util/random.ts';
 import { refLogSumExpRows } from '../util/ref-reduce.ts';
 
@@ -70,14 +71,7 @@ describe('crossEntropy', () => {
     const ts = Int32Array.of(0, IGNORE, 4, 2);
     for (const reduction of ['mean', 'sum'] as const) {
       const f = (v: ArrayLike<number>) => refCrossEntropy(v, ts, cols, reduction).loss[0];
-      const h = 1e-6;
-      const fd = Array.from(xs, (_, i) => {
-        const p = Float64Array.from(xs);
-        const m = Float64Array.from(xs);
-        p[i] += h;
-        m[i] -= h;
-        return (f(p) - f(m)) / (2 * h);
-      });
+      const fd = centralDifferences(f, xs);
       const x = DeviceArray.from(xs, [rows, cols]);
       const { loss, saved } = crossEntropy(x, ts, { reduction });
       const dx = crossEntropyBackward(DeviceArray.from([1], []), x, ts, saved, { reduction });

@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, binary, unary, unaryBackward, where, type BinaryOp, type UnaryOp } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
+import { erf } from '../util/ref-tensor.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { broadcastShape, broadcastTo, sizeOf } from '../util/reference.ts';
 
-function erf(x: number): number {
-  // float64 erf by series / continued fraction (|err| < 1e-15)
-  const t = Math.abs(x);
-  if (t < 2.5) {
-    let sum = t, term = t;
-    for (let n = 1; n < 80; n++) {
-      term *= (-t * t) / n;
-      sum += term / (2 * n + 1);
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let f = 0;
-  for (let n = 60; n >= 1; n--) f = (n / 2) / (t + f);
-  const erfc = Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f);
-  return Math.sign(x) * (1 - erfc);
-}
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const K = Math.sqrt(2 / Math.PI);
 

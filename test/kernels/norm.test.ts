@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, kitOverrides, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
+import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform, type Rng } from '../util/random.ts';
 import { refRowStats } from '../util/ref-reduce.ts';
 
@@ -114,14 +115,7 @@ describe('layerNorm', () => {
     const probe = uniform(rng, 3 * cols, -1, 1); // loss = Σ probe ⊙ y
     for (const rms of [false, true]) {
       const loss = (v: ArrayLike<number>) => refNorm(v, cols, 1e-5, rms, ws, rms ? null : bs, probe).y.reduce((acc, yi, i) => acc + probe[i] * yi, 0);
-      const h = 1e-6;
-      const fd = Array.from(xs, (_, i) => {
-        const p = Float64Array.from(xs);
-        const m = Float64Array.from(xs);
-        p[i] += h;
-        m[i] -= h;
-        return (loss(p) - loss(m)) / (2 * h);
-      });
+      const fd = centralDifferences(loss, xs);
       const x = DeviceArray.from(xs, [3, cols]);
       const w = DeviceArray.from(ws, [cols]);
       const dy = DeviceArray.from(probe, [3, cols]);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, kitOverrides, logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
+import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
 import { sizeOf } from '../util/reference.ts';
 import { refSoftmaxRows } from '../util/ref-reduce.ts';
@@ -101,14 +102,7 @@ describe('softmax / logSoftmax backward', () => {
     const w = uniform(rng, sizeOf(shape), -1, 1); // loss = Σ w ⊙ f(x)
     for (const log of [false, true]) {
       const loss = (v: ArrayLike<number>) => refSoftmaxRows(v, cols, log).reduce((acc, yi, i) => acc + w[i] * yi, 0);
-      const h = 1e-6;
-      const fd = Array.from(xs, (_, i) => {
-        const p = Float64Array.from(xs);
-        const m = Float64Array.from(xs);
-        p[i] += h;
-        m[i] -= h;
-        return (loss(p) - loss(m)) / (2 * h);
-      });
+      const fd = centralDifferences(loss, xs);
       const x = DeviceArray.from(xs, shape);
       const y = log ? logSoftmax(x) : softmax(x);
       const dy = DeviceArray.from(w, shape);

@@ -1,30 +1,16 @@
 // Float64 reference for batched matmul with transposes, bias and the fused activations.
+import { erf } from './ref-tensor.ts';
 import { broadcastShape, sizeOf, strides } from './reference.ts';
 
 export type RefActivation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'quick_gelu';
 
-export function erf64(x: number): number {
-  // series / continued fraction, |err| < 1e-15
-  const t = Math.abs(x);
-  if (t < 2.5) {
-    let sum = t, term = t;
-    for (let n = 1; n < 80; n++) {
-      term *= (-t * t) / n;
-      sum += term / (2 * n + 1);
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  let f = 0;
-  for (let n = 60; n >= 1; n--) f = n / 2 / (t + f);
-  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
-}
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 export const ACTIVATION_REF: Record<RefActivation, (x: number) => number> = {
   relu: (x) => Math.max(x, 0),
   gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
-  gelu_erf: (x) => 0.5 * x * (1 + erf64(x / Math.SQRT2)),
+  gelu_erf: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
   silu: (x) => x * sigmoid(x),
   quick_gelu: (x) => x * sigmoid(1.702 * x),
 };
