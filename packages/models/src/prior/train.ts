@@ -147,7 +147,9 @@ export interface TrainOptions {
  */
 export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings, options: TrainOptions): Promise<PriorBundle & { step: number; lastLoss: number }> {
   mkdirSync(options.outDir, { recursive: true });
-  const config: RunConfig = { format: 'sd-prior/1', model: { ...model, embedDim: pairs.dim }, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim } };
+  // The saved model config states what is built: the data's dimension, K clusters and the cluster token.
+  const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
+  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim } };
   const ckptPath = join(options.outDir, CHECKPOINT);
   const metricsPath = join(options.outDir, 'metrics.jsonl');
 
