@@ -8,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { crc32, deflateSync } from 'node:zlib';
 import { tokenize } from '../../packages/models/src/clip/tokenizer.ts';
+import { clipBatch } from '../../packages/models/src/clip/train.ts';
+import { mulberry32 } from '../../packages/models/src/data/prng.ts';
 import {
   ALL_PAIRS, BACKGROUNDS, BACKGROUND_NAMES, COLOURS, COLOUR_NAMES, COLOUR_WORDS, HELD_OUT_PAIRS, POSITIONS, SHAPES,
   SHAPE_WORDS, SIZES, SIZE_RADIUS, SIZE_WORDS, POSITION_PHRASES, POSITION_LABELS, BACKGROUND_WORDS, SIZE_JITTER, TRAIN_PAIRS, ZERO_SHOT_ATTRIBUTES,
-  backgroundsFor, decodeRgb, encodeRgbPng, exportImageFolder, generateSample, groundTruthClass, isHeldOut,
+  backgroundsFor, contrastGroup, decodeRgb, encodeRgbPng, exportImageFolder, generateSample, groundTruthClass, isHeldOut,
   iterateSamples, readImageFolder, renderScene, sampleAttributes, zeroShotTask,
   type ColourName, type Resolution, type Sample, type SampleAttributes, type ShapeName,
 } from '../../packages/models/src/data/index.ts';
@@ -288,6 +290,57 @@ describe('rendering', () => {
     console.log(`dataset: 10,000 samples at 64×64 (with captions) in ${seconds.toFixed(2)} s`);
     expect(checksum).toBeGreaterThan(0);
     expect(seconds).toBeLessThan(30);
+  });
+});
+
+describe('contrast groups', () => {
+  const otherAttributes = { colour: ['shape', 'position', 'size'], shape: ['colour', 'position', 'size'], position: ['shape', 'colour', 'size'], size: ['shape', 'colour', 'position'] } as const;
+  const words = { colour: COLOUR_WORDS, shape: SHAPE_WORDS, size: SIZE_WORDS, position: POSITION_PHRASES } as const;
+
+  it('scenes agree on all but one attribute, which takes distinct values named by every caption', () => {
+    const sizes = new Map<string, Set<number>>();
+    for (let seed = 0; seed < 60; seed++) {
+      const rng = mulberry32(seed);
+      for (const attribute of ZERO_SHOT_ATTRIBUTES) {
+        const group = contrastGroup(rng, attribute, 8);
+        const objects = group.map((g) => g.attributes.objects[0]);
+        expect(group.every((g) => g.attributes.objects.length === 1)).toBe(true);
+        expect(new Set(group.map((g) => g.attributes.background)).size).toBe(1);
+        for (const other of otherAttributes[attribute]) expect(new Set(objects.map((o) => o[other])).size, `${attribute} group varies ${other}`).toBe(1);
+        expect(new Set(objects.map((o) => o[attribute])).size).toBe(group.length);
+        for (const g of group) {
+          const o = g.attributes.objects[0];
+          expect(isHeldOut(o)).toBe(false);
+          expect(backgroundsFor([o.colour])).toContain(g.attributes.background);
+          expect(Buffer.from(g.image).equals(Buffer.from(renderScene(g.attributes, 64)))).toBe(true);
+          for (const caption of g.captions) {
+            const phrases = attribute === 'position' ? [...POSITION_PHRASES[o.position], ...POSITION_LABELS[o.position]] : words[attribute][o[attribute] as never];
+            expect(mentions(caption, phrases), `${caption} lacks ${o[attribute]}`).toBe(true);
+            expect(mentions(caption, COLOUR_WORDS[o.colour]) && mentions(caption, SHAPE_WORDS[o.shape]), caption).toBe(true);
+          }
+        }
+        sizes.set(attribute, (sizes.get(attribute) ?? new Set()).add(group.length));
+      }
+    }
+    // Eight colours have one held-out shape (7 left), white and black none; 2 sizes; 9 positions, capped at 8.
+    expect(sizes.get('shape')).toEqual(new Set([7, 8]));
+    expect(sizes.get('size')).toEqual(new Set([2]));
+    expect(sizes.get('position')).toEqual(new Set([8]));
+    expect(Math.min(...sizes.get('colour')!)).toBeGreaterThanOrEqual(4);
+  });
+
+  it('CLIP batches: the contrast fraction is grouped, the rest random; each step is reproducible', () => {
+    const settings = { steps: 1, batchSize: 20, lr: 0, weightDecay: 0, warmupSteps: 0, seed: 7, dataSeed: 1, logEvery: 1, checkpointEvery: 1, contrastFraction: 0.5 };
+    const a = clipBatch(settings, 3, 32, 32);
+    expect(a.pixels.length).toBe(20 * 3 * 32 * 32);
+    expect(a.ids.length).toBe(20 * 32);
+    expect(clipBatch(settings, 3, 32, 32)).toEqual(a);
+    expect(clipBatch(settings, 4, 32, 32).ids).not.toEqual(a.ids);
+    // The random half is the start of the plain random batch of the same step (the same stream).
+    const plain = clipBatch({ ...settings, contrastFraction: 0 }, 3, 32, 32);
+    expect(a.ids.slice(10 * 32)).toEqual(plain.ids.slice(0, 10 * 32));
+    expect(a.ids.slice(0, 10 * 32)).not.toEqual(plain.ids.slice(10 * 32));
+    expect(() => clipBatch({ ...settings, contrastFraction: 2 }, 0, 32, 32)).toThrow(/contrastFraction must be in \[0, 1\], got 2/);
   });
 });
 

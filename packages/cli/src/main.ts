@@ -41,6 +41,8 @@ program
   .option('--batch-size <n>', 'batch size', '128')
   .option('--lr <x>', 'peak learning rate', '1e-3')
   .option('--seed <n>', 'random seed', '0')
+  .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
+  .option('--group-size <n>', 'largest contrast group', '8')
   .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
   .option('--resume', 'continue from the checkpoint in --out')
   .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')

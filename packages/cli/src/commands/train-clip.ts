@@ -12,6 +12,8 @@ export interface TrainClipCli {
   batchSize: string;
   lr: string;
   seed: string;
+  contrast: string;
+  groupSize: string;
   out: string;
   resume?: boolean;
   export?: string | boolean;
@@ -31,6 +33,8 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
     dataSeed: DEFAULT_DATA_SEED,
     logEvery: 10,
     checkpointEvery: 100,
+    contrastFraction: Number(o.contrast),
+    contrastGroupSize: Number(o.groupSize),
   };
   for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`train-clip: --${k} is not a number`);
   manualSeed(settings.seed);
@@ -50,7 +54,7 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();
-    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed}` });
+    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize}` });
     console.log(`exported ${path}`);
   }
 }

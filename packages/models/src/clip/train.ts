@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
-import { generateSample, type Split } from '../data/index.ts';
+import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split } from '../data/index.ts';
 import { stepRng } from '../prior/rng.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
@@ -21,6 +21,13 @@ export interface ClipTrainSettings {
   dataSeed: number;
   logEvery: number;
   checkpointEvery: number;
+  /**
+   * Fraction of each batch made of contrast groups (scenes differing in one attribute, see
+   * `contrastGroup`); the rest are random training samples. Default 0: plain random batches.
+   */
+  contrastFraction?: number;
+  /** Largest contrast group (default 8). */
+  contrastGroupSize?: number;
 }
 
 export interface ClipStepReport {
@@ -31,16 +38,30 @@ export interface ClipStepReport {
   logitScale: number;
 }
 
-/** The batch of one step: sample indices of the training split and one caption each. */
+/**
+ * The batch of one step (a pure function of settings and step): contrast groups first, each on an
+ * attribute taken in turn from a random start, then random training samples with one caption each.
+ */
 export function clipBatch(s: ClipTrainSettings, step: number, resolution: number, contextLength: number) {
+  const fraction = s.contrastFraction ?? 0;
+  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`clipBatch: contrastFraction must be in [0, 1], got ${fraction}`);
   const pick = stepRng(s.seed, step, 11);
+  const groupRng = stepRng(s.seed, step, 12);
   const images: { data: Uint8Array; width: number; height: number }[] = [];
   const captions: string[] = [];
-  for (let i = 0; i < s.batchSize; i++) {
-    const index = Math.floor(pick() * 2 ** 31);
-    const sample = generateSample(index, { seed: s.dataSeed, split: 'train' as Split });
+  const add = (sample: { image: Uint8Array; width: number; height: number; captions: string[] }, rng: () => number) => {
     images.push({ data: sample.image, width: sample.width, height: sample.height });
-    captions.push(sample.captions[Math.floor(pick() * sample.captions.length)]);
+    captions.push(sample.captions[Math.floor(rng() * sample.captions.length)]);
+  };
+  const grouped = Math.round(s.batchSize * fraction);
+  let attribute = Math.floor(groupRng() * ZERO_SHOT_ATTRIBUTES.length);
+  while (images.length < grouped) {
+    const group = contrastGroup(groupRng, ZERO_SHOT_ATTRIBUTES[attribute++ % ZERO_SHOT_ATTRIBUTES.length], Math.min(s.contrastGroupSize ?? 8, grouped - images.length));
+    for (const sample of group) add(sample, groupRng);
+  }
+  while (images.length < s.batchSize) {
+    const index = Math.floor(pick() * 2 ** 31);
+    add(generateSample(index, { seed: s.dataSeed, split: 'train' as Split }), pick);
   }
   return { pixels: preprocessBatch(images, resolution), ids: tokenize(captions, contextLength).ids };
 }

@@ -108,19 +108,22 @@ type Words = ReturnType<typeof describe>;
 type Template1 = (o: Words, bg: string) => string;
 type Template2 = (a: Words, b: Words, bg: string) => string;
 
-const SINGLE_TEMPLATES: readonly Template1[] = [
-  (o, bg) => `a photo of ${o.full} ${o.pos} on ${withArticle(bg)} background`,
-  (o) => `${o.full} ${o.pos}`,
-  (o, bg) => `${o.label}: ${o.size} ${o.colour} ${o.shape}, ${bg} backdrop`,
-  (o) => `a photo of ${o.plain}`,
-  (o) => `a photo of ${o.full}`,
-  (o) => `a photo of ${o.plain} ${o.pos}`,
-  (o) => `${withArticle(`${o.size} ${o.shape}`)}, ${o.colour}, ${o.pos}`,
-  (o, bg) => `there is ${o.full} ${o.pos} against ${withArticle(bg)} backdrop`,
-  (o, bg) => `${o.plain} on ${bg}`,
-  (o, bg) => `a rendering of ${o.full} on a plain ${bg} background`,
-  (o, bg) => `${bg} background with ${o.full} ${o.pos}`,
-  (o) => `${o.plain}`,
+/** What a single-object template names besides colour and shape (which every caption names). */
+type Mention = 'size' | 'position';
+
+const SINGLE_TEMPLATES: readonly { mentions: readonly Mention[]; text: Template1 }[] = [
+  { mentions: ['size', 'position'], text: (o, bg) => `a photo of ${o.full} ${o.pos} on ${withArticle(bg)} background` },
+  { mentions: ['size', 'position'], text: (o) => `${o.full} ${o.pos}` },
+  { mentions: ['size', 'position'], text: (o, bg) => `${o.label}: ${o.size} ${o.colour} ${o.shape}, ${bg} backdrop` },
+  { mentions: [], text: (o) => `a photo of ${o.plain}` },
+  { mentions: ['size'], text: (o) => `a photo of ${o.full}` },
+  { mentions: ['position'], text: (o) => `a photo of ${o.plain} ${o.pos}` },
+  { mentions: ['size', 'position'], text: (o) => `${withArticle(`${o.size} ${o.shape}`)}, ${o.colour}, ${o.pos}` },
+  { mentions: ['size', 'position'], text: (o, bg) => `there is ${o.full} ${o.pos} against ${withArticle(bg)} backdrop` },
+  { mentions: [], text: (o, bg) => `${o.plain} on ${bg}` },
+  { mentions: ['size'], text: (o, bg) => `a rendering of ${o.full} on a plain ${bg} background` },
+  { mentions: ['size', 'position'], text: (o, bg) => `${bg} background with ${o.full} ${o.pos}` },
+  { mentions: [], text: (o) => `${o.plain}` },
 ];
 
 const PAIR_TEMPLATES: readonly Template2[] = [
@@ -140,11 +143,21 @@ export function makeCaptions(rng: Rng, objects: readonly CaptionObject[], backgr
   const bgWord = () => word(rng, BACKGROUND_WORDS[background]);
   let captions: string[];
   if (objects.length === 1) {
-    captions = SINGLE_TEMPLATES.map((t) => t(describe(rng, objects[0]), bgWord()));
+    captions = SINGLE_TEMPLATES.map((t) => t.text(describe(rng, objects[0]), bgWord()));
   } else if (objects.length === 2) {
     captions = PAIR_TEMPLATES.map((t) => t(describe(rng, objects[0]), describe(rng, objects[1]), bgWord()));
   } else {
     throw new Error(`makeCaptions: expected 1 or 2 objects, got ${objects.length}`);
   }
+  return shuffled(rng, [...new Set(captions)]);
+}
+
+/**
+ * Captions of a single-object scene that name `attribute` (colour and shape: every caption; size
+ * or position: the templates that name it), for batches whose images differ only in that attribute.
+ */
+export function captionsNaming(rng: Rng, object: CaptionObject, background: BackgroundName, attribute: 'colour' | 'shape' | Mention): string[] {
+  const templates = SINGLE_TEMPLATES.filter((t) => attribute === 'colour' || attribute === 'shape' || t.mentions.includes(attribute));
+  const captions = templates.map((t) => t.text(describe(rng, object), word(rng, BACKGROUND_WORDS[background])));
   return shuffled(rng, [...new Set(captions)]);
 }

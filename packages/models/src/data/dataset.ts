@@ -82,8 +82,9 @@ function streamSeed(o: SampleOptions, index: number, stream: number): number {
   return hashSeed(o.seed, index, stream, split, count);
 }
 
-function placeObject(rng: Rng, shape: ShapeName, colour: ColourName, position: PositionName): SceneObject {
-  const size = pick(rng, SIZES);
+/** An object at a jittered grid position; its size is drawn from `rng` unless given. */
+export function placeObject(rng: Rng, shape: ShapeName, colour: ColourName, position: PositionName, fixedSize?: SizeName): SceneObject {
+  const size = fixedSize ?? pick(rng, SIZES);
   const centre = positionCentre(position);
   return {
     shape, colour, size, position,

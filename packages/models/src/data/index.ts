@@ -3,7 +3,7 @@ export * from './vocabulary.ts';
 export { drawShape, fillImage, SHAPE_OUTLINES, type DrawShapeOptions } from './shapes.ts';
 export {
   COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, POSITION_PHRASES, POSITION_LABELS, BACKGROUND_WORDS,
-  makeCaptions, withArticle, type CaptionObject,
+  makeCaptions, captionsNaming, withArticle, type CaptionObject,
 } from './captions.ts';
 export {
   generateSample, sampleAttributes, renderScene, iterateSamples, isHeldOut, TWO_OBJECT_PROBABILITY, MAX_ROTATION,
@@ -15,3 +15,4 @@ export {
   exportImageFolder, readImageFolder, METADATA_FILE,
   type ExportOptions, type ImageFolderEntry, type ReadImageFolderOptions,
 } from './imagefolder.ts';
+export { contrastGroup, type ContrastSample } from './contrast.ts';
