@@ -85,6 +85,14 @@ describe('matmul', () => {
     await check({ a: [13, 20], b: [20, 37], activation: 'gelu_erf' }, 'auto'); // activation without bias
   });
 
+  it('lavapipe: A read straight from its buffer (row-major, K a multiple of the k step)', async () => {
+    await check({ a: [3, 13, 16], b: [3, 16, 10] }, 'lavapipe'); // batched, M not a multiple of the row tile
+    await check({ a: [2, 1, 21, 24], b: [1, 3, 24, 9], bias: true, activation: 'silu' }, 'lavapipe'); // broadcast A and B
+    await check({ a: [37, 64], b: [70, 64], transB: true }, 'lavapipe');
+    await check({ a: [131, 160], b: [160, 200] }, 'lavapipe'); // big tile config (k step 16)
+    await check({ a: [131, 168], b: [168, 200] }, 'lavapipe'); // big tiles, K padded: packed A
+  });
+
   // Every forced variant, on any adapter ('lavapipe' falls back where 8-lane subgroups are missing).
   // Few distinct pipelines each: the 256-thread tiled kernels take seconds to compile on lavapipe.
   const VARIANTS: MatmulVariant[] = ['lavapipe', 'portable', 'nvidia', 'classic'];

@@ -81,29 +81,30 @@ export function encodeLavapipe(
   const panelWidth = LANES * cfg.cn; // texels of B one subgroup reads per k
   const panels = roundUp(p.N, 4 * panelWidth) / (4 * panelWidth);
   const panelled = usePanels(p, panels);
+  const direct = readsADirectly(p, cfg);
   // A is packed in chunks of rows so that its texture stays within the dimension limit.
-  const chunkRows = Math.min(roundUp(p.M, cfg.rm), Math.floor(maxDim / cfg.rm) * cfg.rm);
+  const chunkRows = direct ? roundUp(p.M, cfg.rm) : Math.min(roundUp(p.M, cfg.rm), Math.floor(maxDim / cfg.rm) * cfg.rm);
 
   const texB = panelled
     ? operandTexture('bp', panelWidth, kPad, p.bMatrices * panels)
     : operandTexture('b', panels * panelWidth, kPad, p.bMatrices);
   const bMatrix = { rows: p.K, cols: p.N, transposed: p.transB, matrices: p.bMatrices, panels: panelled ? panels : 1 };
   packOperand(b, texB, bMatrix, panelled ? panelWidth : panels * panelWidth, kPad, 0);
-  const texA = operandTexture('a', kTexels, chunkRows, p.aMatrices);
+  const texA = direct ? null : operandTexture('a', kTexels, chunkRows, p.aMatrices);
 
-  const code = lavapipeKernel(p, cfg, panelled);
+  const code = lavapipeKernel(p, cfg, panelled, direct);
   const batches = batchCount(p);
   for (let r0 = 0; r0 < p.M; r0 += chunkRows) {
-    packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, matrices: p.aMatrices }, kTexels, chunkRows, r0);
+    if (texA) packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, matrices: p.aMatrices }, kTexels, chunkRows, r0);
     const rowGroups = Math.ceil(Math.min(chunkRows, p.M - r0) / cfg.rm);
     for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
       rt().dispatch({
         name: 'matmul_lavapipe',
         code,
-        inputs: bias ? [bias] : [],
+        inputs: [...(direct ? [a] : []), ...(bias ? [bias] : [])],
         outputs: [out],
         params: kernelParams(p, kTexels, panels, r0, z0).params.pack(),
-        resources: [texA, texB],
+        resources: texA ? [texA, texB] : [texB],
         // Row tiles vary fastest: consecutive workgroups reuse one B panel from cache.
         workgroups: [rowGroups, panels, Math.min(MAX_GROUPS, batches - z0)],
       });
@@ -111,8 +112,18 @@ export function encodeLavapipe(
   }
 }
 
+/**
+ * A row-major A whose K needs no padding is read straight from its buffer (4 values of k per vec4
+ * load) when N is small: packing A costs as much as the multiply for the thin matrices of small
+ * models (2048×64 · 64×256: 5.7 vs 6.6 ms, lavapipe under load), while at N = 1024 the texture
+ * fetch wins (119 vs 133 ms for 1024³).
+ */
+export function readsADirectly(p: MatmulProblem, cfg: LavapipeConfig): boolean {
+  return !p.transA && p.K % (4 * cfg.kb) === 0 && p.N <= 512;
+}
+
 /** The kernel source; it depends on the config, the epilogue and the batch rank, not on the shape. */
-export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig, panelled: boolean): string {
+export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig, panelled: boolean, aDirect = false): string {
   const { rm, cn, kb } = cfg;
   const aLoads = (rm * kb) / LANES; // A texels per lane per step: t = lane + 8j ↦ (row t % rm, k texel t / rm)
   if (!Number.isInteger(aLoads)) throw new Error(`matmul: lavapipe config rm=${rm} kb=${kb} does not split over ${LANES} lanes`);
@@ -122,12 +133,16 @@ export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig, panelled: 
   const aIndex: string[] = [];
   for (let j = 0; j < aLoads; j++) {
     aIndex.push(`let aRow${j} = row0 + (lane + ${LANES * j}u) % ${rm}u;`, `let aK${j} = (lane + ${LANES * j}u) / ${rm}u;`);
+    // Rows past M (the last tile's padding) read row M - 1: their results are never stored.
+    if (aDirect) aIndex.push(`let aOff${j} = aBase + min(p.r0 + aRow${j}, p.M - 1u) * p.kTexels + aK${j};`);
   }
 
   // Every texture fetch of a step comes first: each is a call that clobbers the vector registers,
   // so grouping them spills the accumulators once per step instead of once per fetch.
   const body: string[] = [];
-  for (let j = 0; j < aLoads; j++) body.push(`let a${j} = textureLoad(ta, vec2<u32>(k4 + aK${j}, aRow${j}), aMat);`);
+  for (let j = 0; j < aLoads; j++) {
+    body.push(aDirect ? `let a${j} = a[aOff${j} + k4];` : `let a${j} = textureLoad(ta, vec2<u32>(k4 + aK${j}, aRow${j}), aMat);`);
+  }
   for (let t4 = 0; t4 < kb; t4++) {
     for (let kk = 0; kk < 4; kk++) {
       for (let c = 0; c < cn; c++) {
@@ -157,12 +172,14 @@ export function lavapipeKernel(p: MatmulProblem, cfg: LavapipeConfig, panelled: 
   }
 
   const { params, batchCode } = kernelParams(p, 0, 0, 0, 0);
-  const biasDecl = p.hasBias ? '@group(0) @binding(0) var<storage, read> bias: array<f32>;\n' : '';
-  const o = p.hasBias ? 1 : 0;
+  const inputs = [...(aDirect ? ['a: array<vec4<f32>>'] : []), ...(p.hasBias ? ['bias: array<f32>'] : [])];
+  const inputDecls = inputs.map((decl, i) => `@group(0) @binding(${i}) var<storage, read> ${decl};\n`).join('');
+  const o = inputs.length;
+  const textures = [...(aDirect ? [] : ['ta']), 'tb'];
+  const textureDecls = textures.map((name, i) => `@group(0) @binding(${o + 2 + i}) var ${name}: texture_storage_2d_array<rgba32float, read>;`).join('\n');
   return `enable subgroups;
-${biasDecl}@group(0) @binding(${o}) var<storage, read_write> out: array<f32>;
-${params.decl(o + 1)}@group(0) @binding(${o + 2}) var ta: texture_storage_2d_array<rgba32float, read>;
-@group(0) @binding(${o + 3}) var tb: texture_storage_2d_array<rgba32float, read>;
+${inputDecls}@group(0) @binding(${o}) var<storage, read_write> out: array<f32>;
+${params.decl(o + 1)}${textureDecls}
 ${epilogueWgsl(p)}
 
 fn store4(rowBase: u32, col: u32, v: vec4<f32>) {
@@ -178,6 +195,7 @@ ${batchCode}
   let row0 = wid.x * ${rm}u;                 // first row of this tile in the A texture chunk
   let col0 = wid.y * ${LANES * cn}u + lane; // this lane's first texel column of C
   ${panelled ? 'let bx = lane; let bLayer = bMat * p.panels + wid.y;' : 'let bx = col0; let bLayer = bMat;'} // B texel column and layer
+${aDirect ? '  let aBase = aMat * p.M * p.kTexels;' : ''}
 ${aIndex.join('\n')}
   ${accs.join('\n  ')}
   for (var k4 = 0u; k4 < p.kTexels; k4 += ${kb}u) {
