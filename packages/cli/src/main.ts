@@ -41,6 +41,8 @@ program
   .option('--batch-size <n>', 'batch size', '128')
   .option('--lr <x>', 'peak learning rate', '1e-3')
   .option('--seed <n>', 'random seed', '0')
+  .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 32)')
+  .option('--patch-size <px>', 'ViT patch side (the default CLIP: 8)')
   .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
   .option('--group-size <n>', 'largest contrast group', '8')
   .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')

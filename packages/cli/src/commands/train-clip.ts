@@ -12,6 +12,8 @@ export interface TrainClipCli {
   batchSize: string;
   lr: string;
   seed: string;
+  resolution?: string;
+  patchSize?: string;
   contrast: string;
   groupSize: string;
   out: string;
@@ -37,12 +39,19 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
     contrastGroupSize: Number(o.groupSize),
   };
   for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`train-clip: --${k} is not a number`);
+  const base = DEFAULT_CLIP_CONFIG.vision;
+  if (base.kind !== 'vit') throw new Error('train-clip: the default CLIP config is not a ViT');
+  const vision = { ...base, imageResolution: Number(o.resolution ?? base.imageResolution), patchSize: Number(o.patchSize ?? base.patchSize) };
+  if (!(vision.imageResolution > 0 && vision.patchSize > 0 && vision.imageResolution % vision.patchSize === 0)) {
+    throw new Error(`train-clip: --resolution ${o.resolution} must be a positive multiple of --patch-size ${o.patchSize}`);
+  }
+  const config = { ...DEFAULT_CLIP_CONFIG, vision };
   manualSeed(settings.seed);
-  const model = new CLIP(DEFAULT_CLIP_CONFIG);
-  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${DEFAULT_CLIP_CONFIG.vision.imageResolution}px images, context ${DEFAULT_CLIP_CONFIG.text.contextLength}`);
+  const model = new CLIP(config);
+  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${vision.imageResolution}px images, patch ${vision.patchSize}, context ${config.text.contextLength}`);
   mkdirSync(o.out, { recursive: true });
   const bar = progressBar('clip', steps);
-  await trainClip(model, settings, { outDir: o.out, resume: o.resume, config: DEFAULT_CLIP_CONFIG, onStep: (r) => bar.update(r.step, r) });
+  await trainClip(model, settings, { outDir: o.out, resume: o.resume, config, onStep: (r) => bar.update(r.step, r) });
   bar.stop();
   const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(evaluation, null, 2));
@@ -54,7 +63,7 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();
-    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize}` });
+    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --resolution ${vision.imageResolution} --patch-size ${vision.patchSize} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize}` });
     console.log(`exported ${path}`);
   }
 }
