@@ -341,6 +341,16 @@ describe('contrast groups', () => {
     expect(a.ids.slice(10 * 32)).toEqual(plain.ids.slice(0, 10 * 32));
     expect(a.ids.slice(0, 10 * 32)).not.toEqual(plain.ids.slice(10 * 32));
     expect(() => clipBatch({ ...settings, contrastFraction: 2 }, 0, 32, 32)).toThrow(/contrastFraction must be in \[0, 1\], got 2/);
+    expect(() => clipBatch({ ...settings, contrastAttributes: ['shape', 'hue' as never] }, 0, 32, 32)).toThrow(/contrastAttributes must be some of colour, shape, position, size; got \[shape, hue\]/);
+  });
+
+  it('CLIP batches vary only the listed attributes', () => {
+    // Size-only groups are pairs that share everything but size: the two images differ, their captions name the sizes.
+    const settings = { steps: 1, batchSize: 8, lr: 0, weightDecay: 0, warmupSteps: 0, seed: 2, dataSeed: 1, logEvery: 1, checkpointEvery: 1, contrastFraction: 1, contrastAttributes: ['size'] as const };
+    const { ids } = clipBatch(settings, 0, 32, 32);
+    const captions = Array.from({ length: 8 }, (_, i) => [...ids.slice(i * 32, (i + 1) * 32)]);
+    const sizeTokens = new Set(tokenize(['small tiny little large big huge']).ids.slice(1, 7));
+    for (const c of captions) expect(c.filter((t) => sizeTokens.has(t)).length, 'one size word per caption').toBe(1);
   });
 });
 

@@ -45,6 +45,8 @@ program
   .option('--patch-size <px>', 'ViT patch side (the default CLIP: 8)')
   .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
   .option('--group-size <n>', 'largest contrast group', '8')
+  .option('--contrast-on <attributes>', 'attributes the groups vary, in turn (repeat one to weight it)', 'colour,shape,position,size')
+  .option('--init <file>', 'start from these weights (a train-clip checkpoint or an exported CLIP; its config is used)')
   .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
   .option('--resume', 'continue from the checkpoint in --out')
   .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')

@@ -1,10 +1,10 @@
 // `sd train-clip` (`pnpm train:clip`): train the small default CLIP on the procedural captioned
 // images, evaluate zero-shot accuracy and retrieval, and export it (F16) as the default model.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { manualSeed } from '@sd/autograd';
-import { CLIP, DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, trainClip } from '@sd/models';
+import { manualSeed, readSafetensors, type nn } from '@sd/autograd';
+import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
 
 export interface TrainClipCli {
@@ -16,6 +16,8 @@ export interface TrainClipCli {
   patchSize?: string;
   contrast: string;
   groupSize: string;
+  contrastOn: string;
+  init?: string;
   out: string;
   resume?: boolean;
   export?: string | boolean;
@@ -39,19 +41,18 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
     contrastGroupSize: Number(o.groupSize),
   };
   for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`train-clip: --${k} is not a number`);
-  const base = DEFAULT_CLIP_CONFIG.vision;
-  if (base.kind !== 'vit') throw new Error('train-clip: the default CLIP config is not a ViT');
-  const vision = { ...base, imageResolution: Number(o.resolution ?? base.imageResolution), patchSize: Number(o.patchSize ?? base.patchSize) };
-  if (!(vision.imageResolution > 0 && vision.patchSize > 0 && vision.imageResolution % vision.patchSize === 0)) {
-    throw new Error(`train-clip: --resolution ${o.resolution} must be a positive multiple of --patch-size ${o.patchSize}`);
-  }
-  const config = { ...DEFAULT_CLIP_CONFIG, vision };
+  const contrastAttributes = o.contrastOn.split(',').map((a) => a.trim()) as ZeroShotAttribute[];
+  const init = o.init ? readInitialWeights(o.init) : null;
+  if (init && (o.resolution || o.patchSize)) throw new Error('train-clip: --init takes the model config from its file; drop --resolution/--patch-size');
+  const config = init?.config ?? vitConfig(o);
   manualSeed(settings.seed);
   const model = new CLIP(config);
-  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${vision.imageResolution}px images, patch ${vision.patchSize}, context ${config.text.contextLength}`);
+  if (init) model.loadStateDict(init.state, { source: o.init });
+  const vision = config.vision as ClipViTConfig;
+  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${vision.imageResolution}px images, patch ${vision.patchSize}, context ${config.text.contextLength}${init ? `, from ${o.init}` : ''}`);
   mkdirSync(o.out, { recursive: true });
   const bar = progressBar('clip', steps);
-  await trainClip(model, settings, { outDir: o.out, resume: o.resume, config, onStep: (r) => bar.update(r.step, r) });
+  await trainClip(model, { ...settings, contrastAttributes }, { outDir: o.out, resume: o.resume, config, onStep: (r) => bar.update(r.step, r) });
   bar.stop();
   const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(evaluation, null, 2));
@@ -63,7 +64,33 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();
-    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --resolution ${vision.imageResolution} --patch-size ${vision.patchSize} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize}` });
+    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --resolution ${vision.imageResolution} --patch-size ${vision.patchSize} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize} --contrast-on ${contrastAttributes.join(',')}${o.init ? ` --init ${o.init}` : ''}` });
     console.log(`exported ${path}`);
   }
+}
+
+/** The default CLIP's config with the ViT geometry the options ask for. */
+function vitConfig(o: TrainClipCli): ClipConfig {
+  const base = DEFAULT_CLIP_CONFIG.vision;
+  if (base.kind !== 'vit') throw new Error('train-clip: the default CLIP config is not a ViT');
+  const vision = { ...base, imageResolution: Number(o.resolution ?? base.imageResolution), patchSize: Number(o.patchSize ?? base.patchSize) };
+  if (!(vision.imageResolution > 0 && vision.patchSize > 0 && vision.imageResolution % vision.patchSize === 0)) {
+    throw new Error(`train-clip: --resolution ${o.resolution} must be a positive multiple of --patch-size ${o.patchSize}`);
+  }
+  return { ...DEFAULT_CLIP_CONFIG, vision };
+}
+
+/** Weights and config from a train-clip checkpoint (group "model") or an exported CLIP. */
+function readInitialWeights(path: string): { config: ClipConfig; state: Map<string, nn.HostTensor> } {
+  if (!existsSync(path)) throw new Error(`train-clip: --init ${path} does not exist`);
+  const file = readSafetensors(path);
+  const configJson = file.metadata.config;
+  if (!configJson || configJson === 'null') throw new Error(`train-clip: --init ${path} has no CLIP config in its metadata (not written by train-clip)`);
+  const exported = file.metadata.format === 'sd-clip/1';
+  const state = new Map<string, nn.HostTensor>();
+  for (const [name, t] of file.tensors) {
+    if (exported) state.set(name, { shape: t.shape, data: t.data });
+    else if (name.startsWith('model.')) state.set(name.slice('model.'.length), { shape: t.shape, data: t.data });
+  }
+  return { config: JSON.parse(configJson) as ClipConfig, state };
 }

@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
-import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split } from '../data/index.ts';
+import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split, type ZeroShotAttribute } from '../data/index.ts';
 import { stepRng } from '../prior/rng.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
@@ -28,6 +28,8 @@ export interface ClipTrainSettings {
   contrastFraction?: number;
   /** Largest contrast group (default 8). */
   contrastGroupSize?: number;
+  /** The attributes groups vary, taken in turn (repeat one to weight it); default all four. */
+  contrastAttributes?: readonly ZeroShotAttribute[];
 }
 
 export interface ClipStepReport {
@@ -53,10 +55,13 @@ export function clipBatch(s: ClipTrainSettings, step: number, resolution: number
     images.push({ data: sample.image, width: sample.width, height: sample.height });
     captions.push(sample.captions[Math.floor(rng() * sample.captions.length)]);
   };
+  const cycle = s.contrastAttributes ?? ZERO_SHOT_ATTRIBUTES;
+  const unknown = cycle.filter((a) => !ZERO_SHOT_ATTRIBUTES.includes(a));
+  if (cycle.length === 0 || unknown.length) throw new Error(`clipBatch: contrastAttributes must be some of ${ZERO_SHOT_ATTRIBUTES.join(', ')}; got [${cycle.join(', ')}]`);
   const grouped = Math.round(s.batchSize * fraction);
-  let attribute = Math.floor(groupRng() * ZERO_SHOT_ATTRIBUTES.length);
+  let attribute = Math.floor(groupRng() * cycle.length);
   while (images.length < grouped) {
-    const group = contrastGroup(groupRng, ZERO_SHOT_ATTRIBUTES[attribute++ % ZERO_SHOT_ATTRIBUTES.length], Math.min(s.contrastGroupSize ?? 8, grouped - images.length));
+    const group = contrastGroup(groupRng, cycle[attribute++ % cycle.length], Math.min(s.contrastGroupSize ?? 8, grouped - images.length));
     for (const sample of group) add(sample, groupRng);
   }
   while (images.length < s.batchSize) {
