@@ -19,4 +19,4 @@ export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
 export * from './io/safetensors.ts';
 export { readTorchCheckpoint, readTorchStateDict, type TorchCheckpoint, type TorchTensor, type TorchDtype } from './io/torch-pickle.ts';
-export { saveCheckpoint, loadCheckpoint, type TensorGroups, type LoadedCheckpoint } from './io/checkpoint.ts';
+export { saveCheckpoint, loadCheckpoint, checkpointGroups, type TensorGroups, type LoadedCheckpoint } from './io/checkpoint.ts';

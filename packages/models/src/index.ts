@@ -15,6 +15,6 @@ export { clipLoss, l2normalize, MAX_LOGIT_SCALE } from './clip/loss.ts';
 export { trainClip, clipBatch, type ClipTrainSettings, type ClipStepReport } from './clip/train.ts';
 export { evaluateClip, embedTexts, embedImages, retrievalRecall, type ClipEvaluation } from './clip/evaluate.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
-export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
+export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
 export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';

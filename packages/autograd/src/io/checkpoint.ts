@@ -2,7 +2,7 @@
 // written atomically. Group "model" with tensor "a.b" is stored as "model.a.b".
 import type { HostTensor } from '../nn/module.ts';
 import type { Tensor } from '../tensor.ts';
-import { readSafetensors, writeSafetensors, type SafetensorsInput } from './safetensors.ts';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from './safetensors.ts';
 
 export type TensorGroups = Record<string, Map<string, Tensor>>;
 
@@ -27,12 +27,17 @@ export interface LoadedCheckpoint {
 /** Reads a checkpoint written by `saveCheckpoint`, split back into its groups. */
 export function loadCheckpoint(path: string): LoadedCheckpoint {
   const file = readSafetensors(path);
+  return { groups: checkpointGroups(file, path), metadata: file.metadata };
+}
+
+/** The tensors of a checkpoint file already read, by group ("model.a.b" → groups.model "a.b"). */
+export function checkpointGroups(file: SafetensorsFile, label: string): Record<string, Map<string, HostTensor>> {
   const groups: Record<string, Map<string, HostTensor>> = {};
   for (const [name, t] of file.tensors) {
     const dot = name.indexOf('.');
-    if (dot < 0) throw new Error(`${path}: tensor "${name}" belongs to no group (expected "group.name")`);
+    if (dot < 0) throw new Error(`${label}: tensor "${name}" belongs to no group (expected "group.name")`);
     const group = name.slice(0, dot);
     (groups[group] ??= new Map()).set(name.slice(dot + 1), { shape: t.shape, data: t.data });
   }
-  return { groups, metadata: file.metadata };
+  return groups;
 }

@@ -3,8 +3,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { manualSeed, readSafetensors, type nn } from '@sd/autograd';
-import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, trainClip } from '@sd/models';
+import { checkpointGroups, manualSeed, readSafetensors, type nn } from '@sd/autograd';
+import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
 
 export interface TrainClipCli {
@@ -86,11 +86,7 @@ function readInitialWeights(path: string): { config: ClipConfig; state: Map<stri
   const file = readSafetensors(path);
   const configJson = file.metadata.config;
   if (!configJson || configJson === 'null') throw new Error(`train-clip: --init ${path} has no CLIP config in its metadata (not written by train-clip)`);
-  const exported = file.metadata.format === 'sd-clip/1';
-  const state = new Map<string, nn.HostTensor>();
-  for (const [name, t] of file.tensors) {
-    if (exported) state.set(name, { shape: t.shape, data: t.data });
-    else if (name.startsWith('model.')) state.set(name.slice('model.'.length), { shape: t.shape, data: t.data });
-  }
+  const state = isExportedClip(file) ? exportedClipWeights(file).state : checkpointGroups(file, path).model;
+  if (!state) throw new Error(`train-clip: --init ${path} has no "model" group (not a train-clip checkpoint)`);
   return { config: JSON.parse(configJson) as ClipConfig, state };
 }

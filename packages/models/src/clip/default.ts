@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, readSafetensors, writeSafetensors, type SafetensorsInput } from '@sd/autograd';
+import { noGrad, readSafetensors, writeSafetensors, type nn, type SafetensorsFile, type SafetensorsInput } from '@sd/autograd';
 import type { ClipConfig } from './config.ts';
 import { CLIP } from './model.ts';
 import { clipFromStateDict } from './weights.ts';
@@ -26,6 +26,8 @@ export function assetsDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets');
 }
 
+const EXPORT_FORMAT = 'sd-clip/1';
+
 export const defaultClipPath = (): string => join(assetsDir(), 'default-clip.safetensors');
 
 /** Writes a CLIP's weights as F16 safetensors with its config in the metadata. */
@@ -36,17 +38,24 @@ export async function exportClip(model: CLIP, path: string, extraMetadata: Recor
     tensors.set(name, { shape: [...t.shape], data, dtype: 'F16' });
   }
   mkdirSync(dirname(path), { recursive: true });
-  writeSafetensors(path, tensors, { format: 'sd-clip/1', config: JSON.stringify(model.config), ...extraMetadata });
+  writeSafetensors(path, tensors, { format: EXPORT_FORMAT, config: JSON.stringify(model.config), ...extraMetadata });
 }
 
 /** Loads a CLIP written by `exportClip` (config from its metadata), in eval mode. */
 export function loadExportedClip(path: string): CLIP {
   if (!existsSync(path)) throw new Error(`${path}: no CLIP checkpoint here${path === defaultClipPath() ? ' (train one with `pnpm train:clip`)' : ''}`);
-  const file = readSafetensors(path);
-  const config = file.metadata.config ? (JSON.parse(file.metadata.config) as ClipConfig) : undefined;
-  const state = new Map([...file.tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }]));
+  const { config, state } = exportedClipWeights(readSafetensors(path));
   return noGrad(() => clipFromStateDict(state, { label: path, visionHeads: config?.vision.heads, textHeads: config?.text.heads }));
 }
+
+/** The config (from the metadata, if any) and OpenAI-named weights of an `exportClip` file already read. */
+export function exportedClipWeights(file: SafetensorsFile): { config?: ClipConfig; state: Map<string, nn.HostTensor> } {
+  const config = file.metadata.config ? (JSON.parse(file.metadata.config) as ClipConfig) : undefined;
+  return { config, state: new Map([...file.tensors].map(([n, t]) => [n, { shape: t.shape, data: t.data }])) };
+}
+
+/** True for files written by `exportClip`. */
+export const isExportedClip = (file: SafetensorsFile): boolean => file.metadata.format === EXPORT_FORMAT;
 
 export function loadDefaultClip(): CLIP {
   return loadExportedClip(defaultClipPath());
