@@ -41,7 +41,7 @@ program
   .option('--batch-size <n>', 'batch size', '128')
   .option('--lr <x>', 'peak learning rate', '1e-3')
   .option('--seed <n>', 'random seed', '0')
-  .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 32)')
+  .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 32); with --init, moves the model to it (same token grid, patch kernel upsampled)')
   .option('--patch-size <px>', 'ViT patch side (the default CLIP: 8)')
   .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
   .option('--group-size <n>', 'largest contrast group', '8')

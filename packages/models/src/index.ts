@@ -8,6 +8,7 @@ export * from './clip/resnet.ts';
 export * from './clip/model.ts';
 export * from './clip/weights.ts';
 export * from './clip/preprocess.ts';
+export { upsamplePatchKernel, resizeVitInput } from './clip/patch-resize.ts';
 export * from './data/index.ts';
 export * from './prior/index.ts';
 export { type ContrastiveModel } from './clip/contrastive.ts';

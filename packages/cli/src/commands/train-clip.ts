@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { checkpointGroups, manualSeed, readSafetensors, type nn } from '@sd/autograd';
-import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, trainClip } from '@sd/models';
+import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, resizeVitInput, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
 
 export interface TrainClipCli {
@@ -42,9 +42,8 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   };
   for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`train-clip: --${k} is not a number`);
   const contrastAttributes = o.contrastOn.split(',').map((a) => a.trim()) as ZeroShotAttribute[];
-  const init = o.init ? readInitialWeights(o.init) : null;
-  if (init && (o.resolution || o.patchSize)) throw new Error('train-clip: --init takes the model config from its file; drop --resolution/--patch-size');
-  const config = init?.config ?? vitConfig(o);
+  const init = o.init ? initialWeights(o) : null;
+  const config = init?.config ?? vitConfig(o, DEFAULT_CLIP_CONFIG);
   manualSeed(settings.seed);
   const model = new CLIP(config);
   if (init) model.loadStateDict(init.state, { source: o.init });
@@ -69,15 +68,26 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   }
 }
 
-/** The default CLIP's config with the ViT geometry the options ask for. */
-function vitConfig(o: TrainClipCli): ClipConfig {
-  const base = DEFAULT_CLIP_CONFIG.vision;
-  if (base.kind !== 'vit') throw new Error('train-clip: the default CLIP config is not a ViT');
+/** A CLIP config with the ViT geometry the options ask for. */
+function vitConfig(o: TrainClipCli, config: ClipConfig): ClipConfig {
+  const base = config.vision;
+  if (base.kind !== 'vit') throw new Error('train-clip: --resolution/--patch-size need a ViT image encoder');
   const vision = { ...base, imageResolution: Number(o.resolution ?? base.imageResolution), patchSize: Number(o.patchSize ?? base.patchSize) };
   if (!(vision.imageResolution > 0 && vision.patchSize > 0 && vision.imageResolution % vision.patchSize === 0)) {
     throw new Error(`train-clip: --resolution ${o.resolution} must be a positive multiple of --patch-size ${o.patchSize}`);
   }
-  return { ...DEFAULT_CLIP_CONFIG, vision };
+  return { ...config, vision };
+}
+
+/**
+ * Weights and config of --init; with --resolution/--patch-size, moved to that input size (same token
+ * grid, patch kernel upsampled; see resizeVitInput).
+ */
+function initialWeights(o: TrainClipCli): { config: ClipConfig; state: Map<string, nn.HostTensor> } {
+  const init = readInitialWeights(o.init!);
+  if (!o.resolution && !o.patchSize) return init;
+  const target = vitConfig(o, init.config).vision as ClipViTConfig;
+  return resizeVitInput(init.config, init.state, target);
 }
 
 /** Weights and config from a train-clip checkpoint (group "model") or an exported CLIP. */
