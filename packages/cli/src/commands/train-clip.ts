@@ -47,8 +47,9 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   manualSeed(settings.seed);
   const model = new CLIP(config);
   if (init) model.loadStateDict(init.state, { source: o.init });
-  const vision = config.vision as ClipViTConfig;
-  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${vision.imageResolution}px images, patch ${vision.patchSize}, context ${config.text.contextLength}${init ? `, from ${o.init}` : ''}`);
+  const vision = config.vision;
+  const geometry = vision.kind === 'vit' ? ` --resolution ${vision.imageResolution} --patch-size ${vision.patchSize}` : '';
+  console.log(`CLIP: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, ${vision.kind === 'vit' ? `ViT ${vision.imageResolution} px / patch ${vision.patchSize}` : `ResNet ${vision.imageResolution} px`}, context ${config.text.contextLength}${init ? `, from ${o.init}` : ''}`);
   mkdirSync(o.out, { recursive: true });
   const bar = progressBar('clip', steps);
   await trainClip(model, { ...settings, contrastAttributes }, { outDir: o.out, resume: o.resume, config, onStep: (r) => bar.update(r.step, r) });
@@ -63,7 +64,7 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();
-    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed} --resolution ${vision.imageResolution} --patch-size ${vision.patchSize} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize} --contrast-on ${contrastAttributes.join(',')}${o.init ? ` --init ${o.init}` : ''}` });
+    await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed}${geometry} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize} --contrast-on ${contrastAttributes.join(',')}${o.init ? ` --init ${o.init}` : ''}` });
     console.log(`exported ${path}`);
   }
 }
