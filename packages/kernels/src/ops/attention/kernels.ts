@@ -315,6 +315,29 @@ function axpys(c: KernelConfig, rl: RowLayout, a: Access, acc: string, w: string
   return L;
 }
 
+/**
+ * What the query-owned kernels (forward, dQ) stream: key and value rows with each key's mask bit;
+ * causal: keys after the group's last query are never visible, so the loop stops there.
+ */
+function keyStream(c: KernelConfig): Stream {
+  return {
+    vecs: ['k', 'v'],
+    scalars: [{ name: 'ok', load: (i) => keyOkLoad(c, i) }],
+    rows: 'p.sk',
+    start: '0u',
+    end: `select(p.sk, min(p.sk, first + ${groupRows(c)}u), causal)`,
+  };
+}
+
+/**
+ * The two products both backward kernels start from, for every owned row r and streamed step j:
+ * s = own·streamed (the logit, P recomputed from it) and dp = ownGrad·streamedGrad (dP).
+ */
+function scoreDots(c: KernelConfig, rl: RowLayout, a: Access, [own, streamed]: [string, string], [ownGrad, streamedGrad]: [string, string]): string[] {
+  const L = range(c.rows).map((r) => range(c.step).map((j) => `var s${r}_${j} = 0.0; var dp${r}_${j} = 0.0;`).join(' '));
+  return [...L, ...dots(c, rl, a, 's', own, streamed), ...dots(c, rl, a, 'dp', ownGrad, streamedGrad)];
+}
+
 const zeroVecs = (rl: RowLayout, name: string) => range(rl.chunks).map((ch) => `var ${name}_${ch} = vec4<f32>(0.0);`).join(' ');
 
 /**
@@ -363,13 +386,7 @@ export function forwardKernel(c: KernelConfig): Kernel {
   return buildKernel(c, rl, {
     inputs: ['q', ...(c.hasMask ? ['mask'] : [])],
     outputs: ['out', 'lse'],
-    stream: {
-      vecs: ['k', 'v'],
-      scalars: [{ name: 'ok', load: (i) => keyOkLoad(c, i) }],
-      rows: 'p.sk',
-      start: '0u',
-      end: `select(p.sk, min(p.sk, first + ${groupRows(c)}u), causal)`,
-    },
+    stream: keyStream(c),
     prologue,
     body,
     epilogue,
@@ -394,9 +411,7 @@ export function dqKernel(c: KernelConfig): Kernel {
     prologue.push(`let lse${r} = lse[ri${r}];`, `let dl${r} = delta[ri${r}];`);
   }
   const body = (a: Access) => {
-    const L: string[] = rows.map((r) => steps.map((j) => `var s${r}_${j} = 0.0; var dp${r}_${j} = 0.0;`).join(' '));
-    L.push(...dots(c, rl, a, 's', 'q', 'k'));
-    L.push(...dots(c, rl, a, 'dp', 'g', 'v'));
+    const L = scoreDots(c, rl, a, ['q', 'k'], ['g', 'v']);
     for (const j of steps) L.push(`let ok${j} = ${a.scalar('ok', j)} != 0.0;`);
     for (const r of rows) {
       for (const j of steps) {
@@ -416,13 +431,7 @@ export function dqKernel(c: KernelConfig): Kernel {
   return buildKernel(c, rl, {
     inputs: ['q', 'dout', 'lse', 'delta', ...(c.hasMask ? ['mask'] : [])],
     outputs: ['dq'],
-    stream: {
-      vecs: ['k', 'v'],
-      scalars: [{ name: 'ok', load: (i) => keyOkLoad(c, i) }],
-      rows: 'p.sk',
-      start: '0u',
-      end: `select(p.sk, min(p.sk, first + ${groupRows(c)}u), causal)`,
-    },
+    stream: keyStream(c),
     prologue,
     body,
     epilogue,
@@ -448,9 +457,7 @@ export function dkdvKernel(c: KernelConfig): Kernel {
     prologue.push(`let kok${r} = ${keyOkLoad(c, `key${r}`)} != 0.0;`);
   }
   const body = (a: Access) => {
-    const L: string[] = rows.map((r) => steps.map((j) => `var s${r}_${j} = 0.0; var dp${r}_${j} = 0.0;`).join(' '));
-    L.push(...dots(c, rl, a, 's', 'k', 'q'));
-    L.push(...dots(c, rl, a, 'dp', 'v', 'dout'));
+    const L = scoreDots(c, rl, a, ['k', 'q'], ['v', 'dout']);
     for (const j of steps) L.push(`let lse${j} = ${a.scalar('lse', j)}; let dl${j} = ${a.scalar('delta', j)};`);
     for (const r of rows) {
       for (const j of steps) {
