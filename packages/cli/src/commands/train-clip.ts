@@ -57,10 +57,14 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(evaluation, null, 2));
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  console.log('| split | colour | shape | position | size |\n| --- | --- | --- | --- | --- |');
-  for (const [name, z] of [['held-out (unseen pairs)', evaluation.zeroShot], ['train distribution', evaluation.zeroShotTrainDistribution]] as const) {
-    console.log(`| ${name} | ${pct(z.colour)} | ${pct(z.shape)} | ${pct(z.position)} | ${pct(z.size)} |`);
-  }
+  console.log('| images | rule | colour | shape | position | size |\n| --- | --- | --- | --- | --- | --- |');
+  const rows = [
+    ['held-out (unseen pairs)', 'marginal', evaluation.zeroShot],
+    ['train distribution', 'marginal', evaluation.zeroShotTrainDistribution],
+    ['held-out (unseen pairs)', 'mean', evaluation.zeroShotMeanRule.heldout],
+    ['train distribution', 'mean', evaluation.zeroShotMeanRule.train],
+  ] as const;
+  for (const [images, rule, z] of rows) console.log(`| ${images} | ${rule} | ${pct(z.colour)} | ${pct(z.shape)} | ${pct(z.position)} | ${pct(z.size)} |`);
   console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();

@@ -1,11 +1,11 @@
 // Evaluating a CLIP on held-out procedural images: zero-shot accuracy per attribute (prompt
-// ensembles, as CLIP's recipe) and text→image retrieval recall.
+// ensembles scored by the model's own caption probabilities) and text→image retrieval recall.
 import { noGrad, tensor, tidy } from '@sd/autograd';
 import { generateSample, groundTruthClass, zeroShotTask, ZERO_SHOT_ATTRIBUTES, type ZeroShotAttribute } from '../data/index.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { preprocessBatch } from './preprocess-batch.ts';
 import { tokenize } from './tokenizer.ts';
-import { normalizeRowsInPlace } from '../math/rows.ts';
+import { normalizeRowsInPlace, rowDot } from '../math/rows.ts';
 
 /** Text embeddings [N, E] of `texts` (as the model outputs them, not normalised), in batches. */
 export async function embedTexts(model: ContrastiveModel, texts: string[], batch = 128): Promise<Float32Array> {
@@ -44,42 +44,69 @@ function concatRows(parts: Float32Array[]): Float32Array {
   return out;
 }
 
+/**
+ * How one class's prompts become its score. Each class's prompts enumerate the attributes it leaves
+ * free ("a photo of a {colour} star" for every colour), most of which are plainly wrong for a given
+ * image, so the two rules differ:
+ *  - 'marginal': log Σ_prompts exp(s·cos(image, prompt)), s the model's logit scale: the class's
+ *    probability under the model's own softmax over every caption, free attributes summed out.
+ *  - 'mean': cos(image, normalised mean of the prompt embeddings), CLIP's recipe for paraphrase
+ *    ensembles; averaging in wrong-colour prompts dilutes (and biases) the evidence.
+ */
+export type ZeroShotRule = 'marginal' | 'mean';
+
+/**
+ * Predicted class of every image: `images` [N, dim] and each `classPrompts[c]` [P_c, dim] hold
+ * unit rows; `logitScale` is s (not its log).
+ */
+export function classifyZeroShot(images: Float32Array, classPrompts: Float32Array[], dim: number, rule: ZeroShotRule, logitScale: number): number[] {
+  const means = classPrompts.map((prompts) => {
+    const mean = new Float32Array(dim);
+    for (let p = 0; p < prompts.length / dim; p++) for (let d = 0; d < dim; d++) mean[d] += prompts[p * dim + d];
+    return normalizeRowsInPlace(mean, dim);
+  });
+  const score = (i: number, c: number): number => {
+    if (rule === 'mean') return rowDot(images, i, means[c], 0, dim);
+    const logits = Array.from({ length: classPrompts[c].length / dim }, (_, p) => logitScale * rowDot(images, i, classPrompts[c], p, dim));
+    const top = Math.max(...logits);
+    return top + Math.log(logits.reduce((acc, l) => acc + Math.exp(l - top), 0));
+  };
+  return Array.from({ length: images.length / dim }, (_, i) => {
+    const scores = classPrompts.map((_, c) => score(i, c));
+    return scores.indexOf(Math.max(...scores));
+  });
+}
+
+type Accuracy = Record<ZeroShotAttribute, number>;
+
 export interface ClipEvaluation {
-  /** Zero-shot accuracy per attribute on held-out single-object images (unseen shape–colour pairs). */
-  zeroShot: Record<ZeroShotAttribute, number>;
+  /** Zero-shot accuracy per attribute ('marginal' rule) on held-out single-object images (unseen shape–colour pairs). */
+  zeroShot: Accuracy;
   /** The same on single-object images of the training distribution (new samples). */
-  zeroShotTrainDistribution: Record<ZeroShotAttribute, number>;
+  zeroShotTrainDistribution: Accuracy;
+  /** Both splits again with the 'mean' rule, for comparison. */
+  zeroShotMeanRule: { heldout: Accuracy; train: Accuracy };
   /** Text→image retrieval over held-out (image, caption) pairs. */
   retrieval: { recallAt1: number; recallAt5: number; count: number };
 }
 
-async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldout', count: number, dataSeed: number, evalSeed: number) {
+/** Accuracy per attribute under each rule, on `count` single-object images of `split`. */
+async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldout', count: number, dataSeed: number, evalSeed: number): Promise<Record<ZeroShotRule, Accuracy>> {
   const samples = Array.from({ length: count }, (_, i) => generateSample(evalSeed + i, { seed: dataSeed, split, objectCount: 1 }));
   const imageEmb = await embedImages(model, samples.map((s) => ({ data: s.image, width: s.width, height: s.height })));
-  const e = imageEmb.length / count;
-  normalizeRowsInPlace(imageEmb, e);
-  const result = {} as Record<ZeroShotAttribute, number>;
+  const dim = imageEmb.length / count;
+  normalizeRowsInPlace(imageEmb, dim);
+  const logitScale = Math.exp((await model.logitScale.read())[0]);
+  const result: Record<ZeroShotRule, Accuracy> = { marginal: {} as Accuracy, mean: {} as Accuracy };
   for (const attribute of ZERO_SHOT_ATTRIBUTES) {
     const task = zeroShotTask(attribute);
-    // Class embedding = normalised mean of its prompt ensemble.
-    const classEmb = new Float32Array(task.classes.length * e);
-    for (let c = 0; c < task.classes.length; c++) {
-      const prompts = normalizeRowsInPlace(await embedTexts(model, task.prompts[c]), e);
-      for (let p = 0; p < task.prompts[c].length; p++) for (let d = 0; d < e; d++) classEmb[c * e + d] += prompts[p * e + d];
+    const classPrompts: Float32Array[] = [];
+    for (const prompts of task.prompts) classPrompts.push(normalizeRowsInPlace(await embedTexts(model, prompts), dim));
+    const truth = samples.map((s) => groundTruthClass(attribute, s.attributes));
+    for (const rule of ['marginal', 'mean'] as const) {
+      const predicted = classifyZeroShot(imageEmb, classPrompts, dim, rule, logitScale);
+      result[rule][attribute] = predicted.filter((c, i) => c === truth[i]).length / count;
     }
-    normalizeRowsInPlace(classEmb, e);
-    let correct = 0;
-    samples.forEach((s, i) => {
-      let best = -Infinity;
-      let pred = -1;
-      for (let c = 0; c < task.classes.length; c++) {
-        let dot = 0;
-        for (let d = 0; d < e; d++) dot += imageEmb[i * e + d] * classEmb[c * e + d];
-        if (dot > best) [best, pred] = [dot, c];
-      }
-      if (pred === groundTruthClass(attribute, s.attributes)) correct++;
-    });
-    result[attribute] = correct / count;
   }
   return result;
 }
@@ -109,11 +136,11 @@ export function retrievalRecall(imageEmb: Float32Array, textEmb: Float32Array, d
 export async function evaluateClip(model: ContrastiveModel, options: { dataSeed: number; zeroShotCount?: number; retrievalCount?: number; evalSeed?: number }): Promise<ClipEvaluation> {
   const { dataSeed, zeroShotCount = 500, retrievalCount = 1000, evalSeed = 10_000_000 } = options;
   model.eval();
-  const zeroShot = await zeroShotAccuracy(model, 'heldout', zeroShotCount, dataSeed, evalSeed);
-  const zeroShotTrainDistribution = await zeroShotAccuracy(model, 'train', zeroShotCount, dataSeed, evalSeed);
+  const heldout = await zeroShotAccuracy(model, 'heldout', zeroShotCount, dataSeed, evalSeed);
+  const train = await zeroShotAccuracy(model, 'train', zeroShotCount, dataSeed, evalSeed);
   const samples = Array.from({ length: retrievalCount }, (_, i) => generateSample(evalSeed + i, { seed: dataSeed, split: 'heldout' }));
   const img = await embedImages(model, samples.map((s) => ({ data: s.image, width: s.width, height: s.height })));
   const txt = await embedTexts(model, samples.map((s) => s.captions[0]));
   const retrieval = retrievalRecall(img, txt, img.length / retrievalCount);
-  return { zeroShot, zeroShotTrainDistribution, retrieval };
+  return { zeroShot: heldout.marginal, zeroShotTrainDistribution: train.marginal, zeroShotMeanRule: { heldout: heldout.mean, train: train.mean }, retrieval };
 }

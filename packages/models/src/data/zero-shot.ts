@@ -3,8 +3,8 @@
 // Every caption names colour and shape, so a prompt that names only one attribute ("a photo of a
 // red object") would be off the training distribution. Instead each class gets an ensemble of
 // prompts in the canonical caption form, one per value of the attributes the class does not fix
-// (average their normalised text embeddings, as CLIP's own zero-shot recipe does). The canonical
-// words are the first synonyms in captions.ts, and these exact forms are caption templates.
+// (evaluateClip scores a class from its ensemble; see ZeroShotRule). The canonical words are the
+// first synonyms in captions.ts, and these exact forms are caption templates.
 
 import { COLOUR_WORDS, POSITION_PHRASES, SHAPE_WORDS, SIZE_WORDS, withArticle } from './captions.ts';
 import type { SampleAttributes } from './dataset.ts';
