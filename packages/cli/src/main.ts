@@ -7,6 +7,7 @@ import { trainClipCommand } from './commands/train-clip.ts';
 import { encodeCommand } from './commands/encode.ts';
 import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
+import { evalClipCommand } from './commands/eval-clip.ts';
 
 const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
 
@@ -41,8 +42,8 @@ program
   .option('--batch-size <n>', 'batch size', '128')
   .option('--lr <x>', 'peak learning rate', '1e-3')
   .option('--seed <n>', 'random seed', '0')
-  .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 32); with --init, moves the model to it (same token grid, patch kernel upsampled)')
-  .option('--patch-size <px>', 'ViT patch side (the default CLIP: 8)')
+  .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 64); with --init, moves the model to it (same token grid, patch kernel upsampled)')
+  .option('--patch-size <px>', 'ViT patch side (the default CLIP: 16)')
   .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
   .option('--group-size <n>', 'largest contrast group', '8')
   .option('--contrast-on <attributes>', 'attributes the groups vary, in turn (repeat one to weight it)', 'colour,shape,position,size')
@@ -52,6 +53,13 @@ program
   .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
   .option('--out <dir>', 'run directory', 'runs/clip')
   .action(trainClipCommand);
+
+program
+  .command('eval-clip [file]')
+  .description('zero-shot accuracy and retrieval of an exported CLIP (default: the default CLIP)')
+  .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
+  .option('--update', 'record the evaluation in the file\'s metadata')
+  .action(evalClipCommand);
 
 program
   .command('eval-prior')

@@ -6,6 +6,7 @@ import { initRuntime } from '@sd/kernels';
 import { checkpointGroups, manualSeed, readSafetensors, type nn } from '@sd/autograd';
 import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, resizeVitInput, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
+import { formatClipEvaluation } from './eval-clip.ts';
 
 export interface TrainClipCli {
   steps: string;
@@ -56,16 +57,7 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   bar.stop();
   const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(evaluation, null, 2));
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  console.log('| images | rule | colour | shape | position | size |\n| --- | --- | --- | --- | --- | --- |');
-  const rows = [
-    ['held-out (unseen pairs)', 'marginal', evaluation.zeroShot],
-    ['train distribution', 'marginal', evaluation.zeroShotTrainDistribution],
-    ['held-out (unseen pairs)', 'mean', evaluation.zeroShotMeanRule.heldout],
-    ['train distribution', 'mean', evaluation.zeroShotMeanRule.train],
-  ] as const;
-  for (const [images, rule, z] of rows) console.log(`| ${images} | ${rule} | ${pct(z.colour)} | ${pct(z.shape)} | ${pct(z.position)} | ${pct(z.size)} |`);
-  console.log(`text→image retrieval over ${evaluation.retrieval.count} held-out pairs: R@1 ${pct(evaluation.retrieval.recallAt1)}, R@5 ${pct(evaluation.retrieval.recallAt5)}`);
+  console.log(formatClipEvaluation(evaluation));
   if (o.export) {
     const path = typeof o.export === 'string' ? o.export : defaultClipPath();
     await exportClip(model, path, { eval: JSON.stringify(evaluation), command: `pnpm train:clip --steps ${steps} --batch-size ${settings.batchSize} --lr ${settings.lr} --seed ${settings.seed}${geometry} --contrast ${settings.contrastFraction} --group-size ${settings.contrastGroupSize} --contrast-on ${contrastAttributes.join(',')}${o.init ? ` --init ${o.init}` : ''}` });

@@ -9,12 +9,13 @@ import { CLIP } from './model.ts';
 import { clipFromStateDict } from './weights.ts';
 
 /**
- * ViT 32 px / patch 8 (16 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
- * width 64 × 2 layers; 64-d embeddings. Sized to train on two CPU cores through lavapipe.
+ * ViT 64 px / patch 16 (16 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
+ * width 64 × 2 layers; 64-d embeddings. Sized to train on two CPU cores through lavapipe (its first
+ * stages run at 32 px / patch 8, the same token grid, and are then moved up; see the README).
  */
 export const DEFAULT_CLIP_CONFIG: ClipConfig = {
   embedDim: 64,
-  vision: { kind: 'vit', imageResolution: 32, patchSize: 8, width: 64, layers: 3, heads: 2 },
+  vision: { kind: 'vit', imageResolution: 64, patchSize: 16, width: 64, layers: 3, heads: 2 },
   text: { contextLength: 32, vocabSize: 49408, width: 64, heads: 2, layers: 2 },
 };
 
