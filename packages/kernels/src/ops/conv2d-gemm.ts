@@ -14,22 +14,15 @@ import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
 import type { DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
+import { TILED_NVIDIA, TILED_NVIDIA_SMALL, type TiledConfig } from './matmul/tiled.ts';
 
-/** Tile shape of the GEMM: a workgroup computes bm × bn of C, each thread tm × tn (multiples of 4). */
-export interface GemmConfig {
-  bm: number;
-  bn: number;
-  bk: number;
-  tm: number;
-  tn: number;
-  /** Prefetch the next k slice into registers during the product; two workgroup buffers, one barrier per step. */
-  doubleBuffer: boolean;
-}
+/** Tile shape of the GEMM: the tiled matmul's (a workgroup computes bm × bn of C, each thread tm × tn). */
+export type GemmConfig = TiledConfig;
 
 /** 256 threads × 4×4: fits any WebGPU adapter's limits (16 KiB of workgroup memory). */
-export const GEMM_SMALL: GemmConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: true };
+export const GEMM_SMALL: GemmConfig = TILED_NVIDIA_SMALL;
 /** 256 threads × 8×8, the shape of fast CUDA SGEMMs, when there are enough tiles to fill the GPU. */
-export const GEMM_LARGE: GemmConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, doubleBuffer: true };
+export const GEMM_LARGE: GemmConfig = TILED_NVIDIA;
 
 function pickConfig(m: number, n: number, batches: number): GemmConfig {
   // An H100 has 132 SMs: big tiles only when there are about two waves of them.
