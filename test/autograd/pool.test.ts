@@ -4,22 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { avgPool2d, batchNormInference, mul, nn, sum, tensor, tidy } from '@sd/autograd';
 import { expectClose } from '../util/close.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
-
-function refAvgPool(x: Float32Array, [n, c, h, w]: number[], k: number): Float64Array {
-  const oh = Math.floor(h / k);
-  const ow = Math.floor(w / k);
-  const out = new Float64Array(n * c * oh * ow);
-  for (let p = 0; p < n * c; p++) {
-    for (let i = 0; i < oh; i++) {
-      for (let j = 0; j < ow; j++) {
-        let s = 0;
-        for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s += x[p * h * w + (i * k + a) * w + j * k + b];
-        out[(p * oh + i) * ow + j] = s / (k * k);
-      }
-    }
-  }
-  return out;
-}
+import { refAvgPool } from '../util/ref-pool.ts';
 
 describe('avgPool2d', () => {
   const cases: { shape: number[]; k: number }[] = [

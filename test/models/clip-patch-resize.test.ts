@@ -4,31 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { manualSeed, noGrad, tensor, tidy, type nn } from '@sd/autograd';
 import { CLIP, CLIP_CONFIGS, disposeModule, resizeVitInput, upsamplePatchKernel, type ClipConfig } from '@sd/models';
 import { expectClose } from '../util/close.ts';
+import { makeRng, uniform } from '../util/random.ts';
+import { refAvgPool } from '../util/ref-pool.ts';
 
-function randomArray(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  });
-}
-
-/** [B, C, H, W] → [B, C, H/f, W/f], each output the mean of an f×f block (float64 sums). */
-function boxDownsample(image: Float32Array, shape: number[], f: number): Float32Array {
-  const [b, c, h, w] = shape;
-  const [oh, ow] = [h / f, w / f];
-  const out = new Float32Array(b * c * oh * ow);
-  for (let plane = 0; plane < b * c; plane++) {
-    for (let y = 0; y < oh; y++) {
-      for (let x = 0; x < ow; x++) {
-        let acc = 0;
-        for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) acc += image[plane * h * w + (y * f + dy) * w + x * f + dx];
-        out[plane * oh * ow + y * ow + x] = acc / (f * f);
-      }
-    }
-  }
-  return out;
-}
+const randomArray = (n: number, seed: number) => uniform(makeRng(seed), n, -0.5, 0.5);
 
 async function hostState(model: nn.Module): Promise<Map<string, nn.HostTensor>> {
   const state = new Map<string, nn.HostTensor>();
@@ -51,7 +30,7 @@ describe('resizeVitInput', () => {
     const big = upsamplePatchKernel(kernel, f);
     expect(big.shape).toEqual([o, c, p * f, p * f]);
     const patch = randomArray(c * p * f * p * f, 2);
-    const small = boxDownsample(patch, [1, c, p * f, p * f], f);
+    const small = refAvgPool(patch, [1, c, p * f, p * f], f);
     for (let out = 0; out < o; out++) {
       let fine = 0;
       let coarse = 0;
@@ -74,7 +53,7 @@ describe('resizeVitInput', () => {
     try {
       const batch = 2;
       const fine = randomArray(batch * 3 * 64 * 64, 3);
-      const expected = await encodeImages(original, boxDownsample(fine, [batch, 3, 64, 64], 2), batch);
+      const expected = await encodeImages(original, Float32Array.from(refAvgPool(fine, [batch, 3, 64, 64], 2)), batch);
       const actual = await encodeImages(resized, fine, batch);
       expectClose(actual, expected, { rtol: 1e-4, atol: 1e-5 }, 'image features');
     } finally {

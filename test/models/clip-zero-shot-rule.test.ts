@@ -3,6 +3,7 @@
 // cos with the normalised mean prompt.
 import { describe, expect, it } from 'vitest';
 import { classifyZeroShot } from '@sd/models';
+import { makeRng } from '../util/random.ts';
 
 function unitRandomRows(rows: number, dim: number, next: () => number): Float32Array {
   const out = new Float32Array(rows * dim);
@@ -12,11 +13,6 @@ function unitRandomRows(rows: number, dim: number, next: () => number): Float32A
     v.forEach((x, d) => (out[r * dim + d] = x / norm));
   }
   return out;
-}
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 const dot = (a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number, dim: number) => {
@@ -37,7 +33,7 @@ describe('classifyZeroShot', () => {
   });
 
   it('matches the float64 definitions on random embeddings', () => {
-    const next = lcg(11);
+    const next = makeRng(11);
     const [dim, n, scale] = [8, 50, 30];
     const images = unitRandomRows(n, dim, next);
     const classes = [3, 5, 1, 4].map((p) => unitRandomRows(p, dim, next));

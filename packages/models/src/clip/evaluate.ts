@@ -60,7 +60,7 @@ export type ZeroShotRule = 'marginal' | 'mean';
  * unit rows; `logitScale` is s (not its log).
  */
 export function classifyZeroShot(images: Float32Array, classPrompts: Float32Array[], dim: number, rule: ZeroShotRule, logitScale: number): number[] {
-  const means = classPrompts.map((prompts) => {
+  const means = rule !== 'mean' ? [] : classPrompts.map((prompts) => {
     const mean = new Float32Array(dim);
     for (let p = 0; p < prompts.length / dim; p++) for (let d = 0; d < dim; d++) mean[d] += prompts[p * dim + d];
     return normalizeRowsInPlace(mean, dim);
