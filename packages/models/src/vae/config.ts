@@ -1,0 +1,71 @@
+// AutoencoderKL's config.json, as diffusers reads it.
+import { only, parseConfig, type ConfigSchema } from '../io/config-schema.ts';
+
+export interface VaeConfig {
+  in_channels: number;
+  out_channels: number;
+  down_block_types: string[];
+  up_block_types: string[];
+  block_out_channels: number[];
+  layers_per_block: number;
+  act_fn: string;
+  latent_channels: number;
+  norm_num_groups: number;
+  sample_size: number | number[];
+  /** Latents are multiplied by this before the diffusion model sees them (SD: 0.18215). */
+  scaling_factor: number;
+  [key: string]: unknown;
+}
+
+const all = (type: string) => (v: unknown) => ((v as string[]).every((t) => t === type) ? null : `only ${type} is implemented`);
+
+export const VAE_SCHEMA: ConfigSchema = {
+  in_channels: { kind: 'int', default: 3 },
+  out_channels: { kind: 'int', default: 3 },
+  down_block_types: { kind: 'string[]', default: ['DownEncoderBlock2D'], supported: all('DownEncoderBlock2D') },
+  up_block_types: { kind: 'string[]', default: ['UpDecoderBlock2D'], supported: all('UpDecoderBlock2D') },
+  block_out_channels: { kind: 'int[]', default: [64] },
+  layers_per_block: { kind: 'int', default: 1 },
+  act_fn: { kind: 'string', default: 'silu', supported: only('silu') },
+  latent_channels: { kind: 'int', default: 4 },
+  norm_num_groups: { kind: 'int', default: 32 },
+  sample_size: { kind: 'int|int[]', default: 32 },
+  scaling_factor: { kind: 'number', default: 0.18215 },
+  shift_factor: { kind: 'number', default: null, nullable: true, supported: only(null) },
+  latents_mean: { kind: 'int[]', default: null, nullable: true, supported: only(null) },
+  latents_std: { kind: 'int[]', default: null, nullable: true, supported: only(null) },
+  // Only changes the dtype the VAE runs in under fp16; everything here is fp32.
+  force_upcast: { kind: 'bool', default: true },
+  use_quant_conv: { kind: 'bool', default: true, supported: only(true) },
+  use_post_quant_conv: { kind: 'bool', default: true, supported: only(true) },
+  mid_block_add_attention: { kind: 'bool', default: true, supported: only(true) },
+};
+
+export function readVaeConfig(raw: Record<string, unknown>, label: string): { config: VaeConfig; warnings: string[] } {
+  const { values, unknown } = parseConfig(raw, VAE_SCHEMA, label);
+  const config = values as VaeConfig;
+  const n = config.block_out_channels.length;
+  if (n === 0) throw new Error(`${label}: "block_out_channels" is empty`);
+  for (const key of ['down_block_types', 'up_block_types'] as const) {
+    if (config[key].length !== n) throw new Error(`${label}: "${key}" has ${config[key].length} entries for ${n} block_out_channels`);
+  }
+  for (const c of config.block_out_channels) {
+    if (c % config.norm_num_groups !== 0) throw new Error(`${label}: norm_num_groups ${config.norm_num_groups} does not divide block channel count ${c}`);
+  }
+  if (!(config.scaling_factor > 0)) throw new Error(`${label}: "scaling_factor" must be positive, got ${config.scaling_factor}`);
+  return { config, warnings: unknown.map((k) => `${label}: unknown config key "${k}" ignored`) };
+}
+
+/** stabilityai/stable-diffusion-2-base `vae/config.json`. */
+export const SD2_BASE_VAE_CONFIG: Record<string, unknown> = {
+  act_fn: 'silu',
+  block_out_channels: [128, 256, 512, 512],
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  in_channels: 3,
+  latent_channels: 4,
+  layers_per_block: 2,
+  norm_num_groups: 32,
+  out_channels: 3,
+  sample_size: 512,
+  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
+};
