@@ -19,3 +19,7 @@ export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
 export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
+export * from './io/diffusers.ts';
+export * from './io/pretrained.ts';
+export * from './unet/index.ts';
+export * from './vae/index.ts';

@@ -110,6 +110,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   }
 
   /**
+   * Destroys the pooled (released) buffers, returning their memory to the driver, e.g. after a
+   * full-size model is freed. Encoded work may still use them, so it is submitted first.
+   */
+  trimPool(): void {
+    this.flush();
+    this.pool.trim();
+  }
+
+  /**
    * Copies host data into a buffer, in stream order: after everything already encoded (which might
    * still read the buffer's old contents). With nothing pending it is a plain queue write; otherwise
    * the data goes through a mapped staging buffer and a copy in the current batch, so an upload never

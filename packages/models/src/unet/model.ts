@@ -5,6 +5,8 @@ import { fmt } from '@sd/kernels';
 import { DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockContext } from './blocks.ts';
 import { readUNetConfig, UNET_EMB_SCHEMA, type UNetConfig, type UNetEmbConfig, type UNetLayout } from './config.ts';
 import { embeddingTensor, TimestepEmbedding, timestepsFor } from './time.ts';
+import { loadPretrained, savePretrained, type DiffusersModel, type PretrainedOptions } from '../io/pretrained.ts';
+import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 
 export interface UNetInputs {
   /** Noisy latents [B, in_channels, H, W]; H and W divisible by 2^(blocks − 1). */
@@ -20,7 +22,9 @@ export interface UNetBuildOptions {
   label?: string;
 }
 
-export class UNet2DConditionModel extends nn.Module {
+export class UNet2DConditionModel extends nn.Module implements DiffusersModel {
+  readonly rawConfig: Record<string, unknown>;
+  loadResult: nn.LoadResult | null = null;
   readonly config: UNetConfig;
   readonly layout: UNetLayout;
   /** Unknown config keys, ignored (diffusers does the same and warns). */
@@ -37,6 +41,7 @@ export class UNet2DConditionModel extends nn.Module {
     super();
     const label = options.label ?? 'UNet2DConditionModel config';
     const { config, layout, warnings } = readUNetConfig(rawConfig, label, options.schema);
+    this.rawConfig = { ...rawConfig };
     this.config = config;
     this.layout = layout;
     this.warnings = warnings;
@@ -69,6 +74,19 @@ export class UNet2DConditionModel extends nn.Module {
     this.midBlock = this.module('mid_block', new UNetMidBlock2DCrossAttn(ctx, { channels: channels[n - 1], attention: { heads: layout.heads[n - 1], transformerLayers: layout.transformerLayers[n - 1] }, outputScaleFactor: config.mid_block_scale_factor }));
     this.convNormOut = this.module('conv_norm_out', new nn.GroupNorm(config.norm_num_groups, channels[0], config.norm_eps, true, true));
     this.convOut = this.module('conv_out', new nn.Conv2d(channels[0], config.out_channels, config.conv_out_kernel as number, { padding: ((config.conv_out_kernel as number) - 1) / 2 }));
+  }
+
+  /**
+   * Loads a diffusers UNet folder (config.json + weights in any of diffusers' layouts) or a
+   * pipeline folder's `unet/`. Returns UNet2DConditionModelEmb when the config is the seed's.
+   */
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): UNet2DConditionModel {
+    return loadPretrained(dir, { component: 'unet', classNames: ['UNet2DConditionModel', 'UNet2DConditionModelEmb'], build: (config, label) => unetFromConfig(config, { label }) }, options);
+  }
+
+  /** Writes config.json + diffusion_pytorch_model.safetensors with diffusers' names. */
+  savePretrained(dir: string, options: WriteDiffusersOptions = {}): Promise<void> {
+    return savePretrained(this, this instanceof UNet2DConditionModelEmb ? 'UNet2DConditionModelEmb' : 'UNet2DConditionModel', dir, options);
   }
 
   /** How much the spatial size shrinks at the bottom of the UNet. */

@@ -5,6 +5,8 @@ import { fmt } from '@sd/kernels';
 import { Downsample2D, ResnetBlock2D, Upsample2D } from '../unet/resnet.ts';
 import { attend } from '../unet/transformer.ts';
 import { readVaeConfig, type VaeConfig } from './config.ts';
+import { loadPretrained, savePretrained, type DiffusersModel, type PretrainedOptions } from '../io/pretrained.ts';
+import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 
 /** Resnets use eps 1e-6 throughout the VAE (diffusers hard-codes it). */
 const EPS = 1e-6;
@@ -146,7 +148,9 @@ export class DiagonalGaussian {
   }
 }
 
-export class AutoencoderKL extends nn.Module {
+export class AutoencoderKL extends nn.Module implements DiffusersModel {
+  readonly rawConfig: Record<string, unknown>;
+  loadResult: nn.LoadResult | null = null;
   readonly config: VaeConfig;
   readonly warnings: string[];
   readonly encoder: VaeEncoder;
@@ -158,12 +162,22 @@ export class AutoencoderKL extends nn.Module {
     super();
     const { config, warnings } = readVaeConfig(rawConfig, options.label ?? 'AutoencoderKL config');
     this.config = config;
+    this.rawConfig = { ...rawConfig };
     this.warnings = warnings;
     const l = config.latent_channels;
     this.encoder = this.module('encoder', new VaeEncoder(config));
     this.decoder = this.module('decoder', new VaeDecoder(config));
     this.quantConv = this.module('quant_conv', new nn.Conv2d(2 * l, 2 * l, 1));
     this.postQuantConv = this.module('post_quant_conv', new nn.Conv2d(l, l, 1));
+  }
+
+  /** Loads a diffusers AutoencoderKL folder, or a pipeline folder's `vae/`; both attention namings load. */
+  static fromPretrained(dir: string, options: PretrainedOptions = {}): AutoencoderKL {
+    return loadPretrained(dir, { component: 'vae', classNames: ['AutoencoderKL'], build: (config, label) => new AutoencoderKL(config, { label }), rename: vaeStateDictNames }, options);
+  }
+
+  savePretrained(dir: string, options: WriteDiffusersOptions = {}): Promise<void> {
+    return savePretrained(this, 'AutoencoderKL', dir, options);
   }
 
   /** Spatial downscale from image to latent. */
