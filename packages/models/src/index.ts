@@ -11,6 +11,7 @@ export * from './clip/preprocess.ts';
 export { upsamplePatchKernel, resizeVitInput } from './clip/patch-resize.ts';
 export * from './data/index.ts';
 export * from './prior/index.ts';
+export * from './diffusion/index.ts';
 export { type ContrastiveModel } from './clip/contrastive.ts';
 export { clipLoss, l2normalize, MAX_LOGIT_SCALE } from './clip/loss.ts';
 export { trainClip, clipBatch, type ClipTrainSettings, type ClipStepReport } from './clip/train.ts';

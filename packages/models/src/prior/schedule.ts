@@ -1,4 +1,5 @@
 // The noise schedule (linear β, as the seed) and its respacing to fewer sampling steps.
+import { cumulativeAlphas, linearBetas } from '../diffusion/betas.ts';
 
 export interface Schedule {
   /** Original timesteps used by this (possibly respaced) schedule, ascending; the network sees these. */
@@ -7,17 +8,10 @@ export interface Schedule {
   alphasCumprod: Float64Array;
 }
 
-/** Linear β from `start` to `end` over T steps; ᾱ_t = ∏_{s≤t}(1−β_s). */
+/** Linear β from `start` to `end` over T steps; ᾱ_t = ∏_{s≤t}(1−β_s) (the shared diffusion beta code). */
 export function linearSchedule(T = 1000, start = 1e-4, end = 0.02): Schedule {
-  const betas = new Float64Array(T);
-  const alphasCumprod = new Float64Array(T);
-  let prod = 1;
-  for (let t = 0; t < T; t++) {
-    betas[t] = T === 1 ? start : start + ((end - start) * t) / (T - 1);
-    prod *= 1 - betas[t];
-    alphasCumprod[t] = prod;
-  }
-  return { timesteps: Array.from({ length: T }, (_, t) => t), betas, alphasCumprod };
+  const betas = linearBetas(T, start, end);
+  return { timesteps: Array.from({ length: T }, (_, t) => t), betas, alphasCumprod: cumulativeAlphas(betas) };
 }
 
 /**
