@@ -9,3 +9,4 @@ export { cases as autograd } from './autograd.ts';
 export { cases as reductions } from './reductions.ts';
 export { cases as prior } from './prior.ts';
 export { cases as attention } from './attention.ts';
+export { cases as decoder } from './decoder.ts';

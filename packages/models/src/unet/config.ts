@@ -163,3 +163,26 @@ export const SD2_BASE_UNET_CONFIG: Record<string, unknown> = {
   up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
   use_linear_projection: true,
 };
+
+/**
+ * A small decoder UNet for the 64×64 procedural images' 16×16×4 latents, conditioned on a 64-d
+ * CLIP image embedding projected to 4 tokens (the seed's layout at 1/20 of the width). The size the
+ * benchmarks time; decoder training chooses its default from timings of sizes like it.
+ */
+export const TINY_DECODER_UNET_CONFIG: Record<string, unknown> = {
+  _class_name: 'UNet2DConditionModelEmb',
+  sample_size: 16,
+  in_channels: 4,
+  out_channels: 4,
+  block_out_channels: [32, 64],
+  layers_per_block: 1,
+  down_block_types: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'],
+  up_block_types: ['CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  attention_head_dim: [2, 4],
+  cross_attention_dim: 64,
+  norm_num_groups: 16,
+  use_linear_projection: true,
+  input_dim: 64,
+  proj_n: 4,
+  emb_dim: 64,
+};
