@@ -10,3 +10,9 @@ it('the README prior example trains, loads and generates as written', async () =
   expect(losses[3]).toBeLessThan(losses[0]);
   expect(lines[lines.length - 1]).toBe('generated 4 image embeddings of dimension 8');
 });
+
+it('the README decoder example saves, loads and samples as written', async () => {
+  const { lines, dir } = await runReadmeExample('packages/models/README.md', { "'runs/example-unet'": "'$DIR/unet'" }, 1);
+  removeDir(dir);
+  expect(lines).toEqual(['timesteps 901 801 701 601 501 401 301 201 101 1', 'image 1×3×32×32']);
+});

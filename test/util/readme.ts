@@ -1,4 +1,4 @@
-// Runs the first ```ts block of a package README as written, so documentation cannot drift from the
+// Runs a ```ts block of a package README (the first unless told) as written, so documentation cannot drift from the
 // API. The only rewrites: package specifiers become source paths (the block runs from a temporary
 // directory) plus any the caller names (e.g. output folders).
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,10 +11,10 @@ export const ROOT = resolve(import.meta.dirname, '../..');
 const PACKAGES = ['kernels', 'autograd', 'models'];
 
 /** Runs the block and returns what it printed with console.log, one entry per call. */
-export async function runReadmeExample(readme: string, replacements: Record<string, string> = {}): Promise<{ lines: string[]; dir: string }> {
+export async function runReadmeExample(readme: string, replacements: Record<string, string> = {}, index = 0): Promise<{ lines: string[]; dir: string }> {
   const text = readFileSync(join(ROOT, readme), 'utf8');
-  const block = /```ts\n([\s\S]*?)```/.exec(text)?.[1];
-  expect(block, `${readme} has a ts code block`).toBeTruthy();
+  const block = [...text.matchAll(/```ts\n([\s\S]*?)```/g)][index]?.[1];
+  expect(block, `${readme} has ts code block ${index}`).toBeTruthy();
   const dir = mkdtempSync(join(tmpdir(), 'readme-example-'));
   let source = block!;
   for (const p of PACKAGES) source = source.replaceAll(`from '@sd/${p}'`, `from '${join(ROOT, `packages/${p}/src/index.ts`)}'`);

@@ -11,3 +11,4 @@ export { EulerAncestralDiscreteScheduler } from './euler-ancestral.ts';
 export { DPMSolverMultistepScheduler, type DPMSolverConfig } from './dpm-solver.ts';
 export { classifierFreeGuidance } from './guidance.ts';
 export { sampleLoop, type DenoiseModel, type SampleLoopOptions } from './sample-loop.ts';
+export { loadScheduler, schedulerFromConfig, SCHEDULERS, SCHEDULER_ALIASES, type SchedulerName } from './load.ts';

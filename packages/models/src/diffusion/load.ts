@@ -1,0 +1,69 @@
+// A scheduler from a diffusers `scheduler_config.json` (a pipeline folder, its `scheduler/` folder,
+// or the file itself). `_class_name` picks the class; `as` swaps in another one on the same config,
+// as `OtherScheduler.from_config(pipe.scheduler.config)` does in diffusers (Stable Diffusion ships a
+// PNDMScheduler config, which this project samples with Euler, DDIM or DPM-Solver++ instead).
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DDIMScheduler } from './ddim.ts';
+import { DDPMScheduler } from './ddpm.ts';
+import { DPMSolverMultistepScheduler } from './dpm-solver.ts';
+import { EulerAncestralDiscreteScheduler } from './euler-ancestral.ts';
+import { EulerDiscreteScheduler } from './euler.ts';
+import type { DiffusionScheduler, FromConfigOptions } from './scheduler.ts';
+import type { BaseSchedulerConfig } from './config.ts';
+
+export const SCHEDULERS = {
+  DDPMScheduler,
+  DDIMScheduler,
+  EulerDiscreteScheduler,
+  EulerAncestralDiscreteScheduler,
+  DPMSolverMultistepScheduler,
+} as const;
+
+export type SchedulerName = keyof typeof SCHEDULERS;
+
+/** Short names for the command line. */
+export const SCHEDULER_ALIASES: Record<string, SchedulerName> = {
+  ddpm: 'DDPMScheduler',
+  ddim: 'DDIMScheduler',
+  euler: 'EulerDiscreteScheduler',
+  'euler-a': 'EulerAncestralDiscreteScheduler',
+  'dpm++': 'DPMSolverMultistepScheduler',
+};
+
+function configFile(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
+  if (!statSync(path).isDirectory()) return path;
+  for (const candidate of [join(path, 'scheduler_config.json'), join(path, 'scheduler', 'scheduler_config.json')]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error(`${path}: no scheduler_config.json (looked in the folder and in its scheduler/)`);
+}
+
+/** Builds `as` (a class name or alias), or else the config's own `_class_name`. */
+export function schedulerFromConfig(text: string, label: string, options: FromConfigOptions & { as?: string } = {}): DiffusionScheduler<BaseSchedulerConfig> {
+  let className: unknown = options.as;
+  if (className === undefined) {
+    try {
+      className = (JSON.parse(text.replace(/-?Infinity/g, '0')) as Record<string, unknown>)._class_name;
+    } catch (e) {
+      throw new Error(`${label}: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  const name = SCHEDULER_ALIASES[className as string] ?? className;
+  const Scheduler = SCHEDULERS[name as SchedulerName];
+  if (!Scheduler) {
+    const known = [...Object.keys(SCHEDULERS), ...Object.keys(SCHEDULER_ALIASES)].join(', ');
+    throw new Error(`${label}: scheduler ${JSON.stringify(className)} is not implemented (known: ${known}); choose one with { as }`);
+  }
+  try {
+    return (Scheduler as unknown as typeof DDPMScheduler).fromConfig(text, options) as unknown as DiffusionScheduler<BaseSchedulerConfig>;
+  } catch (e) {
+    throw new Error(`${label}: ${(e as Error).message}`);
+  }
+}
+
+export function loadScheduler(path: string, options: FromConfigOptions & { as?: string } = {}): DiffusionScheduler<BaseSchedulerConfig> {
+  const file = configFile(path);
+  return schedulerFromConfig(readFileSync(file, 'utf8'), file, options);
+}
