@@ -76,6 +76,15 @@ export abstract class Module {
     }
   }
 
+  /** Frees every parameter (and its gradient) and buffer: the module is unusable afterwards. */
+  dispose(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    for (const t of this.stateDict().values()) t.dispose();
+  }
+
   /** Parameters and buffers by their PyTorch names (live tensors, not copies). */
   stateDict(): Map<string, Tensor> {
     return new Map([...this.namedParameters(), ...this.namedBuffers()]);

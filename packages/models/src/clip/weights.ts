@@ -203,7 +203,7 @@ export function loadClipTextEncoder(source: string | Uint8Array, options: LoadCl
   return model.eval();
 }
 
-/** Frees every parameter and buffer of a module. */
+/** Frees every parameter and buffer of a module (`model.dispose()`). */
 export function disposeModule(model: nn.Module): void {
-  for (const t of model.stateDict().values()) t.dispose();
+  model.dispose();
 }

@@ -2,7 +2,6 @@
 // component) in, the same layout out, so weights move between diffusers and this project unchanged.
 import { nn } from '@sd/autograd';
 import { join } from 'node:path';
-import { disposeModule } from '../clip/weights.ts';
 import { hostStateDict, readDiffusersConfig, readDiffusersWeights, resolveModelFolder, writeDiffusersFolder, type WriteDiffusersOptions } from './diffusers.ts';
 
 export interface PretrainedOptions {
@@ -40,7 +39,7 @@ export function loadPretrained<M extends DiffusersModel>(dir: string, spec: Load
   try {
     model.loadResult = model.loadStateDict(state, { strict, source: weights.files.join(', ') || join(folder, '*') });
   } catch (e) {
-    disposeModule(model);
+    model.dispose();
     throw e;
   }
   for (const w of model.warnings) (options.onWarning ?? console.warn)(w);
