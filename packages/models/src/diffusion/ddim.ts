@@ -1,7 +1,8 @@
 // DDIMScheduler (Song et al. 2021, eq. 12 and 16): x_{t'} = √ᾱ_{t'}·x̂₀ + √(1−ᾱ_{t'}−σ²)·ε̂ + σ·z,
 // σ = η·√((1−ᾱ_{t'})/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_{t'}); η = 0 is deterministic.
 import { add, mul, randn, type Tensor } from '@sd/autograd';
-import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig, type ConfigSpec } from './config.ts';
+import type { ConfigSchema } from '../io/config-schema.ts';
+import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig } from './config.ts';
 import { applyAffine, clampSymmetric, combine, vpPrediction } from './linear.ts';
 import { DiffusionScheduler, type SchedulerStepOptions } from './scheduler.ts';
 import { checkStepCount, checkTimesteps, discreteTimesteps } from './spacing.ts';
@@ -18,10 +19,10 @@ export interface DDIMStepOptions extends SchedulerStepOptions {
   useClippedModelOutput?: boolean;
 }
 
-const DDIM_SPEC: ConfigSpec = {
+const DDIM_SPEC: ConfigSchema = {
   ...commonSpec('leading'),
   ...CLIP_SPEC,
-  set_alpha_to_one: { type: 'boolean', default: true },
+  set_alpha_to_one: { kind: 'bool', default: true },
 };
 
 export class DDIMScheduler extends DiffusionScheduler<DDIMConfig> {

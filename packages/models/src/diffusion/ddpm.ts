@@ -1,7 +1,8 @@
 // DDPMScheduler: ancestral sampling from the posterior q(x_{t'} | x_t, x̂₀) (Ho et al. 2020, eq. 6–7),
 // where t' is the next timestep of the (possibly respaced) schedule.
 import { add, mul, randn, type Tensor } from '@sd/autograd';
-import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig, type ConfigSpec } from './config.ts';
+import { only, type ConfigSchema } from '../io/config-schema.ts';
+import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig } from './config.ts';
 import { applyAffine, clampSymmetric, combine, vpPrediction } from './linear.ts';
 import { DiffusionScheduler, type SchedulerStepOptions } from './scheduler.ts';
 import { checkStepCount, checkTimesteps, discreteTimesteps } from './spacing.ts';
@@ -13,10 +14,10 @@ export interface DDPMConfig extends BaseSchedulerConfig {
   clip_sample_range: number;
 }
 
-const DDPM_SPEC: ConfigSpec = {
+const DDPM_SPEC: ConfigSchema = {
   ...commonSpec('leading'),
   ...CLIP_SPEC,
-  variance_type: { type: 'string', default: 'fixed_small', values: ['fixed_small', 'fixed_large'] },
+  variance_type: { kind: 'string', default: 'fixed_small', supported: only('fixed_small', 'fixed_large') },
 };
 
 export class DDPMScheduler extends DiffusionScheduler<DDPMConfig> {

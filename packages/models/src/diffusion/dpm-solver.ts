@@ -4,7 +4,8 @@
 // with D = x̂₀(s) (first order) or (1 + 1/(2r))·x̂₀(s) − 1/(2r)·x̂₀(s_prev), r = h_prev/h (second order).
 // α, σ here are the variance-preserving √ᾱ, √(1−ᾱ).
 import { type Tensor } from '@sd/autograd';
-import { SIGMA_SPEC, commonSpec, type BaseSchedulerConfig, type ConfigSpec } from './config.ts';
+import { only, type ConfigSchema } from '../io/config-schema.ts';
+import { SIGMA_SPEC, THRESHOLDING_SPEC, commonSpec, type BaseSchedulerConfig } from './config.ts';
 import { interpUnitGrid } from './numpy.ts';
 import { applyAffine, combine, vpPrediction } from './linear.ts';
 import { DiffusionScheduler, type SchedulerStepOptions } from './scheduler.ts';
@@ -21,21 +22,19 @@ export interface DPMSolverConfig extends BaseSchedulerConfig {
   final_sigmas_type: 'zero' | 'sigma_min';
 }
 
-const DPM_SPEC: ConfigSpec = {
+const DPM_SPEC: ConfigSchema = {
   ...commonSpec('linspace'),
   ...SIGMA_SPEC,
-  solver_order: { type: 'integer', default: 2, values: [1, 2] },
-  algorithm_type: { type: 'string', default: 'dpmsolver++', values: ['dpmsolver++'] },
-  solver_type: { type: 'string', default: 'midpoint', values: ['midpoint'] },
-  lower_order_final: { type: 'boolean', default: true },
-  euler_at_final: { type: 'boolean', default: false },
-  final_sigmas_type: { type: 'string', default: 'zero', values: ['zero', 'sigma_min'] },
-  lambda_min_clipped: { type: 'number', default: -Infinity, values: [-Infinity] },
-  variance_type: { type: 'string | null', default: null, values: [null] },
-  use_lu_lambdas: { type: 'boolean', default: false, values: [false] },
-  thresholding: { type: 'boolean', default: false, values: [false] },
-  dynamic_thresholding_ratio: { type: 'number', default: 0.995 },
-  sample_max_value: { type: 'number', default: 1 },
+  ...THRESHOLDING_SPEC,
+  solver_order: { kind: 'int', default: 2, supported: only(1, 2) },
+  algorithm_type: { kind: 'string', default: 'dpmsolver++', supported: only('dpmsolver++') },
+  solver_type: { kind: 'string', default: 'midpoint', supported: only('midpoint') },
+  lower_order_final: { kind: 'bool', default: true },
+  euler_at_final: { kind: 'bool', default: false },
+  final_sigmas_type: { kind: 'string', default: 'zero', supported: only('zero', 'sigma_min') },
+  lambda_min_clipped: { kind: 'float', default: -Infinity, supported: only(-Infinity) },
+  variance_type: { kind: 'string', default: null, nullable: true, supported: only(null) },
+  use_lu_lambdas: { kind: 'bool', default: false, supported: only(false) },
 };
 
 /** α, σ and λ = log α − log σ of the VP process at the σ-parameterised noise level s = σ/α. */

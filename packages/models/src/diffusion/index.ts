@@ -1,6 +1,7 @@
 // diffusers-compatible noise schedulers, shared by the prior and the Stable Diffusion decoder.
 export { linearBetas, scaledLinearBetas, cosineBetas, betasFor, cumulativeAlphas, type BetaSchedule } from './betas.ts';
-export { parseSchedulerConfig, type BaseSchedulerConfig, type PredictionType, type ConfigSpec, type KeySpec } from './config.ts';
+export { parseSchedulerConfig, type BaseSchedulerConfig, type PredictionType } from './config.ts';
+export type { ConfigSchema as ConfigSpec, KeySpec } from '../io/config-schema.ts';
 export { discreteTimesteps, eulerTimesteps, dpmSolverTimesteps, type TimestepSpacing } from './spacing.ts';
 export { DiffusionScheduler, type SchedulerStepOptions, type FromConfigOptions } from './scheduler.ts';
 export { DDPMScheduler, type DDPMConfig } from './ddpm.ts';

@@ -10,7 +10,7 @@ import { DPMSolverMultistepScheduler } from './dpm-solver.ts';
 import { EulerAncestralDiscreteScheduler } from './euler-ancestral.ts';
 import { EulerDiscreteScheduler } from './euler.ts';
 import type { DiffusionScheduler, FromConfigOptions } from './scheduler.ts';
-import type { BaseSchedulerConfig } from './config.ts';
+import { parseSchedulerConfig, type BaseSchedulerConfig } from './config.ts';
 
 export const SCHEDULERS = {
   DDPMScheduler,
@@ -42,14 +42,13 @@ function configFile(path: string): string {
 
 /** Builds `as` (a class name or alias), or else the config's own `_class_name`. */
 export function schedulerFromConfig(text: string, label: string, options: FromConfigOptions & { as?: string } = {}): DiffusionScheduler<BaseSchedulerConfig> {
-  let className: unknown = options.as;
-  if (className === undefined) {
-    try {
-      className = (JSON.parse(text.replace(/-?Infinity/g, '0')) as Record<string, unknown>)._class_name;
-    } catch (e) {
-      throw new Error(`${label}: not valid JSON (${(e as Error).message})`);
-    }
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseSchedulerConfig(text);
+  } catch (e) {
+    throw new Error(`${label}: ${(e as Error).message}`);
   }
+  const className: unknown = options.as ?? raw._class_name;
   const name = SCHEDULER_ALIASES[className as string] ?? className;
   const Scheduler = SCHEDULERS[name as SchedulerName];
   if (!Scheduler) {
@@ -57,7 +56,7 @@ export function schedulerFromConfig(text: string, label: string, options: FromCo
     throw new Error(`${label}: scheduler ${JSON.stringify(className)} is not implemented (known: ${known}); choose one with { as }`);
   }
   try {
-    return (Scheduler as unknown as typeof DDPMScheduler).fromConfig(text, options) as unknown as DiffusionScheduler<BaseSchedulerConfig>;
+    return (Scheduler as unknown as typeof DDPMScheduler).fromConfig(raw, options) as unknown as DiffusionScheduler<BaseSchedulerConfig>;
   } catch (e) {
     throw new Error(`${label}: ${(e as Error).message}`);
   }

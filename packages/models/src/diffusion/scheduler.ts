@@ -1,7 +1,8 @@
 // What every scheduler shares: the config, β/ᾱ in float64, and the forward process q(x_t | x₀).
 import { add, mul, tensor, type Generator, type Tensor } from '@sd/autograd';
 import { betasFor, cumulativeAlphas } from './betas.ts';
-import { parseSchedulerConfig, resolveConfig, type BaseSchedulerConfig, type ConfigSpec } from './config.ts';
+import type { ConfigSchema } from '../io/config-schema.ts';
+import { parseSchedulerConfig, readSchedulerConfig, type BaseSchedulerConfig } from './config.ts';
 
 export interface SchedulerStepOptions {
   /** Draws the noise of stochastic steps (the autograd default generator when absent). */
@@ -28,10 +29,10 @@ export abstract class DiffusionScheduler<C extends BaseSchedulerConfig = BaseSch
 
   protected constructor(
     readonly name: string,
-    spec: ConfigSpec,
+    spec: ConfigSchema,
     config: Readonly<Partial<C>> | Readonly<Record<string, unknown>>,
   ) {
-    const resolved = resolveConfig<C>(name, spec, config as Record<string, unknown>);
+    const resolved = readSchedulerConfig<C>(config as Record<string, unknown>, spec, name);
     this.config = Object.freeze(resolved.config);
     this.warnings = Object.freeze(resolved.warnings);
     const c = this.config;

@@ -2,7 +2,8 @@
 // σ_t = √((1−ᾱ_t)/ᾱ_t), i.e. the variance-preserving x_t times √(σ²+1), so the model sees
 // x/√(σ²+1) (scaleModelInput). Between training timesteps σ is interpolated linearly, as diffusers does.
 import { add, mul, type Tensor } from '@sd/autograd';
-import { SIGMA_SPEC, commonSpec, type BaseSchedulerConfig, type ConfigSpec, type PredictionType } from './config.ts';
+import { only, type ConfigSchema } from '../io/config-schema.ts';
+import { SIGMA_SPEC, commonSpec, type BaseSchedulerConfig, type PredictionType } from './config.ts';
 import { interpUnitGrid } from './numpy.ts';
 import type { Affine } from './linear.ts';
 import { DiffusionScheduler } from './scheduler.ts';
@@ -11,17 +12,17 @@ import { checkStepCount, checkTimesteps, eulerTimesteps } from './spacing.ts';
 export type SigmaSchedulerConfig = BaseSchedulerConfig;
 
 /** EulerDiscreteScheduler's options that only their defaults are implemented for. */
-export const EULER_SPEC: ConfigSpec = {
+export const EULER_SPEC: ConfigSchema = {
   ...commonSpec('linspace'),
   ...SIGMA_SPEC,
-  interpolation_type: { type: 'string', default: 'linear', values: ['linear'] },
-  timestep_type: { type: 'string', default: 'discrete', values: ['discrete'] },
-  final_sigmas_type: { type: 'string', default: 'zero', values: ['zero'] },
-  sigma_min: { type: 'number | null', default: null, values: [null] },
-  sigma_max: { type: 'number | null', default: null, values: [null] },
+  interpolation_type: { kind: 'string', default: 'linear', supported: only('linear') },
+  timestep_type: { kind: 'string', default: 'discrete', supported: only('discrete') },
+  final_sigmas_type: { kind: 'string', default: 'zero', supported: only('zero') },
+  sigma_min: { kind: 'number', default: null, nullable: true, supported: only(null) },
+  sigma_max: { kind: 'number', default: null, nullable: true, supported: only(null) },
 };
 
-export const EULER_ANCESTRAL_SPEC: ConfigSpec = commonSpec('linspace');
+export const EULER_ANCESTRAL_SPEC: ConfigSchema = commonSpec('linspace');
 
 /** x̂₀ as an affine function of (x, output) for x = x₀ + σ·ε. */
 export function sigmaPrediction(type: PredictionType, sigma: number): Affine {
@@ -41,7 +42,7 @@ export abstract class SigmaScheduler extends DiffusionScheduler<SigmaSchedulerCo
   /** σ at each of `timesteps`, then the final σ = 0. */
   sigmas: number[];
 
-  protected constructor(name: string, spec: ConfigSpec, config: Readonly<Partial<SigmaSchedulerConfig>>) {
+  protected constructor(name: string, spec: ConfigSchema, config: Readonly<Partial<SigmaSchedulerConfig>>) {
     super(name, spec, config);
     this.trainSigmas = this.alphasCumprod.map((a) => Math.sqrt((1 - a) / a));
     // Before setTimesteps diffusers holds every training σ, which is what initNoiseSigma reads then.

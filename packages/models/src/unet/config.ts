@@ -1,6 +1,6 @@
 // UNet2DConditionModel's config.json, as diffusers reads it (0.15 and the keys later versions added).
 // Keys are diffusers' snake_case names so a config moves between the two unchanged.
-import { only, parseConfig, perBlock, type ConfigSchema } from '../io/config-schema.ts';
+import { only, onlyEach, parseConfig, perBlock, type ConfigSchema } from '../io/config-schema.ts';
 
 export const DOWN_BLOCK_TYPES = ['CrossAttnDownBlock2D', 'DownBlock2D'] as const;
 export const UP_BLOCK_TYPES = ['CrossAttnUpBlock2D', 'UpBlock2D'] as const;
@@ -39,8 +39,6 @@ export interface UNetEmbConfig extends UNetConfig {
   emb_dim: number;
 }
 
-const oneOf = (allowed: readonly string[]) => (v: unknown) => (v as string[]).every((t) => allowed.includes(t)) ? null : `block types must be among ${allowed.join(', ')}`;
-
 export const UNET_SCHEMA: ConfigSchema = {
   sample_size: { kind: 'int|int[]', default: null, nullable: true },
   in_channels: { kind: 'int', default: 4 },
@@ -48,9 +46,9 @@ export const UNET_SCHEMA: ConfigSchema = {
   center_input_sample: { kind: 'bool', default: false },
   flip_sin_to_cos: { kind: 'bool', default: true },
   freq_shift: { kind: 'number', default: 0 },
-  down_block_types: { kind: 'string[]', default: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'], supported: oneOf(DOWN_BLOCK_TYPES) },
+  down_block_types: { kind: 'string[]', default: ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'], supported: onlyEach(...DOWN_BLOCK_TYPES) },
   mid_block_type: { kind: 'string', default: 'UNetMidBlock2DCrossAttn', supported: only('UNetMidBlock2DCrossAttn') },
-  up_block_types: { kind: 'string[]', default: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'], supported: oneOf(UP_BLOCK_TYPES) },
+  up_block_types: { kind: 'string[]', default: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'], supported: onlyEach(...UP_BLOCK_TYPES) },
   only_cross_attention: { kind: 'bool', default: false, supported: only(false) },
   block_out_channels: { kind: 'int[]', default: [320, 640, 1280, 1280] },
   layers_per_block: { kind: 'int|int[]', default: 2 },
@@ -111,7 +109,7 @@ export interface UNetLayout {
 
 /** Parses and checks a raw config; returns the config with defaults, its layout and warnings. */
 export function readUNetConfig<C extends UNetConfig = UNetConfig>(raw: Record<string, unknown>, label: string, schema: ConfigSchema = UNET_SCHEMA): { config: C; layout: UNetLayout; warnings: string[] } {
-  const { values, unknown } = parseConfig(raw, schema, label);
+  const { values, warnings } = parseConfig(raw, schema, label);
   const config = values as C;
   const blocks = config.block_out_channels.length;
   if (blocks === 0) throw new Error(`${label}: "block_out_channels" is empty`);
@@ -135,7 +133,6 @@ export function readUNetConfig<C extends UNetConfig = UNetConfig>(raw: Record<st
     transformerLayers: perBlock(config.transformer_layers_per_block, blocks, 'transformer_layers_per_block', label),
     crossAttentionDim: crossDims[0],
   };
-  const warnings = unknown.map((k) => `${label}: unknown config key "${k}" ignored`);
   return { config, layout, warnings };
 }
 

@@ -1,5 +1,5 @@
 // AutoencoderKL's config.json, as diffusers reads it.
-import { only, parseConfig, type ConfigSchema } from '../io/config-schema.ts';
+import { only, onlyEach, parseConfig, type ConfigSchema } from '../io/config-schema.ts';
 
 export interface VaeConfig {
   in_channels: number;
@@ -17,13 +17,11 @@ export interface VaeConfig {
   [key: string]: unknown;
 }
 
-const all = (type: string) => (v: unknown) => ((v as string[]).every((t) => t === type) ? null : `only ${type} is implemented`);
-
 export const VAE_SCHEMA: ConfigSchema = {
   in_channels: { kind: 'int', default: 3 },
   out_channels: { kind: 'int', default: 3 },
-  down_block_types: { kind: 'string[]', default: ['DownEncoderBlock2D'], supported: all('DownEncoderBlock2D') },
-  up_block_types: { kind: 'string[]', default: ['UpDecoderBlock2D'], supported: all('UpDecoderBlock2D') },
+  down_block_types: { kind: 'string[]', default: ['DownEncoderBlock2D'], supported: onlyEach('DownEncoderBlock2D') },
+  up_block_types: { kind: 'string[]', default: ['UpDecoderBlock2D'], supported: onlyEach('UpDecoderBlock2D') },
   block_out_channels: { kind: 'int[]', default: [64] },
   layers_per_block: { kind: 'int', default: 1 },
   act_fn: { kind: 'string', default: 'silu', supported: only('silu') },
@@ -32,8 +30,8 @@ export const VAE_SCHEMA: ConfigSchema = {
   sample_size: { kind: 'int|int[]', default: 32 },
   scaling_factor: { kind: 'number', default: 0.18215 },
   shift_factor: { kind: 'number', default: null, nullable: true, supported: only(null) },
-  latents_mean: { kind: 'int[]', default: null, nullable: true, supported: only(null) },
-  latents_std: { kind: 'int[]', default: null, nullable: true, supported: only(null) },
+  latents_mean: { kind: 'number[]', default: null, nullable: true, supported: only(null) },
+  latents_std: { kind: 'number[]', default: null, nullable: true, supported: only(null) },
   // Only changes the dtype the VAE runs in under fp16; everything here is fp32.
   force_upcast: { kind: 'bool', default: true },
   use_quant_conv: { kind: 'bool', default: true, supported: only(true) },
@@ -42,7 +40,7 @@ export const VAE_SCHEMA: ConfigSchema = {
 };
 
 export function readVaeConfig(raw: Record<string, unknown>, label: string): { config: VaeConfig; warnings: string[] } {
-  const { values, unknown } = parseConfig(raw, VAE_SCHEMA, label);
+  const { values, warnings } = parseConfig(raw, VAE_SCHEMA, label);
   const config = values as VaeConfig;
   const n = config.block_out_channels.length;
   if (n === 0) throw new Error(`${label}: "block_out_channels" is empty`);
@@ -53,7 +51,7 @@ export function readVaeConfig(raw: Record<string, unknown>, label: string): { co
     if (c % config.norm_num_groups !== 0) throw new Error(`${label}: norm_num_groups ${config.norm_num_groups} does not divide block channel count ${c}`);
   }
   if (!(config.scaling_factor > 0)) throw new Error(`${label}: "scaling_factor" must be positive, got ${config.scaling_factor}`);
-  return { config, warnings: unknown.map((k) => `${label}: unknown config key "${k}" ignored`) };
+  return { config, warnings };
 }
 
 /** stabilityai/stable-diffusion-2-base `vae/config.json`. */
