@@ -1,6 +1,6 @@
 // Training the prior end to end on a tiny synthetic set: the loss falls, a killed-and-resumed run
 // reaches the same weights, divergence stops with the last good checkpoint kept, and sampling works.
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,8 +29,12 @@ const SETTINGS: TrainSettings = {
   clusters: 2, stdScale: 1, dropText: 0.1, seed: 3, baseline: false, emaDecay: 0, checkpointEvery: 10, logEvery: 5,
 };
 
+function metrics(dir: string): { step: number; loss: number }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
 function losses(dir: string): number[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+  return metrics(dir).map((m) => m.loss);
 }
 
 describe('prior training', () => {
@@ -56,7 +60,11 @@ describe('prior training', () => {
     const dir = join(root, 'resumed');
     await trainPrior(pairs, MODEL, SETTINGS, { outDir: dir, stopAfter: 30 });
     expect(readSafetensors(join(dir, 'checkpoint.safetensors')).metadata.step).toBe('30');
+    // A real kill lands between checkpoints: the metrics already hold steps the checkpoint does not.
+    appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 35, loss: 9 }) + '\n' + '{"step": 4');
     await trainPrior(pairs, MODEL, SETTINGS, { outDir: dir, resume: true });
+    // Cut back to the checkpoint's step on resume: every step once, the same values as uninterrupted.
+    expect(metrics(dir).map((m) => [m.step, m.loss])).toEqual(metrics(join(root, 'full')).map((m) => [m.step, m.loss]));
     const a = readSafetensors(join(root, 'full', 'checkpoint.safetensors')).tensors;
     const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split, type ZeroShotAttribute } from '../data/index.ts';
 import { stepRng } from '../prior/rng.ts';
+import { truncateMetrics } from '../training/metrics.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { clipLoss, MAX_LOGIT_SCALE } from './loss.ts';
@@ -88,6 +89,7 @@ export async function trainClip(
     model.loadStateDict(ckpt.groups.model, { source: ckptPath });
     opt.loadStateDict(ckpt.groups.optim);
     step = Number(ckpt.metadata.step);
+    truncateMetrics(metricsPath, step);
   } else writeFileSync(metricsPath, '');
   writeFileSync(join(options.outDir, 'config.json'), JSON.stringify({ settings, model: options.config ?? null }, null, 2));
   model.train();

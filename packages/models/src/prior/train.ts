@@ -10,6 +10,7 @@ import type { EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, stepRng } from './rng.ts';
+import { truncateMetrics } from '../training/metrics.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
 export interface TrainSettings {
@@ -186,6 +187,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
       ema.optimizationStep = Number(resumeFrom.metadata.step);
     }
     step = Number(resumeFrom.metadata.step);
+    truncateMetrics(metricsPath, step);
   }
 
   // The whole training set lives on the GPU; batches are gathered by row index.
