@@ -140,6 +140,12 @@ export interface TrainOptions {
   onStep?: (r: StepReport) => void;
   /** Stop early after this many steps of this invocation (tests use it to simulate a kill). */
   stopAfter?: number;
+  /**
+   * Called after each optimizer update with the step just completed; tests use it to corrupt a
+   * parameter and prove that the divergence guards fire (an lr large enough to overflow at once
+   * would trip the loss check first, never the parameter check).
+   */
+  afterUpdate?: (step: number, model: ClipPrior) => void;
 }
 
 /**
@@ -233,6 +239,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     });
     step++;
     timedSteps++;
+    options.afterUpdate?.(step, bundle.model);
     const checkpointNow = step % settings.checkpointEvery === 0 || step === stopAt;
     if (step % settings.logEvery === 0 || checkpointNow) {
       lastLoss = await loss.item();
