@@ -1,6 +1,6 @@
 // Training the prior end to end on a tiny synthetic set: the loss falls, a killed-and-resumed run
 // reaches the same weights, divergence stops with the last good checkpoint kept, and sampling works.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -73,6 +73,19 @@ describe('prior training', () => {
     const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
+  it('a fresh run refuses a directory that holds a run and changes nothing in it', async () => {
+    const dir = join(root, 'full');
+    const files = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors'];
+    const before = files.map((f) => sha256(join(dir, f)));
+    await expect(trainPrior(pairs, MODEL, { ...SETTINGS, stdScale: 2 }, { outDir: dir })).rejects.toThrow(/full already holds a run \(.*checkpoint\.safetensors.*\): continue it with --resume, or start the new run in another --out directory/);
+    expect(files.map((f) => sha256(join(dir, f)))).toEqual(before);
+    // An empty directory is fine (the CLI creates the parent before training).
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    await trainPrior(pairs, MODEL, { ...SETTINGS, steps: 5 }, { outDir: empty });
+    expect(existsSync(join(empty, 'checkpoint.safetensors'))).toBe(true);
   });
 
   it('refuses to resume with different settings, naming them', async () => {

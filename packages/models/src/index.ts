@@ -19,3 +19,4 @@ export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
 export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
+export { assertFreshRunDir } from './training/run-dir.ts';

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  PRIOR_CONFIGS, SEED_OPTIMIZER, evaluatePrior, loadEmbeddingPairs, renderLossCurve, subset, trainPrior,
+  PRIOR_CONFIGS, SEED_OPTIMIZER, assertFreshRunDir, evaluatePrior, loadEmbeddingPairs, renderLossCurve, subset, trainPrior,
   type EmbeddingPairs, type PriorMetrics, type TrainSettings,
 } from '@sd/models';
 import { loadEmbeddedPriorData } from '@sd/models';
@@ -75,6 +75,8 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
     logEvery: 25,
   };
   const variants = o.baseline ? ['baseline'] : o.compare ? ['shifted', 'baseline'] : ['shifted'];
+  // Check every variant's directory before training any, not after the first one's minutes of training.
+  if (!o.resume) for (const variant of variants) assertFreshRunDir(join(o.out, variant));
   console.log(`data: ${train.count} training pairs, ${heldOut.count} held out, dimension ${train.dim} (${train.source})`);
   mkdirSync(o.out, { recursive: true });
   const results: Record<string, PriorMetrics> = {};

@@ -6,6 +6,7 @@ import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, t
 import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split, type ZeroShotAttribute } from '../data/index.ts';
 import { stepRng } from '../prior/rng.ts';
 import { truncateMetrics } from '../training/metrics.ts';
+import { assertFreshRunDir } from '../training/run-dir.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { clipLoss, MAX_LOGIT_SCALE } from './loss.ts';
@@ -77,6 +78,7 @@ export async function trainClip(
   settings: ClipTrainSettings,
   options: { outDir: string; resume?: boolean; onStep?: (r: ClipStepReport) => void; config?: unknown },
 ): Promise<{ step: number; lastLoss: number }> {
+  if (!options.resume) assertFreshRunDir(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
   const ckptPath = join(options.outDir, 'checkpoint.safetensors');
   const metricsPath = join(options.outDir, 'metrics.jsonl');

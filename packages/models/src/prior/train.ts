@@ -11,6 +11,7 @@ import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, stepRng } from './rng.ts';
 import { truncateMetrics } from '../training/metrics.ts';
+import { assertFreshRunDir } from '../training/run-dir.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
 export interface TrainSettings {
@@ -150,9 +151,11 @@ export interface TrainOptions {
 
 /**
  * Trains (or resumes) a prior. Writes config.json, metrics.jsonl and checkpoint.safetensors
- * (model, optimizer, EMA, shift statistics; step and settings in the metadata) to `outDir`.
+ * (model, optimizer, EMA, shift statistics; step and settings in the metadata) to `outDir`, which
+ * must be empty or missing unless resuming.
  */
 export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings, options: TrainOptions): Promise<PriorBundle & { step: number; lastLoss: number }> {
+  if (!options.resume) assertFreshRunDir(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
   // The saved model config states what is built: the data's dimension, K clusters and the cluster token.
   const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
