@@ -93,6 +93,15 @@ describe('prior training', () => {
     await expect(trainPrior(pairs, MODEL, { ...SETTINGS, stdScale: 2 }, { outDir: dir, resume: true })).rejects.toThrow(/cannot resume with different settings:\n\s+train.stdScale: checkpoint 1, requested 2/);
   });
 
+  it('refuses to resume on changed data, naming the data and both fingerprints', async () => {
+    const dir = join(root, 'full');
+    const text = pairs.text.slice();
+    text[5] += 1e-3; // same path, same row count, one value changed
+    await expect(trainPrior({ ...pairs, text }, MODEL, SETTINGS, { outDir: dir, resume: true }))
+      .rejects.toThrow(/cannot resume with different settings:\n\s+data: the training rows of synthetic \(96 × 8\) have sha256 [0-9a-f]{64}; the checkpoint was trained on rows with sha256 [0-9a-f]{64}/);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).data.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
   it('a diverging run stops with a message and keeps the last good checkpoint, byte for byte', async () => {
     const dir = join(root, 'diverge');
     const file = join(dir, 'checkpoint.safetensors');

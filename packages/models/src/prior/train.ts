@@ -6,7 +6,7 @@ import {
   Generator, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
 } from '@sd/autograd';
 import { DeviceArray, sumOfSquares } from '@sd/kernels';
-import type { EmbeddingPairs } from './data.ts';
+import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, stepRng } from './rng.ts';
@@ -44,7 +44,8 @@ export interface RunConfig {
   format: 'sd-prior/1';
   model: PriorConfig;
   train: TrainSettings;
-  data: { source: string; count: number; dim: number };
+  /** sha256: fingerprintPairs of the training rows (a resume on changed data is refused). */
+  data: { source: string; count: number; dim: number; sha256: string };
 }
 
 export interface StepReport {
@@ -135,6 +136,12 @@ function configDifferences(a: RunConfig, b: RunConfig): string[] {
   return diffs;
 }
 
+/** The difference line for changed training rows: what the checkpoint saw and what is given now. */
+function dataChanged(saved: RunConfig, requested: RunConfig): string {
+  const was = saved.data.sha256 ? `sha256 ${saved.data.sha256}` : 'no fingerprint (written before runs recorded one; start a fresh run)';
+  return `data: the training rows of ${requested.data.source} (${requested.data.count} × ${requested.data.dim}) have sha256 ${requested.data.sha256}; the checkpoint was trained on rows with ${was}`;
+}
+
 export interface TrainOptions {
   outDir: string;
   resume?: boolean;
@@ -159,7 +166,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   mkdirSync(options.outDir, { recursive: true });
   // The saved model config states what is built: the data's dimension, K clusters and the cluster token.
   const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
-  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim } };
+  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim, sha256: fingerprintPairs(pairs) } };
   const ckptPath = join(options.outDir, CHECKPOINT);
   const metricsPath = join(options.outDir, 'metrics.jsonl');
 
@@ -168,7 +175,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   if (options.resume && existsSync(ckptPath)) {
     resumeFrom = loadCheckpoint(ckptPath);
     const saved = parseConfig(resumeFrom.metadata.config, ckptPath);
-    const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config);
+    const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config).map((d) => (d.startsWith('data.sha256:') ? dataChanged(saved, config) : d));
     if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
     stats = statsFromCheckpoint(resumeFrom.groups, ckptPath);
   } else {
