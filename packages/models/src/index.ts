@@ -13,7 +13,7 @@ export * from './data/index.ts';
 export * from './prior/index.ts';
 export { type ContrastiveModel } from './clip/contrastive.ts';
 export { clipLoss, l2normalize, MAX_LOGIT_SCALE } from './clip/loss.ts';
-export { trainClip, clipBatch, type ClipTrainSettings, type ClipStepReport } from './clip/train.ts';
+export { trainClip, clipBatch, type ClipTrainSettings, type ClipTrainOptions, type ClipStepReport } from './clip/train.ts';
 export { evaluateClip, embedTexts, embedImages, retrievalRecall, classifyZeroShot, type ClipEvaluation, type ZeroShotRule } from './clip/evaluate.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';

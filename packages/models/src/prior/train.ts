@@ -5,13 +5,14 @@ import { join } from 'node:path';
 import {
   Generator, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
 } from '@sd/autograd';
-import { DeviceArray, sumOfSquares } from '@sd/kernels';
+import { DeviceArray } from '@sd/kernels';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, stepRng } from './rng.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
+import { configDifferences, parametersFinite } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
 export interface TrainSettings {
@@ -122,18 +123,6 @@ function parseConfig(text: string | undefined, file: string): RunConfig {
   const config = JSON.parse(text) as RunConfig;
   if (config.format !== 'sd-prior/1') throw new Error(`${file}: unknown checkpoint format ${JSON.stringify(config.format)}`);
   return config;
-}
-
-/** What differs between two configs (for refusing to resume with other settings). */
-function configDifferences(a: RunConfig, b: RunConfig): string[] {
-  const diffs: string[] = [];
-  const walk = (x: unknown, y: unknown, path: string) => {
-    if (typeof x === 'object' && x && typeof y === 'object' && y) {
-      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    } else if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push(`${path}: checkpoint ${JSON.stringify(x)}, requested ${JSON.stringify(y)}`);
-  };
-  walk(a, b, '');
-  return diffs;
 }
 
 /** The difference line for changed training rows: what the checkpoint saw and what is given now. */
@@ -282,12 +271,4 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
 function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   return randn(shape, { generator: new Generator(seed, step * Math.ceil(size / 4) * 4) });
-}
-
-/** True when every parameter is finite (checked before a checkpoint replaces the last good one). */
-async function parametersFinite(params: Tensor[]): Promise<boolean> {
-  const total = sumOfSquares(params.map((p) => p.data));
-  const value = (await total.read())[0];
-  total.dispose();
-  return Number.isFinite(value);
 }
