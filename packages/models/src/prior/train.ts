@@ -3,13 +3,13 @@
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Generator, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
+  gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
 } from '@sd/autograd';
 import { DeviceArray } from '@sd/kernels';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
-import { STREAM, stepRng } from './rng.ts';
+import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
 import { configDifferences, parametersFinite } from '../training/guards.ts';
@@ -77,11 +77,12 @@ export function drawStep(s: TrainSettings, step: number, count: number, timestep
 }
 
 export function shiftStatsFor(pairs: EmbeddingPairs, s: TrainSettings): ShiftStats {
-  return s.baseline ? identityStats(pairs.dim) : computeShiftStats(pairs.image, pairs.dim, s.clusters, { seed: s.seed });
+  return s.baseline ? identityStats(pairs.dim) : computeShiftStats(pairs.image, pairs.dim, s.clusters, { seed: purposeSeedOf(s.seed, 'kmeans') });
 }
 
 export function buildPrior(config: RunConfig, stats: ShiftStats): PriorBundle {
-  manualSeed(config.train.seed);
+  // Weights from the run's own init stream (each part of the network derives its own from it).
+  manualSeed(purposeSeedOf(config.train.seed, 'init'));
   const model = new ClipPrior({ ...config.model, clusters: stats.k, useClusterToken: !config.train.baseline });
   const diffusion = new ShiftedDiffusion(stats, config.train.baseline ? 1 : config.train.stdScale);
   return { model, diffusion, config };
@@ -267,8 +268,8 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   return { ...bundle, step, lastLoss };
 }
 
-/** ε for one step: its own range of the Philox stream, so resumption reproduces it. */
+/** ε for one step: its own range of the noise stream, so resumption reproduces it. */
 function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return randn(shape, { generator: new Generator(seed, step * Math.ceil(size / 4) * 4) });
+  return randn(shape, { generator: priorGenerator(seed, 'noise', step * Math.ceil(size / 4) * 4) });
 }
