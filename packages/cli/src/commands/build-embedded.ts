@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { DEFAULT_DATA_SEED, embeddedDataDir, encodeToRetrievalLayout, generateSample, loadDefaultClip, type EncodeItem } from '@sd/models';
+import { parseBuildEmbedded } from '../options.ts';
 import { replaceDirectory } from '../replace-dir.ts';
 
 /** Sample indices of the embedded set start here, far from those the default CLIP's evaluation uses. */
@@ -12,9 +13,10 @@ const FIRST_INDEX = 50_000_000;
 export type SplitEncoder = (items: EncodeItem[], outDir: string) => Promise<{ count: number; dim: number }>;
 
 export async function buildEmbeddedCommand(o: { train: string; heldout: string }): Promise<void> {
+  const counts = parseBuildEmbedded(o);
   await initRuntime();
   const model = loadDefaultClip();
-  await buildEmbedded(embeddedDataDir(), { train: Number(o.train), heldout: Number(o.heldout) }, (items, out) => encodeToRetrievalLayout(model, items, out));
+  await buildEmbedded(embeddedDataDir(), counts, (items, out) => encodeToRetrievalLayout(model, items, out));
 }
 
 /**
