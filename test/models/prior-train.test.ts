@@ -1,11 +1,13 @@
 // Training the prior end to end on a tiny synthetic set: the loss falls, a killed-and-resumed run
 // reaches the same weights, divergence stops with the last good checkpoint kept, and sampling works.
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { readSafetensors } from '@sd/autograd';
-import { ShiftedDiffusionPrior, loadPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
+import { DeviceArray } from '@sd/kernels';
+import { ShiftedDiffusionPrior, loadPrior, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';
 
 const MODEL: PriorConfig = { embedDim: 8, width: 32, layers: 1, heads: 2, ffMult: 2, textTokenDim: 0, clusters: 2, useClusterToken: true, timesteps: 1000 };
@@ -29,8 +31,14 @@ const SETTINGS: TrainSettings = {
   clusters: 2, stdScale: 1, dropText: 0.1, seed: 3, baseline: false, emaDecay: 0, checkpointEvery: 10, logEvery: 5,
 };
 
+function metrics(dir: string): { step: number; loss: number }[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
 function losses(dir: string): number[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+  return metrics(dir).map((m) => m.loss);
 }
 
 describe('prior training', () => {
@@ -56,11 +64,44 @@ describe('prior training', () => {
     const dir = join(root, 'resumed');
     await trainPrior(pairs, MODEL, SETTINGS, { outDir: dir, stopAfter: 30 });
     expect(readSafetensors(join(dir, 'checkpoint.safetensors')).metadata.step).toBe('30');
+    // A real kill lands between checkpoints: the metrics already hold steps the checkpoint does not.
+    appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 35, loss: 9 }) + '\n' + '{"step": 4');
     await trainPrior(pairs, MODEL, SETTINGS, { outDir: dir, resume: true });
+    // Cut back to the checkpoint's step on resume: every step once, the same values as uninterrupted.
+    expect(metrics(dir).map((m) => [m.step, m.loss])).toEqual(metrics(join(root, 'full')).map((m) => [m.step, m.loss]));
     const a = readSafetensors(join(root, 'full', 'checkpoint.safetensors')).tensors;
     const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
+  it('with EMA on, killed after 30 steps and resumed, it reaches the same weights and averages bit for bit', async () => {
+    const ema = { ...SETTINGS, emaDecay: 0.9 };
+    await trainPrior(pairs, MODEL, ema, { outDir: join(root, 'ema-full') });
+    const dir = join(root, 'ema-resumed');
+    await trainPrior(pairs, MODEL, ema, { outDir: dir, stopAfter: 30 });
+    await trainPrior(pairs, MODEL, ema, { outDir: dir, resume: true });
+    const a = readSafetensors(join(root, 'ema-full', 'checkpoint.safetensors')).tensors;
+    const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
+    const averages = [...a.keys()].filter((k) => k.startsWith('ema.'));
+    expect(averages.length).toBe([...a.keys()].filter((k) => k.startsWith('model.')).length);
+    // The averages are not the weights (EMA really ran), and both match the uninterrupted run exactly.
+    expect(Array.from(a.get('ema.head.2.weight')!.data)).not.toEqual(Array.from(a.get('model.head.2.weight')!.data));
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
+  it('a fresh run refuses a directory that holds a run and changes nothing in it', async () => {
+    const dir = join(root, 'full');
+    const files = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors'];
+    const before = files.map((f) => sha256(join(dir, f)));
+    await expect(trainPrior(pairs, MODEL, { ...SETTINGS, stdScale: 2 }, { outDir: dir })).rejects.toThrow(/full already holds a run \(.*checkpoint\.safetensors.*\): continue it with --resume, or start the new run in another --out directory/);
+    expect(files.map((f) => sha256(join(dir, f)))).toEqual(before);
+    // An empty directory is fine (the CLI creates the parent before training).
+    const empty = join(root, 'empty');
+    mkdirSync(empty);
+    await trainPrior(pairs, MODEL, { ...SETTINGS, steps: 5 }, { outDir: empty });
+    expect(existsSync(join(empty, 'checkpoint.safetensors'))).toBe(true);
   });
 
   it('refuses to resume with different settings, naming them', async () => {
@@ -68,17 +109,36 @@ describe('prior training', () => {
     await expect(trainPrior(pairs, MODEL, { ...SETTINGS, stdScale: 2 }, { outDir: dir, resume: true })).rejects.toThrow(/cannot resume with different settings:\n\s+train.stdScale: checkpoint 1, requested 2/);
   });
 
-  it('a diverging run stops with a message and keeps the last good checkpoint', async () => {
+  it('refuses to resume on changed data, naming the data and both fingerprints', async () => {
+    const dir = join(root, 'full');
+    const text = pairs.text.slice();
+    text[5] += 1e-3; // same path, same row count, one value changed
+    await expect(trainPrior({ ...pairs, text }, MODEL, SETTINGS, { outDir: dir, resume: true }))
+      .rejects.toThrow(/cannot resume with different settings:\n\s+data: the training rows of synthetic \(96 × 8\) have sha256 [0-9a-f]{64}; the checkpoint was trained on rows with sha256 [0-9a-f]{64}/);
+    expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).data.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('a diverging run stops with a message and keeps the last good checkpoint, byte for byte', async () => {
     const dir = join(root, 'diverge');
+    const file = join(dir, 'checkpoint.safetensors');
     await trainPrior(pairs, MODEL, { ...SETTINGS, steps: 10 }, { outDir: dir });
-    const before = statSync(join(dir, 'checkpoint.safetensors')).mtimeMs;
-    const good = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
-    await expect(trainPrior(pairs, MODEL, { ...SETTINGS, steps: 30, lr: 1e30, maxGradNorm: 1e30 }, { outDir: dir, resume: false })).rejects.toThrow(/diverged/);
-    // The failed run never overwrote the checkpoint with non-finite weights.
-    const after = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
-    for (const t of after.values()) expect(Array.from(t.data).every(Number.isFinite)).toBe(true);
-    expect(statSync(join(dir, 'checkpoint.safetensors')).mtimeMs >= before).toBe(true);
-    expect(good.size).toBe(after.size);
+    const good = sha256(file);
+    // NaN written into one parameter right after the update of step `at`.
+    const corruptAt = (at: number) => (step: number, model: ClipPrior) => {
+      if (step !== at) return;
+      const p = new Map(model.namedParameters()).get('head.2.bias')!;
+      p.assign(DeviceArray.from(new Float32Array(p.size).fill(NaN), p.shape));
+    };
+    // The parameter guard: step 20 is a checkpoint step whose loss was computed before the update,
+    // so the loss is finite and only the parameter check can stop the save.
+    await expect(trainPrior(pairs, MODEL, { ...SETTINGS, steps: 30 }, { outDir: dir, resume: true, afterUpdate: corruptAt(20) }))
+      .rejects.toThrow(/parameters became NaN\/Inf by step 20; the last good checkpoint is kept/);
+    expect(sha256(file)).toBe(good);
+    // The loss guard: corrupted at step 13, the loss logged at step 15 is NaN.
+    await expect(trainPrior(pairs, MODEL, { ...SETTINGS, steps: 30 }, { outDir: dir, resume: true, afterUpdate: corruptAt(13) }))
+      .rejects.toThrow(/loss is NaN at step 15; the last good checkpoint is kept/);
+    expect(sha256(file)).toBe(good);
+    expect(readSafetensors(file).metadata.step).toBe('10');
   });
 
   it('the library loads the run and generates deterministic embeddings near the data', async () => {

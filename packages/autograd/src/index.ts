@@ -6,7 +6,7 @@ export { backward } from './backward.ts';
 export { tidy, keep } from './scope.ts';
 export { noGrad, isGradEnabled } from './grad-mode.ts';
 export { full, zeros, ones, zerosLike, tensor, scalar, arange, fromArray, type CreateOptions } from './creation.ts';
-export { Generator, manualSeed, getGenerator, rand, randn } from './random.ts';
+export { Generator, manualSeed, getGenerator, withGenerator, rand, randn } from './random.ts';
 export * from './ops/arithmetic.ts';
 export * from './ops/unary.ts';
 export * from './ops/views.ts';

@@ -35,6 +35,20 @@ export function getGenerator(): Generator {
   return defaultGenerator;
 }
 
+/**
+ * Runs `fn` with `generator` as the default generator, then restores the previous one (also on a
+ * throw): lets one part of a model draw its initial weights from its own stream.
+ */
+export function withGenerator<T>(generator: Generator, fn: () => T): T {
+  const previous = defaultGenerator;
+  defaultGenerator = generator;
+  try {
+    return fn();
+  } finally {
+    defaultGenerator = previous;
+  }
+}
+
 /** Uniform values in [low, high). */
 export function rand(shape: Shape, options: { low?: number; high?: number; generator?: Generator } = {}): Tensor {
   const g = options.generator ?? defaultGenerator;

@@ -2,13 +2,15 @@
 // CLIP); --update records the result in the file's metadata.
 import { initRuntime } from '@sd/kernels';
 import { readSafetensors } from '@sd/autograd';
+import { parseEvalClip } from '../options.ts';
 import { DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, loadExportedClip, type ClipEvaluation } from '@sd/models';
 
 export async function evalClipCommand(file: string | undefined, o: { evalCount: string; update?: boolean }): Promise<void> {
+  const { evalCount } = parseEvalClip(o);
   await initRuntime();
   const path = file ?? defaultClipPath();
   const model = loadExportedClip(path);
-  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
+  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: evalCount, retrievalCount: 1000 });
   console.log(formatClipEvaluation(evaluation));
   if (o.update) {
     const { format: _format, config: _config, ...kept } = readSafetensors(path).metadata;

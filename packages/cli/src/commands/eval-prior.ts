@@ -3,29 +3,21 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { evaluatePrior, loadPrior, type PriorMetrics } from '@sd/models';
-import { formatMetricsTable, loadPriorData } from './train-prior.ts';
-
-export interface EvalPriorCli {
-  run: string;
-  data?: string;
-  holdout?: string;
-  steps: string;
-  guidance: string;
-  seed: string;
-}
+import { parseEvalPrior, type EvalPriorCli } from '../options.ts';
+import { formatMetricsTable, loadPriorData } from '../prior-common.ts';
 
 export async function evalPriorCommand(o: EvalPriorCli): Promise<void> {
+  const { holdout, sampling } = parseEvalPrior(o);
   await initRuntime();
-  const { heldOut } = loadPriorData(o.data, o.holdout);
+  const { heldOut } = loadPriorData(o.data, holdout);
   const variants = ['shifted', 'baseline'].filter((v) => existsSync(join(o.run, v, 'checkpoint.safetensors')));
   if (variants.length === 0) throw new Error(`${o.run}: no shifted/ or baseline/ run with a checkpoint.safetensors`);
   const results: Record<string, PriorMetrics> = {};
   for (const variant of variants) {
     const bundle = loadPrior(join(o.run, variant));
     if (bundle.diffusion.stats.dim !== heldOut.dim) throw new Error(`${join(o.run, variant)}: prior of dimension ${bundle.diffusion.stats.dim} cannot be evaluated on ${heldOut.dim}-d pairs from ${heldOut.source}`);
-    results[variant] = await evaluatePrior(bundle, heldOut, { steps: Number(o.steps), guidance: Number(o.guidance), seed: Number(o.seed) });
+    results[variant] = await evaluatePrior(bundle, heldOut, sampling);
   }
-  const options = { steps: Number(o.steps), guidance: Number(o.guidance), seed: Number(o.seed) };
-  writeFileSync(join(o.run, 'eval.json'), JSON.stringify({ data: heldOut.source, heldOut: heldOut.count, sampling: options, results }, null, 2));
+  writeFileSync(join(o.run, 'eval.json'), JSON.stringify({ data: heldOut.source, heldOut: heldOut.count, sampling, results }, null, 2));
   console.log(formatMetricsTable(results));
 }

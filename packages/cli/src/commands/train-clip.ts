@@ -7,44 +7,28 @@ import { checkpointGroups, manualSeed, readSafetensors, type nn } from '@sd/auto
 import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, resizeVitInput, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
 import { formatClipEvaluation } from './eval-clip.ts';
-
-export interface TrainClipCli {
-  steps: string;
-  batchSize: string;
-  lr: string;
-  seed: string;
-  resolution?: string;
-  patchSize?: string;
-  contrast: string;
-  groupSize: string;
-  contrastOn: string;
-  init?: string;
-  out: string;
-  resume?: boolean;
-  export?: string | boolean;
-  evalCount: string;
-}
+import { parseTrainClip, type TrainClipCli } from '../options.ts';
 
 export async function trainClipCommand(o: TrainClipCli): Promise<void> {
+  const parsed = parseTrainClip(o);
   await initRuntime();
-  const steps = Number(o.steps);
+  const steps = parsed.steps;
   const settings = {
     steps,
-    batchSize: Number(o.batchSize),
-    lr: Number(o.lr),
+    batchSize: parsed.batchSize,
+    lr: parsed.lr,
     weightDecay: 0.1,
     warmupSteps: Math.min(200, Math.floor(steps / 10)),
-    seed: Number(o.seed),
+    seed: parsed.seed,
     dataSeed: DEFAULT_DATA_SEED,
     logEvery: 10,
     checkpointEvery: 100,
-    contrastFraction: Number(o.contrast),
-    contrastGroupSize: Number(o.groupSize),
+    contrastFraction: parsed.contrast,
+    contrastGroupSize: parsed.groupSize,
   };
-  for (const [k, v] of Object.entries(settings)) if (!Number.isFinite(v)) throw new Error(`train-clip: --${k} is not a number`);
   const contrastAttributes = o.contrastOn.split(',').map((a) => a.trim()) as ZeroShotAttribute[];
-  const init = o.init ? initialWeights(o) : null;
-  const config = init?.config ?? vitConfig(o, DEFAULT_CLIP_CONFIG);
+  const init = o.init ? initialWeights(o.init, parsed) : null;
+  const config = init?.config ?? vitConfig(parsed, DEFAULT_CLIP_CONFIG);
   manualSeed(settings.seed);
   const model = new CLIP(config);
   if (init) model.loadStateDict(init.state, { source: o.init });
@@ -55,7 +39,7 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   const bar = progressBar('clip', steps);
   await trainClip(model, { ...settings, contrastAttributes }, { outDir: o.out, resume: o.resume, config, onStep: (r) => bar.update(r.step, r) });
   bar.stop();
-  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: Number(o.evalCount), retrievalCount: 1000 });
+  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: parsed.evalCount, retrievalCount: 1000 });
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(evaluation, null, 2));
   console.log(formatClipEvaluation(evaluation));
   if (o.export) {
@@ -65,13 +49,18 @@ export async function trainClipCommand(o: TrainClipCli): Promise<void> {
   }
 }
 
+interface Geometry {
+  resolution?: number;
+  patchSize?: number;
+}
+
 /** A CLIP config with the ViT geometry the options ask for. */
-function vitConfig(o: TrainClipCli, config: ClipConfig): ClipConfig {
+function vitConfig({ resolution, patchSize }: Geometry, config: ClipConfig): ClipConfig {
   const base = config.vision;
   if (base.kind !== 'vit') throw new Error('train-clip: --resolution/--patch-size need a ViT image encoder');
-  const vision = { ...base, imageResolution: Number(o.resolution ?? base.imageResolution), patchSize: Number(o.patchSize ?? base.patchSize) };
-  if (!(vision.imageResolution > 0 && vision.patchSize > 0 && vision.imageResolution % vision.patchSize === 0)) {
-    throw new Error(`train-clip: --resolution ${o.resolution} must be a positive multiple of --patch-size ${o.patchSize}`);
+  const vision = { ...base, imageResolution: resolution ?? base.imageResolution, patchSize: patchSize ?? base.patchSize };
+  if (vision.imageResolution % vision.patchSize !== 0) {
+    throw new Error(`train-clip: --resolution ${vision.imageResolution} must be a multiple of --patch-size ${vision.patchSize}`);
   }
   return { ...config, vision };
 }
@@ -80,10 +69,10 @@ function vitConfig(o: TrainClipCli, config: ClipConfig): ClipConfig {
  * Weights and config of --init; with --resolution/--patch-size, moved to that input size (same token
  * grid, patch kernel upsampled; see resizeVitInput).
  */
-function initialWeights(o: TrainClipCli): { config: ClipConfig; state: Map<string, nn.HostTensor> } {
-  const init = readInitialWeights(o.init!);
-  if (!o.resolution && !o.patchSize) return init;
-  const target = vitConfig(o, init.config).vision as ClipViTConfig;
+function initialWeights(path: string, geometry: Geometry): { config: ClipConfig; state: Map<string, nn.HostTensor> } {
+  const init = readInitialWeights(path);
+  if (geometry.resolution === undefined && geometry.patchSize === undefined) return init;
+  const target = vitConfig(geometry, init.config).vision as ClipViTConfig;
   return resizeVitInput(init.config, init.state, target);
 }
 

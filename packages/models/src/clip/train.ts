@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split, type ZeroShotAttribute } from '../data/index.ts';
 import { stepRng } from '../prior/rng.ts';
+import { truncateMetrics } from '../training/metrics.ts';
+import { assertFreshRunDir } from '../training/run-dir.ts';
+import { configDifferences, parametersFinite } from '../training/guards.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { clipLoss, MAX_LOGIT_SCALE } from './loss.ts';
@@ -71,11 +74,32 @@ export function clipBatch(s: ClipTrainSettings, step: number, resolution: number
   return { pixels: preprocessBatch(images, resolution), ids: tokenize(captions, contextLength).ids };
 }
 
-export async function trainClip(
-  model: ContrastiveModel,
-  settings: ClipTrainSettings,
-  options: { outDir: string; resume?: boolean; onStep?: (r: ClipStepReport) => void; config?: unknown },
-): Promise<{ step: number; lastLoss: number }> {
+export interface ClipTrainOptions {
+  outDir: string;
+  resume?: boolean;
+  onStep?: (r: ClipStepReport) => void;
+  /** The model's config, recorded with the checkpoint (and compared on resume). */
+  config?: unknown;
+  /** Called after each optimizer update with the step just completed (tests corrupt a parameter with it). */
+  afterUpdate?: (step: number, model: ContrastiveModel) => void;
+}
+
+/**
+ * A resume must continue the same run: the recorded settings and model config must equal the
+ * requested ones. Unlike the prior, `steps` is compared too: the cosine schedule spans all steps,
+ * so another total would change the learning rate of every remaining step.
+ */
+function checkResumable(metadata: Record<string, string>, settings: ClipTrainSettings, config: unknown, ckptPath: string): void {
+  if (metadata.settings === undefined) {
+    throw new Error(`${ckptPath}: the checkpoint records no training settings (written before resumes were checked), so a resume cannot be verified; start a fresh run in another --out`);
+  }
+  const saved = { settings: JSON.parse(metadata.settings) as unknown, model: JSON.parse(metadata.config ?? 'null') as unknown };
+  const diffs = configDifferences(saved, JSON.parse(JSON.stringify({ settings, model: config ?? null })));
+  if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
+}
+
+export async function trainClip(model: ContrastiveModel, settings: ClipTrainSettings, options: ClipTrainOptions): Promise<{ step: number; lastLoss: number }> {
+  if (!options.resume) assertFreshRunDir(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
   const ckptPath = join(options.outDir, 'checkpoint.safetensors');
   const metricsPath = join(options.outDir, 'metrics.jsonl');
@@ -85,9 +109,11 @@ export async function trainClip(
   let step = 0;
   if (options.resume && existsSync(ckptPath)) {
     const ckpt = loadCheckpoint(ckptPath);
+    checkResumable(ckpt.metadata, settings, options.config, ckptPath);
     model.loadStateDict(ckpt.groups.model, { source: ckptPath });
     opt.loadStateDict(ckpt.groups.optim);
     step = Number(ckpt.metadata.step);
+    truncateMetrics(metricsPath, step);
   } else writeFileSync(metricsPath, '');
   writeFileSync(join(options.outDir, 'config.json'), JSON.stringify({ settings, model: options.config ?? null }, null, 2));
   model.train();
@@ -113,6 +139,7 @@ export async function trainClip(
     });
     step++;
     timed++;
+    options.afterUpdate?.(step, model);
     const checkpointNow = step % settings.checkpointEvery === 0 || step === settings.steps;
     if (step % settings.logEvery === 0 || checkpointNow) {
       lastLoss = await loss.item();
@@ -125,7 +152,13 @@ export async function trainClip(
       options.onStep?.(report);
     }
     loss.dispose();
-    if (checkpointNow) await saveCheckpoint(ckptPath, { model: model.stateDict(), optim: opt.stateDict() }, { step: String(step), config: JSON.stringify(options.config ?? null) });
+    if (checkpointNow) {
+      if (!(await parametersFinite(params))) {
+        throw new Error(`CLIP training diverged: parameters became NaN/Inf by step ${step}; last good checkpoint: ${ckptPath}`);
+      }
+      const metadata = { step: String(step), config: JSON.stringify(options.config ?? null), settings: JSON.stringify(settings) };
+      await saveCheckpoint(ckptPath, { model: model.stateDict(), optim: opt.stateDict() }, metadata);
+    }
   }
   model.eval();
   return { step, lastLoss };

@@ -41,6 +41,15 @@ export function hashSeed(...parts: number[]): number {
   return h;
 }
 
+/**
+ * A seed of its own for one purpose of a run (weight initialisation, training noise, sampling, …):
+ * hashSeed over (seed, the name's length, its UTF-16 code units), so purposes never share stream
+ * positions and one purpose's draws do not move with another's sizes.
+ */
+export function purposeSeed(seed: number, purpose: string): number {
+  return hashSeed(seed, purpose.length, ...Array.from(purpose, (c) => c.charCodeAt(0)));
+}
+
 /** Integer in [0, n). */
 export function randInt(rng: Rng, n: number): number {
   return Math.floor(rng() * n);

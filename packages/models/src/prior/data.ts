@@ -1,5 +1,6 @@
 // Paired (text, image) embeddings on disk: the clip-retrieval layout (img_emb/img_emb_N.npy,
 // text_emb/text_emb_N.npy, read shard by shard) or a flat pair of .npy files.
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy, type NpyArray } from '../io/npy.ts';
@@ -95,4 +96,15 @@ export function loadEmbeddingPairs(path: string): EmbeddingPairs {
 export function subset(pairs: EmbeddingPairs, start: number, end: number): EmbeddingPairs {
   const d = pairs.dim;
   return { ...pairs, image: pairs.image.slice(start * d, end * d), text: pairs.text.slice(start * d, end * d), count: end - start };
+}
+
+/**
+ * sha256 of the rows themselves (image rows, then text rows, as float32 bytes): a run records it so
+ * that a resume on other data is refused even when the path and the row count are the same. It hashes
+ * what training reads, not the files, so a --holdout subset and in-memory sets are covered too.
+ */
+export function fingerprintPairs(pairs: EmbeddingPairs): string {
+  const hash = createHash('sha256');
+  for (const a of [pairs.image, pairs.text]) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return hash.digest('hex');
 }

@@ -1,7 +1,8 @@
 // Sampling image embeddings from text embeddings with a trained prior (guided, batched).
-import { full, Generator, noGrad, tensor, tidy } from '@sd/autograd';
+import { full, noGrad, tensor, tidy } from '@sd/autograd';
 import { guide, sample, type SampleOptions } from './diffusion.ts';
 import { assignClusters } from './shift.ts';
+import { priorGenerator } from './rng.ts';
 import type { PriorBundle } from './train.ts';
 
 export interface GenerateOptions {
@@ -29,7 +30,8 @@ export async function generateEmbeddings(bundle: PriorBundle, text: Float32Array
   const n = text.length / dim;
   const out = new Float32Array(n * dim);
   const clusters = clustersFor(bundle, text);
-  const generator = new Generator(seed);
+  // The sampling stream, not the one the weights were initialised from.
+  const generator = priorGenerator(seed, 'sample');
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const b = end - start;

@@ -2,8 +2,9 @@
 // (pre-norm RMSNorm, bias-free attention, GEGLU feed-forward, plain residuals) over the tokens
 // [text tokens…, pooled text, timestep, cluster, x_t, query]; an MLP on the last token predicts x₀.
 import {
-  add, concat, mul, nn, scaledDotProductAttention, sin, cos, sub, tensor, reshape, expand, slice, squeeze, type Tensor,
+  Generator, add, concat, getGenerator, mul, nn, scaledDotProductAttention, sin, cos, sub, tensor, reshape, expand, slice, squeeze, withGenerator, type Tensor,
 } from '@sd/autograd';
+import { purposeSeed } from '../data/prng.ts';
 
 export interface PriorConfig {
   /** Embedding dimension (512 per CLIP model; 1536 for the seed's three concatenated). */
@@ -124,16 +125,21 @@ export class ClipPrior extends nn.Module {
     super();
     const w = config.width;
     if (w % config.heads) throw new Error(`ClipPrior: ${config.heads} heads do not divide width ${w}`);
-    this.textProj = this.module('text_proj', new EmbeddingProjection(config.embedDim, w));
-    this.tokenProj = config.textTokenDim > 0 ? this.module('token_proj', new EmbeddingProjection(config.textTokenDim, w)) : null;
-    this.timeEmbed = this.module('time_embed', new SinusoidalEmbedding(w));
-    this.clusterEmbed = config.useClusterToken ? this.module('cluster_embed', new SinusoidalEmbedding(w)) : null;
-    this.xProj = this.module('x_proj', new EmbeddingProjection(config.embedDim, w));
-    this.nullText = this.param('null_text', nn.init.normal([1, w], 0.02));
-    this.query = this.param('query', nn.init.normal([1, w], 0.02));
-    this.blocks = this.module('blocks', new nn.ModuleList(Array.from({ length: config.layers }, () => new PriorBlock(config))));
+    // Each part draws its initial weights from its own stream (derived from the default generator's
+    // seed and the part's name): an optional part (the cluster token, the text tokens) does not move
+    // the numbers of the parts after it, so the shifted prior and the baseline start identical.
+    const base = getGenerator().seed;
+    const own = <T>(name: string, make: () => T): T => withGenerator(new Generator(purposeSeed(base, name)), make);
+    this.textProj = this.module('text_proj', own('text_proj', () => new EmbeddingProjection(config.embedDim, w)));
+    this.tokenProj = config.textTokenDim > 0 ? this.module('token_proj', own('token_proj', () => new EmbeddingProjection(config.textTokenDim, w))) : null;
+    this.timeEmbed = this.module('time_embed', own('time_embed', () => new SinusoidalEmbedding(w)));
+    this.clusterEmbed = config.useClusterToken ? this.module('cluster_embed', own('cluster_embed', () => new SinusoidalEmbedding(w))) : null;
+    this.xProj = this.module('x_proj', own('x_proj', () => new EmbeddingProjection(config.embedDim, w)));
+    this.nullText = this.param('null_text', own('null_text', () => nn.init.normal([1, w], 0.02)));
+    this.query = this.param('query', own('query', () => nn.init.normal([1, w], 0.02)));
+    this.blocks = this.module('blocks', own('blocks', () => new nn.ModuleList(Array.from({ length: config.layers }, () => new PriorBlock(config)))));
     this.finalNorm = this.module('final_norm', new nn.RMSNorm(w));
-    this.head = this.module('head', new nn.Sequential(new nn.Linear(w, w), new nn.SiLU(), new nn.Linear(w, config.embedDim)));
+    this.head = this.module('head', own('head', () => new nn.Sequential(new nn.Linear(w, w), new nn.SiLU(), new nn.Linear(w, config.embedDim))));
   }
 
   /** Predicts x₀ [B, D]. */

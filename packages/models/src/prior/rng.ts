@@ -1,12 +1,28 @@
-// Stateless host randomness for training: every draw is a pure function of (seed, step, stream),
-// so a resumed run draws exactly what an uninterrupted one would.
-import { mulberry32 } from '../data/prng.ts';
+// The prior's randomness. Host draws (batch rows, timesteps, text drops) are a pure function of
+// (seed, step, stream), so a resumed run draws exactly what an uninterrupted one would; device draws
+// (initial weights, training noise, sampling noise) each come from a Philox stream of their own.
+import { Generator } from '@sd/autograd';
+import { hashSeed, mulberry32, purposeSeed } from '../data/prng.ts';
 
 /** A mulberry32 stream seeded by hashing (seed, step, stream). */
 export function stepRng(seed: number, step: number, stream: number): () => number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 0x632be5ab, 0xc2b2ae35) ^ Math.imul(stream + 0x27d4eb2f, 0x165667b1);
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
-  return mulberry32(h ^ (h >>> 15));
+  return mulberry32(hashSeed(seed, step, stream));
 }
 
 export const STREAM = { batch: 1, timesteps: 2, dropText: 3 } as const;
+
+/**
+ * The device streams. They used to be one (`Generator(seed)` at offset 0 for the weights, offset
+ * step·B·D for the noise, offset 0 again for sampling), so the step-0 noise and the sampling noise
+ * replayed the numbers of the initial weights.
+ */
+export type PriorPurpose = 'init' | 'noise' | 'sample' | 'kmeans';
+
+export function purposeSeedOf(seed: number, purpose: PriorPurpose): number {
+  return purposeSeed(seed, `prior/${purpose}`);
+}
+
+/** The Philox stream of one purpose, from `offset`. */
+export function priorGenerator(seed: number, purpose: PriorPurpose, offset = 0): Generator {
+  return new Generator(purposeSeedOf(seed, purpose), offset);
+}

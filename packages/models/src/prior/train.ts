@@ -3,13 +3,16 @@
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Generator, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
+  gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
 } from '@sd/autograd';
-import { DeviceArray, sumOfSquares } from '@sd/kernels';
-import type { EmbeddingPairs } from './data.ts';
+import { DeviceArray } from '@sd/kernels';
+import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
-import { STREAM, stepRng } from './rng.ts';
+import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
+import { truncateMetrics } from '../training/metrics.ts';
+import { assertFreshRunDir } from '../training/run-dir.ts';
+import { configDifferences, parametersFinite } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
 export interface TrainSettings {
@@ -42,7 +45,8 @@ export interface RunConfig {
   format: 'sd-prior/1';
   model: PriorConfig;
   train: TrainSettings;
-  data: { source: string; count: number; dim: number };
+  /** sha256: fingerprintPairs of the training rows (a resume on changed data is refused). */
+  data: { source: string; count: number; dim: number; sha256: string };
 }
 
 export interface StepReport {
@@ -73,11 +77,12 @@ export function drawStep(s: TrainSettings, step: number, count: number, timestep
 }
 
 export function shiftStatsFor(pairs: EmbeddingPairs, s: TrainSettings): ShiftStats {
-  return s.baseline ? identityStats(pairs.dim) : computeShiftStats(pairs.image, pairs.dim, s.clusters, { seed: s.seed });
+  return s.baseline ? identityStats(pairs.dim) : computeShiftStats(pairs.image, pairs.dim, s.clusters, { seed: purposeSeedOf(s.seed, 'kmeans') });
 }
 
 export function buildPrior(config: RunConfig, stats: ShiftStats): PriorBundle {
-  manualSeed(config.train.seed);
+  // Weights from the run's own init stream (each part of the network derives its own from it).
+  manualSeed(purposeSeedOf(config.train.seed, 'init'));
   const model = new ClipPrior({ ...config.model, clusters: stats.k, useClusterToken: !config.train.baseline });
   const diffusion = new ShiftedDiffusion(stats, config.train.baseline ? 1 : config.train.stdScale);
   return { model, diffusion, config };
@@ -121,16 +126,10 @@ function parseConfig(text: string | undefined, file: string): RunConfig {
   return config;
 }
 
-/** What differs between two configs (for refusing to resume with other settings). */
-function configDifferences(a: RunConfig, b: RunConfig): string[] {
-  const diffs: string[] = [];
-  const walk = (x: unknown, y: unknown, path: string) => {
-    if (typeof x === 'object' && x && typeof y === 'object' && y) {
-      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk((x as Record<string, unknown>)[k], (y as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    } else if (JSON.stringify(x) !== JSON.stringify(y)) diffs.push(`${path}: checkpoint ${JSON.stringify(x)}, requested ${JSON.stringify(y)}`);
-  };
-  walk(a, b, '');
-  return diffs;
+/** The difference line for changed training rows: what the checkpoint saw and what is given now. */
+function dataChanged(saved: RunConfig, requested: RunConfig): string {
+  const was = saved.data.sha256 ? `sha256 ${saved.data.sha256}` : 'no fingerprint (written before runs recorded one; start a fresh run)';
+  return `data: the training rows of ${requested.data.source} (${requested.data.count} × ${requested.data.dim}) have sha256 ${requested.data.sha256}; the checkpoint was trained on rows with ${was}`;
 }
 
 export interface TrainOptions {
@@ -139,17 +138,25 @@ export interface TrainOptions {
   onStep?: (r: StepReport) => void;
   /** Stop early after this many steps of this invocation (tests use it to simulate a kill). */
   stopAfter?: number;
+  /**
+   * Called after each optimizer update with the step just completed; tests use it to corrupt a
+   * parameter and prove that the divergence guards fire (an lr large enough to overflow at once
+   * would trip the loss check first, never the parameter check).
+   */
+  afterUpdate?: (step: number, model: ClipPrior) => void;
 }
 
 /**
  * Trains (or resumes) a prior. Writes config.json, metrics.jsonl and checkpoint.safetensors
- * (model, optimizer, EMA, shift statistics; step and settings in the metadata) to `outDir`.
+ * (model, optimizer, EMA, shift statistics; step and settings in the metadata) to `outDir`, which
+ * must be empty or missing unless resuming.
  */
 export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings, options: TrainOptions): Promise<PriorBundle & { step: number; lastLoss: number }> {
+  if (!options.resume) assertFreshRunDir(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
   // The saved model config states what is built: the data's dimension, K clusters and the cluster token.
   const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
-  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim } };
+  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim, sha256: fingerprintPairs(pairs) } };
   const ckptPath = join(options.outDir, CHECKPOINT);
   const metricsPath = join(options.outDir, 'metrics.jsonl');
 
@@ -158,7 +165,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   if (options.resume && existsSync(ckptPath)) {
     resumeFrom = loadCheckpoint(ckptPath);
     const saved = parseConfig(resumeFrom.metadata.config, ckptPath);
-    const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config);
+    const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config).map((d) => (d.startsWith('data.sha256:') ? dataChanged(saved, config) : d));
     if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
     stats = statsFromCheckpoint(resumeFrom.groups, ckptPath);
   } else {
@@ -186,6 +193,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
       ema.optimizationStep = Number(resumeFrom.metadata.step);
     }
     step = Number(resumeFrom.metadata.step);
+    truncateMetrics(metricsPath, step);
   }
 
   // The whole training set lives on the GPU; batches are gathered by row index.
@@ -231,6 +239,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     });
     step++;
     timedSteps++;
+    options.afterUpdate?.(step, bundle.model);
     const checkpointNow = step % settings.checkpointEvery === 0 || step === stopAt;
     if (step % settings.logEvery === 0 || checkpointNow) {
       lastLoss = await loss.item();
@@ -259,16 +268,8 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   return { ...bundle, step, lastLoss };
 }
 
-/** ε for one step: its own range of the Philox stream, so resumption reproduces it. */
+/** ε for one step: its own range of the noise stream, so resumption reproduces it. */
 function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return randn(shape, { generator: new Generator(seed, step * Math.ceil(size / 4) * 4) });
-}
-
-/** True when every parameter is finite (checked before a checkpoint replaces the last good one). */
-async function parametersFinite(params: Tensor[]): Promise<boolean> {
-  const total = sumOfSquares(params.map((p) => p.data));
-  const value = (await total.read())[0];
-  total.dispose();
-  return Number.isFinite(value);
+  return randn(shape, { generator: priorGenerator(seed, 'noise', step * Math.ceil(size / 4) * 4) });
 }

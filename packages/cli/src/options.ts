@@ -1,0 +1,154 @@
+// The commands' option parsing, in one place: every numeric option of every command is validated
+// here (an integer or a number, in its range), with an error naming the option and the value given,
+// before any data is loaded or any training starts.
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, type PriorConfig, type TrainSettings } from '@sd/models';
+
+export interface Range {
+  min?: number;
+  max?: number;
+  /** The minimum itself is not allowed (e.g. a learning rate must be > 0). */
+  exclusiveMin?: boolean;
+  /** The maximum itself is not allowed (e.g. an EMA decay must be < 1). */
+  exclusiveMax?: boolean;
+}
+
+/** Seeds are hashed as up to 32-bit integers everywhere (dataset, training streams). */
+const MAX_SEED = 2 ** 32 - 1;
+
+function describe(kind: string, { min, max, exclusiveMin, exclusiveMax }: Range): string {
+  if (min !== undefined && max !== undefined) return `${kind} in ${exclusiveMin ? '(' : '['}${min}, ${max}${exclusiveMax ? ')' : ']'}`;
+  if (min !== undefined) return `${kind} ${exclusiveMin ? '>' : '≥'} ${min}`;
+  if (max !== undefined) return `${kind} ${exclusiveMax ? '<' : '≤'} ${max}`;
+  return kind;
+}
+
+function check(option: string, value: string, n: number, kind: string, range: Range): number {
+  const { min, max, exclusiveMin, exclusiveMax } = range;
+  const outside = (min !== undefined && (exclusiveMin ? n <= min : n < min)) || (max !== undefined && (exclusiveMax ? n >= max : n > max));
+  if (value.trim() === '' || !Number.isFinite(n) || outside) throw new Error(`--${option} must be ${describe(kind, range)}, got "${value}"`);
+  return n;
+}
+
+/** An integer option (`--steps 800`). */
+export function integer(option: string, value: string, range: Range = {}): number {
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new Error(`--${option} must be ${describe('an integer', range)}, got "${value}"`);
+  return check(option, value, n, 'an integer', range);
+}
+
+/** A real-valued option (`--lr 3e-4`). */
+export function number(option: string, value: string, range: Range = {}): number {
+  return check(option, value, Number(value), 'a number', range);
+}
+
+export const seed = (option: string, value: string) => integer(option, value, { min: 0, max: MAX_SEED });
+const optional = <T>(value: string | undefined, parse: (v: string) => T): T | undefined => (value === undefined ? undefined : parse(value));
+
+export interface TrainPriorCli {
+  data?: string;
+  holdout?: string;
+  size: string;
+  steps: string;
+  batchSize: string;
+  lr: string;
+  clusters: string;
+  stdScale: string;
+  dropText: string;
+  seed: string;
+  baseline?: boolean;
+  compare: boolean;
+  resume?: boolean;
+  ema: string;
+  out: string;
+  evalSteps: string;
+  guidance: string;
+}
+
+export function parseTrainPrior(o: TrainPriorCli): { model: PriorConfig; settings: TrainSettings; holdout?: number; evalSteps: number; guidance: number } {
+  const model = PRIOR_CONFIGS[o.size as keyof typeof PRIOR_CONFIGS];
+  if (!model) throw new Error(`--size must be one of ${Object.keys(PRIOR_CONFIGS).join(', ')}, got "${o.size}"`);
+  const steps = integer('steps', o.steps, { min: 1 });
+  const settings: TrainSettings = {
+    steps,
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
+    betas: SEED_OPTIMIZER.betas,
+    weightDecay: SEED_OPTIMIZER.weightDecay,
+    eps: SEED_OPTIMIZER.eps,
+    maxGradNorm: SEED_OPTIMIZER.maxGradNorm,
+    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+    clusters: integer('clusters', o.clusters, { min: 1 }),
+    stdScale: number('std-scale', o.stdScale, { min: 0, exclusiveMin: true }),
+    dropText: number('drop-text', o.dropText, { min: 0, max: 1 }),
+    seed: seed('seed', o.seed),
+    baseline: false,
+    // A decay of 1 would never move the averages; 0 turns EMA off.
+    emaDecay: number('ema', o.ema, { min: 0, max: 1, exclusiveMax: true }),
+    checkpointEvery: 250,
+    logEvery: 25,
+  };
+  return {
+    model,
+    settings,
+    holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })),
+    // Checked now, not after minutes of training: sampling cannot take more steps than the schedule has.
+    evalSteps: integer('eval-steps', o.evalSteps, { min: 1, max: model.timesteps }),
+    guidance: number('guidance', o.guidance, { min: 0 }),
+  };
+}
+
+export interface EvalPriorCli {
+  run: string;
+  data?: string;
+  holdout?: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+}
+
+export function parseEvalPrior(o: EvalPriorCli): { holdout?: number; sampling: { steps: number; guidance: number; seed: number } } {
+  return {
+    holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })),
+    sampling: { steps: integer('steps', o.steps, { min: 1 }), guidance: number('guidance', o.guidance, { min: 0 }), seed: seed('seed', o.seed) },
+  };
+}
+
+export interface TrainClipCli {
+  steps: string;
+  batchSize: string;
+  lr: string;
+  seed: string;
+  resolution?: string;
+  patchSize?: string;
+  contrast: string;
+  groupSize: string;
+  contrastOn: string;
+  init?: string;
+  out: string;
+  resume?: boolean;
+  export?: string | boolean;
+  evalCount: string;
+}
+
+export function parseTrainClip(o: TrainClipCli) {
+  const steps = integer('steps', o.steps, { min: 1 });
+  return {
+    steps,
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
+    seed: seed('seed', o.seed),
+    resolution: optional(o.resolution, (v) => integer('resolution', v, { min: 1 })),
+    patchSize: optional(o.patchSize, (v) => integer('patch-size', v, { min: 1 })),
+    contrast: number('contrast', o.contrast, { min: 0, max: 1 }),
+    groupSize: integer('group-size', o.groupSize, { min: 1 }),
+    evalCount: integer('eval-count', o.evalCount, { min: 1 }),
+  };
+}
+
+export function parseEvalClip(o: { evalCount: string }): { evalCount: number } {
+  return { evalCount: integer('eval-count', o.evalCount, { min: 1 }) };
+}
+
+export function parseBuildEmbedded(o: { train: string; heldout: string }): { train: number; heldout: number } {
+  return { train: integer('train', o.train, { min: 1 }), heldout: integer('heldout', o.heldout, { min: 1 }) };
+}

@@ -1,0 +1,90 @@
+// The `sd` commands and their options (main.ts runs them; tests read the defaults from here).
+import { Command } from 'commander';
+import { infoCommand } from './commands/info.ts';
+import { trainPriorCommand } from './commands/train-prior.ts';
+import { trainClipCommand } from './commands/train-clip.ts';
+import { encodeCommand } from './commands/encode.ts';
+import { evalPriorCommand } from './commands/eval-prior.ts';
+import { buildEmbeddedCommand } from './commands/build-embedded.ts';
+import { evalClipCommand } from './commands/eval-clip.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
+
+  program.command('info').description('show the WebGPU adapter, its features and limits').option('--json', 'print JSON').action(infoCommand);
+
+  program
+    .command('train-prior')
+    .description('train the shifted-diffusion prior (and the unshifted baseline), then evaluate both')
+    .option('--data <dir>', 'embedding pairs: clip-retrieval folder (img_emb/, text_emb/) or image_/text_embeddings.npy; default: the embedded dataset')
+    .option('--holdout <n>', 'with --data: hold out the last n pairs for evaluation (default 10%)')
+    .option('--size <name>', 'model size: tiny, small or seed', 'tiny')
+    .option('--steps <n>', 'training steps (per prior)', '800')
+    .option('--batch-size <n>', 'batch size', '64')
+    .option('--lr <x>', 'peak learning rate', '3e-4')
+    .option('--clusters <k>', 'K clusters of the shift statistics', '8')
+    .option('--std-scale <x>', 's = std_scale·σ (3 worked best of 1 and 3 on the embedded default)', '3')
+    .option('--drop-text <p>', 'classifier-free guidance drop rate', '0.1')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--baseline', 'train only the unshifted baseline')
+    .option('--no-compare', 'train only the shifted prior (no baseline)')
+    .option('--ema <decay>', 'EMA decay cap (0 = off)', '0')
+    .option('--eval-steps <n>', 'sampling steps for evaluation', '8')
+    .option('--guidance <w>', 'classifier-free guidance weight for evaluation', '1')
+    .option('--resume', 'continue from the checkpoints in --out')
+    .option('--out <dir>', 'run directory', 'runs/prior')
+    .action(trainPriorCommand);
+
+  program
+    .command('train-clip')
+    .description('train the small default CLIP on the procedural captioned images, evaluate and export it')
+    .option('--steps <n>', 'training steps', '3000')
+    .option('--batch-size <n>', 'batch size', '128')
+    .option('--lr <x>', 'peak learning rate', '1e-3')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--resolution <px>', 'image side the ViT sees (the default CLIP: 64); with --init, moves the model to it (same token grid, patch kernel upsampled)')
+    .option('--patch-size <px>', 'ViT patch side (the default CLIP: 16)')
+    .option('--contrast <fraction>', 'fraction of each batch in contrast groups (scenes differing in one attribute)', '0.5')
+    .option('--group-size <n>', 'largest contrast group', '8')
+    .option('--contrast-on <attributes>', 'attributes the groups vary, in turn (repeat one to weight it)', 'colour,shape,position,size')
+    .option('--init <file>', 'start from these weights (a train-clip checkpoint or an exported CLIP; its config is used)')
+    .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
+    .option('--out <dir>', 'run directory', 'runs/clip')
+    .action(trainClipCommand);
+
+  program
+    .command('eval-clip [file]')
+    .description('zero-shot accuracy and retrieval of an exported CLIP (default: the default CLIP)')
+    .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
+    .option('--update', 'record the evaluation in the file\'s metadata')
+    .action(evalClipCommand);
+
+  program
+    .command('eval-prior')
+    .description('evaluate trained priors (shifted and baseline side by side) on held-out pairs')
+    .option('--run <dir>', 'run directory of `sd train-prior`', 'runs/prior')
+    .option('--data <dir>', 'embedding pairs (default: the embedded dataset)')
+    .option('--holdout <n>', 'with --data: the last n pairs are the held-out set (default 10%)')
+    .option('--steps <n>', 'sampling steps', '8')
+    .option('--guidance <w>', 'classifier-free guidance weight', '1')
+    .option('--seed <n>', 'sampling seed', '0')
+    .action(evalPriorCommand);
+
+  program
+    .command('encode <imagefolder>')
+    .description('encode an imagefolder (metadata.jsonl with file_name, text) to the clip-retrieval layout')
+    .option('--out <dir>', 'output folder (img_emb/, text_emb/, metadata/)', 'runs/embeddings')
+    .option('--clip <path>', 'CLIP checkpoint (default: the committed default CLIP)')
+    .action(encodeCommand);
+
+  program
+    .command('build-embedded')
+    .description('rebuild the embedded default prior data from the procedural dataset and the default CLIP')
+    .option('--train <n>', 'training pairs', '6000')
+    .option('--heldout <n>', 'held-out pairs (unseen shape–colour combinations)', '1000')
+    .action(buildEmbeddedCommand);
+
+  return program;
+}
