@@ -24,5 +24,5 @@ fi
 pnpm --silent sd info
 
 if [ "${1:-}" != "--no-run" ]; then
-  if [ -f packages/cli/src/commands/train-prior.ts ]; then pnpm train:prior; else pnpm bench; fi
+  pnpm train:prior
 fi

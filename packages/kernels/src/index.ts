@@ -1,7 +1,6 @@
 // @sd/kernels: the WebGPU runtime and the hand-written WGSL kernels.
 export { initRuntime, rt } from './runtime/current.ts';
 export { Runtime, type Dispatch } from './runtime/runtime.ts';
-export { type KernelTime } from './runtime/profiler.ts';
 export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
 export { DeviceArray, type DType, type HostArray } from './array.ts';
 export * from './shape.ts';
