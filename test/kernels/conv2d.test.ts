@@ -9,7 +9,6 @@ import {
   initRuntime,
   profile,
   releaseConv2dScratch,
-  rt,
   runnableVariants,
   withTuning,
   type Conv2dOptions,
@@ -18,6 +17,7 @@ import {
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { refConv2d, refConv2dBackward, refConvDims, type RefConvOptions } from '../util/ref-conv.ts';
+import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
 
 type Pair = number | [number, number];
 interface Case {
@@ -187,7 +187,7 @@ describe('conv2d edge cases and errors', () => {
   // Each entry builds its inputs first (uploads dispatch a poison fill), then returns the call.
   const x = () => DeviceArray.from(new Float32Array(1 * 3 * 8 * 8), [1, 3, 8, 8]);
   const t = (s: number[], dtype: 'f32' | 'i32' = 'f32') => DeviceArray.from(new Float32Array(size(s)), s, dtype);
-  const bad: Array<[string, () => () => unknown, RegExp]> = [
+  const bad: BadCall[] = [
     ['channel mismatch', () => { const [a, b] = [x(), t([4, 5, 3, 3])]; return () => conv2d(a, b); },
       /conv2d: input \[1, 3, 8, 8\] has 3 channels but weight \[4, 5, 3, 3\] expects 5/],
     ['rank', () => { const [a, b] = [t([3, 8]), t([4, 3, 3, 3])]; return () => conv2d(a, b); },
@@ -215,13 +215,5 @@ describe('conv2d edge cases and errors', () => {
     ['bias-gradient rank', () => { const a = t([2, 3]); return () => conv2dBackwardBias(a); },
       /conv2dBackwardBias: dy must be \[N, O, OH, OW\], got \[2, 3\]/],
   ];
-  for (const [what, setup, message] of bad) {
-    it(`rejects ${what} before dispatching`, async () => {
-      const fn = setup();
-      await rt().sync();
-      const before = rt().stats.dispatches;
-      expect(fn).toThrow(message);
-      expect(rt().stats.dispatches).toBe(before);
-    });
-  }
+  itRejectsBeforeDispatch(bad);
 });
