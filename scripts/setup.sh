@@ -26,5 +26,5 @@ pnpm --silent sd info
 if [ "${1:-}" != "--no-run" ]; then
   # --resume: on a fresh clone it is a fresh run; run again, set-up continues (or re-evaluates) the
   # runs in runs/prior instead of stopping at train-prior's refusal of a non-empty run directory.
-  if [ -f packages/cli/src/commands/train-prior.ts ]; then pnpm train:prior --resume; else pnpm bench; fi
+  pnpm train:prior --resume
 fi

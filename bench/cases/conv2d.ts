@@ -1,7 +1,7 @@
 // conv2d throughput: the 3×3 convolutions of a small and of the Stable-Diffusion-sized UNet level
 // (64×64 latents), forward alone and forward + all three gradients, with the adapter's variant and
 // the portable one for comparison. PyTorch equivalents use cuDNN in fp32 (TF32 off, see bench/gpu.ts).
-import { DeviceArray, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, setConv2dVariant, type Conv2dVariant } from '@sd/kernels';
+import { DeviceArray, conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, withTuning, type Conv2dVariant } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
 
 function filled(shape: number[], seed: number, scale = 1): DeviceArray {
@@ -33,16 +33,15 @@ b = torch.randn(${o}, device=dev)`;
       const b = filled([o], 3);
       const dy = filled([n, o, hw, hw], 4);
       const opts = { padding: 1 };
-      const run = () => {
-        setConv2dVariant(variant);
-        conv2d(x, w, b, opts).dispose();
-        if (backward) {
-          conv2dBackwardInput(dy, w, x.shape, opts).dispose();
-          conv2dBackwardWeight(dy, x, w.shape, opts).dispose();
-          conv2dBackwardBias(dy).dispose();
-        }
-        setConv2dVariant(null);
-      };
+      const run = () =>
+        withTuning(variant ? { conv2d: { variant } } : {}, () => {
+          conv2d(x, w, b, opts).dispose();
+          if (backward) {
+            conv2dBackwardInput(dy, w, x.shape, opts).dispose();
+            conv2dBackwardWeight(dy, x, w.shape, opts).dispose();
+            conv2dBackwardBias(dy).dispose();
+          }
+        });
       return { run, dispose: () => [x, w, b, dy].forEach((a) => a.dispose()) };
     },
     torch:

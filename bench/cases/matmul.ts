@@ -2,12 +2,12 @@
 // against the reference, the portable shared-memory tiled kernel (64×64 tiles, 4×4 per thread); the
 // textbook 16×16 one-element-per-thread kernel ('classic') too on small shapes (on lavapipe it runs
 // at ~0.1 GFLOP/s: minutes per 2048³).
-import { matmul, type MatmulVariant } from '@sd/kernels';
+import { matmul, withTuning, type MatmulVariant } from '@sd/kernels';
 import type { BenchCase } from '../harness.ts';
 import { filled } from '../inputs.ts';
 
 
-function matmulCase(M: number, K: number, N: number, variant: MatmulVariant): BenchCase {
+function matmulCase(M: number, K: number, N: number, variant: MatmulVariant | 'auto'): BenchCase {
   const flops = 2 * M * N * K;
   return {
     kernel: 'matmul',
@@ -21,7 +21,7 @@ function matmulCase(M: number, K: number, N: number, variant: MatmulVariant): Be
       const a = filled([M, K], 1);
       const b = filled([K, N], 2);
       return {
-        run: () => matmul(a, b, { variant }).dispose(),
+        run: () => withTuning(variant === 'auto' ? {} : { matmul: { variant } }, () => matmul(a, b).dispose()),
         dispose: () => {
           a.dispose();
           b.dispose();
@@ -44,7 +44,7 @@ const SHAPES: [number, number, number][] = [
 ];
 
 export const cases: BenchCase[] = SHAPES.flatMap(([M, K, N]) => {
-  const variants: MatmulVariant[] = ['portable', 'auto'];
+  const variants: Array<MatmulVariant | 'auto'> = ['portable', 'auto'];
   if (M * N * K <= 512 ** 3) variants.push('classic');
   return variants.map((v) => matmulCase(M, K, N, v));
 });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, attention, attentionBackward, attentionTuning, releaseAttentionScratch, rt, type AttentionVariant } from '@sd/kernels';
+import {
+  DeviceArray,
+  attention,
+  attentionBackward,
+  initRuntime,
+  profile,
+  releaseAttentionScratch,
+  rt,
+  runnableVariants,
+  withTuning,
+  type AttentionVariant,
+} from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform, type Rng } from '../util/random.ts';
 import { attentionBackwardRef, attentionRef, type AttentionDims } from '../util/ref-attention.ts';
@@ -34,6 +45,11 @@ function makeInputs(rng: Rng, c: Case): Inputs {
   return { q, k, v, dout, mask };
 }
 
+await initRuntime(); // the runnable variants name the tests
+const RUNNABLE = runnableVariants(profile()).attention;
+/** Runs `fn` with the attention variant `variant` (undefined: the adapter's own). */
+const withVariant = <T>(variant: AttentionVariant | undefined, fn: () => T): T => withTuning(variant ? { attention: { variant } } : {}, fn);
+
 /** Runs forward and backward on the GPU and checks both against the float64 reference. */
 async function check(c: Case, variant: AttentionVariant | undefined, rng: Rng, tol = { fwd: 2e-6, bwd: 5e-6 }): Promise<void> {
   const { B, H, Sq, Sk, D } = c.dims;
@@ -43,9 +59,11 @@ async function check(c: Case, variant: AttentionVariant | undefined, rng: Rng, t
   const v = DeviceArray.from(x.v, [B, H, Sk, D]);
   const dout = DeviceArray.from(x.dout, [B, H, Sq, D]);
   const mask = x.mask ? DeviceArray.from(x.mask, [B, Sk]) : undefined;
-  const options = { causal: c.causal, scale: c.scale, keyPaddingMask: mask, variant };
-  const { out, lse } = attention(q, k, v, options);
-  const grads = attentionBackward(q, k, v, out, lse, dout, options);
+  const options = { causal: c.causal, scale: c.scale, keyPaddingMask: mask };
+  const { out, lse, grads } = withVariant(variant, () => {
+    const fwd = attention(q, k, v, options);
+    return { ...fwd, grads: attentionBackward(q, k, v, fwd.out, fwd.lse, dout, options) };
+  });
   const refOptions = { causal: c.causal, scale: c.scale, mask: x.mask };
   const ref = attentionRef(x.q, x.k, x.v, c.dims, refOptions);
   const refGrads = attentionBackwardRef(x.q, x.k, x.v, x.dout, c.dims, refOptions);
@@ -87,12 +105,7 @@ async function checkWide(c: Case, rng: Rng): Promise<void> {
   expectClose(await out.read(), ref.out, { rtol: 1e-5, atol: 2e-6 }, `${c.name} out`);
   expectClose(await lse.read(), ref.lse, { rtol: 1e-6, atol: 2e-6 }, `${c.name} lse`);
   for (const a of [q, k, v, mask, out, lse]) a?.dispose();
-  try {
-    attentionTuning.lanes = 8;
-    await check(c, 'tiled', rng);
-  } finally {
-    delete attentionTuning.lanes;
-  }
+  await withTuning({ attention: { blocks: { lanes: 8 } } }, () => check(c, 'tiled', rng));
 }
 
 describe('attention: forward and backward vs float64 reference', () => {
@@ -108,16 +121,13 @@ describe('attention: forward and backward vs float64 reference', () => {
 
   it('the portable tiled variant agrees (forced), with rows split over 1, 2 and 4 lanes', async () => {
     await check(CASES[1], 'tiled', rng);
-    try {
-      attentionTuning.lanes = 2;
-      await check({ name: 'D = 6, cross 7 × 20, causal, 2 lanes', dims: { B: 1, H: 2, Sq: 7, Sk: 20, D: 6 }, causal: true }, 'tiled', rng);
-      // D = 20 is 5 vec4: 4 lanes hold 2 each, the last 3 padding. A 16-row tile spans 2 tiles of keys.
-      Object.assign(attentionTuning, { lanes: 4, tile: 16 });
-      await check({ name: 'D = 20, 4 lanes', dims: { B: 2, H: 1, Sq: 19, Sk: 23, D: 20 }, causal: true, mask: everyThird }, 'tiled', rng);
-    } finally {
-      delete attentionTuning.lanes;
-      delete attentionTuning.tile;
-    }
+    await withTuning({ attention: { blocks: { lanes: 2 } } }, () =>
+      check({ name: 'D = 6, cross 7 × 20, causal, 2 lanes', dims: { B: 1, H: 2, Sq: 7, Sk: 20, D: 6 }, causal: true }, 'tiled', rng),
+    );
+    // D = 20 is 5 vec4: 4 lanes hold 2 each, the last 3 padding. A 16-row tile spans 2 tiles of keys.
+    await withTuning({ attention: { blocks: { lanes: 4, tile: 16 } } }, () =>
+      check({ name: 'D = 20, 4 lanes', dims: { B: 2, H: 1, Sq: 19, Sk: 23, D: 20 }, causal: true, mask: everyThird }, 'tiled', rng),
+    );
   });
 
   it('D not a multiple of 4 on the default variant', () =>
@@ -148,31 +158,31 @@ describe('attention: masking edge cases', () => {
     for (const a of [q, k, v, mask, out]) a.dispose();
   });
 
-  for (const variant of [undefined, 'tiled'] as const) {
-    it(`a fully masked row gives out = 0, lse = -inf and zero gradients, never NaN (${variant ?? 'default'})`, async () => {
-      const dims = { B: 2, H: 1, Sq: 5, Sk: 11, D: 8 };
-      // Batch 0 sees keys 0…3; batch 1 sees none.
-      await check({ name: 'fully masked batch', dims, mask: (b, j) => +(b === 0 && j < 4) }, variant, rng);
-      const x = makeInputs(rng, { name: '', dims });
-      const q = DeviceArray.from(x.q, [2, 1, 5, 8]);
-      const k = DeviceArray.from(x.k, [2, 1, 11, 8]);
-      const v = DeviceArray.from(x.v, [2, 1, 11, 8]);
-      const g = DeviceArray.from(x.dout, [2, 1, 5, 8]);
-      const mask = DeviceArray.from(Float32Array.from({ length: 22 }, (_, i) => +(i < 4)), [2, 11]);
-      const options = { keyPaddingMask: mask, variant };
-      const { out, lse } = attention(q, k, v, options);
-      const { dq, dk, dv } = attentionBackward(q, k, v, out, lse, g, options);
-      const o = await out.read();
-      const l = await lse.read();
-      expect(Array.from(o.subarray(40))).toEqual(new Array(40).fill(0));
-      expect(Array.from(l.subarray(5))).toEqual(new Array(5).fill(-Infinity));
-      expect(Array.from(l.subarray(0, 5)).every(Number.isFinite)).toBe(true);
-      const dqv = await dq.read();
-      expect(Array.from(dqv.subarray(40))).toEqual(new Array(40).fill(0));
-      for (const grad of [dqv, await dk.read(), await dv.read()]) expect(grad.every(Number.isFinite)).toBe(true);
-      for (const a of [q, k, v, g, mask, out, lse, dq, dk, dv]) a.dispose();
+  it.each(RUNNABLE)('a fully masked row gives out = 0, lse = -inf and zero gradients, never NaN (%s)', async (variant) => {
+    const dims = { B: 2, H: 1, Sq: 5, Sk: 11, D: 8 };
+    // Batch 0 sees keys 0…3; batch 1 sees none.
+    await check({ name: 'fully masked batch', dims, mask: (b, j) => +(b === 0 && j < 4) }, variant, rng);
+    const x = makeInputs(rng, { name: '', dims });
+    const q = DeviceArray.from(x.q, [2, 1, 5, 8]);
+    const k = DeviceArray.from(x.k, [2, 1, 11, 8]);
+    const v = DeviceArray.from(x.v, [2, 1, 11, 8]);
+    const g = DeviceArray.from(x.dout, [2, 1, 5, 8]);
+    const mask = DeviceArray.from(Float32Array.from({ length: 22 }, (_, i) => +(i < 4)), [2, 11]);
+    const options = { keyPaddingMask: mask };
+    const { out, lse, dq, dk, dv } = withVariant(variant, () => {
+      const fwd = attention(q, k, v, options);
+      return { ...fwd, ...attentionBackward(q, k, v, fwd.out, fwd.lse, g, options) };
     });
-  }
+    const o = await out.read();
+    const l = await lse.read();
+    expect(Array.from(o.subarray(40))).toEqual(new Array(40).fill(0));
+    expect(Array.from(l.subarray(5))).toEqual(new Array(5).fill(-Infinity));
+    expect(Array.from(l.subarray(0, 5)).every(Number.isFinite)).toBe(true);
+    const dqv = await dq.read();
+    expect(Array.from(dqv.subarray(40))).toEqual(new Array(40).fill(0));
+    for (const grad of [dqv, await dk.read(), await dv.read()]) expect(grad.every(Number.isFinite)).toBe(true);
+    for (const a of [q, k, v, g, mask, out, lse, dq, dk, dv]) a.dispose();
+  });
 });
 
 describe('attention: large logits', () => {

@@ -1,22 +1,23 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   DeviceArray,
   conv2d,
   conv2dBackwardBias,
   conv2dBackwardInput,
   conv2dBackwardWeight,
-  conv2dTuning,
-  conv2dVariant,
   GEMM_LARGE,
+  initRuntime,
+  profile,
   releaseConv2dScratch,
-  rt,
-  setConv2dVariant,
+  runnableVariants,
+  withTuning,
   type Conv2dOptions,
   type Conv2dVariant,
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { refConv2d, refConv2dBackward, refConvDims, type RefConvOptions } from '../util/ref-conv.ts';
+import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
 
 type Pair = number | [number, number];
 interface Case {
@@ -65,7 +66,7 @@ async function checkAgainstReference(c: Case, seed: number): Promise<void> {
   const grads = refConv2dBackward(dys, xs, c.x, ws, c.w, opt);
   // Sums of up to a few hundred products of values in [-1, 1].
   const tol = { rtol: 1e-5, atol: 1e-5 };
-  const tag = `${c.name} [${conv2dVariant()}]`;
+  const tag = `${c.name} [${profile().conv2d.variant}]`;
   expectClose(await y.read(), ref, tol, `${tag} forward`);
   expectClose(await dx.read(), grads.dx, tol, `${tag} dx`);
   expectClose(await dw.read(), grads.dw, { rtol: 1e-5, atol: 3e-5 }, `${tag} dw`);
@@ -94,50 +95,35 @@ const CASES: Case[] = [
   { name: '40→36 channels (several channel blocks)', x: [1, 40, 6, 16], w: [36, 40, 3, 3], padding: 1, bias: true },
 ];
 
-describe('conv2d vs float64 reference', () => {
-  afterEach(() => setConv2dVariant(null));
-  CASES.forEach((c, i) => {
-    it(`${c.name} (adapter default variant)`, async () => {
-      await checkAgainstReference(c, 100 + i);
-    });
-  });
-  // The other variants on shapes that exercise their distinct code paths (their big unrolled
-  // kernels are slow to compile on lavapipe, so not on every shape).
-  const subsets: Array<[Conv2dVariant, number[]]> = [
-    ['subgroup', [0, 3, 7]],
-    ['portable', [1, 11]],
-    ['tiled', [5, 13]],
-  ];
-  for (const [variant, subset] of subsets) {
-    for (const i of subset) {
-      it(`${CASES[i].name} [${variant}]`, async () => {
-        setConv2dVariant(variant);
-        await checkAgainstReference(CASES[i], 200 + i);
-      });
-    }
+await initRuntime(); // the runnable variants name the tests
+const OWN_VARIANT = profile().conv2d.variant;
+const RUNNABLE = runnableVariants(profile()).conv2d;
+/** Runs `fn` with the conv2d variant `variant` (null: the adapter's own). */
+const withVariant = <T>(variant: Conv2dVariant | null, fn: () => T): T => withTuning(variant ? { conv2d: { variant } } : {}, fn);
+
+// The adapter's own variant gets every case; the others the cases that exercise their distinct
+// code paths (their big unrolled kernels are slow to compile on lavapipe, so not on every shape).
+const SUBSETS: Record<Conv2dVariant, number[]> = { texture: [0, 3, 7], subgroup: [0, 3, 7], portable: [1, 11], tiled: [5, 13] };
+
+describe.each(RUNNABLE)('conv2d vs float64 reference [%s]', (variant) => {
+  const own = variant === OWN_VARIANT;
+  const indices = own ? CASES.map((_, i) => i) : SUBSETS[variant];
+  for (const i of indices) {
+    it(CASES[i].name, () => withVariant(variant, () => checkAgainstReference(CASES[i], (own ? 100 : 200) + i)));
   }
 });
 
 describe('conv2d tiled variant with the large (NVIDIA) GEMM tile', () => {
-  afterEach(() => {
-    setConv2dVariant(null);
-    delete conv2dTuning.gemm;
-  });
-  it(`${CASES[5].name} [tiled, 128×128 tiles]`, async () => {
-    setConv2dVariant('tiled');
-    conv2dTuning.gemm = GEMM_LARGE;
-    await checkAgainstReference(CASES[5], 400);
-  });
+  it(`${CASES[5].name} [tiled, 128×128 tiles]`, () =>
+    withTuning({ conv2d: { variant: 'tiled', gemm: GEMM_LARGE } }, () => checkAgainstReference(CASES[5], 400)));
 });
 
 describe('conv2d gradients vs finite differences', () => {
-  afterEach(() => setConv2dVariant(null));
   // L = Σ y·g is linear in x, w and b, so central differences with a large step are exact up to
   // f32 rounding of L; they check the gradient kernels against the forward kernel end to end.
   const c: Case = { name: 'tiny', x: [2, 2, 5, 4], w: [4, 1, 3, 2], stride: [1, 2], padding: 1, groups: 2, bias: true };
   for (const variant of [null, 'portable', 'tiled'] as Array<Conv2dVariant | null>) {
-    it(`stride [1, 2], groups 2 [${variant ?? 'adapter default'}]`, async () => {
-      setConv2dVariant(variant);
+    it(`stride [1, 2], groups 2 [${variant ?? 'adapter default'}]`, () => withVariant(variant, async () => {
       const rng = makeRng(5);
       const d = refConvDims(c.x, c.w, refOptions(c));
       const yShape = [d.n, d.o, d.oh, d.ow];
@@ -175,7 +161,7 @@ describe('conv2d gradients vs finite differences', () => {
       expectClose(dx, await fd(0, xs.length), tol, 'dx vs finite differences');
       expectClose(dw, await fd(1, ws.length), tol, 'dw vs finite differences');
       expectClose(db, await fd(2, bs.length), tol, 'db vs finite differences');
-    });
+    }));
   }
 });
 
@@ -201,7 +187,7 @@ describe('conv2d edge cases and errors', () => {
   // Each entry builds its inputs first (uploads dispatch a poison fill), then returns the call.
   const x = () => DeviceArray.from(new Float32Array(1 * 3 * 8 * 8), [1, 3, 8, 8]);
   const t = (s: number[], dtype: 'f32' | 'i32' = 'f32') => DeviceArray.from(new Float32Array(size(s)), s, dtype);
-  const bad: Array<[string, () => () => unknown, RegExp]> = [
+  const bad: BadCall[] = [
     ['channel mismatch', () => { const [a, b] = [x(), t([4, 5, 3, 3])]; return () => conv2d(a, b); },
       /conv2d: input \[1, 3, 8, 8\] has 3 channels but weight \[4, 5, 3, 3\] expects 5/],
     ['rank', () => { const [a, b] = [t([3, 8]), t([4, 3, 3, 3])]; return () => conv2d(a, b); },
@@ -229,13 +215,5 @@ describe('conv2d edge cases and errors', () => {
     ['bias-gradient rank', () => { const a = t([2, 3]); return () => conv2dBackwardBias(a); },
       /conv2dBackwardBias: dy must be \[N, O, OH, OW\], got \[2, 3\]/],
   ];
-  for (const [what, setup, message] of bad) {
-    it(`rejects ${what} before dispatching`, async () => {
-      const fn = setup();
-      await rt().sync();
-      const before = rt().stats.dispatches;
-      expect(fn).toThrow(message);
-      expect(rt().stats.dispatches).toBe(before);
-    });
-  }
+  itRejectsBeforeDispatch(bad);
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, groupNorm, groupNormBackward, rt } from '@sd/kernels';
+import { DeviceArray, groupNorm, groupNormBackward } from '@sd/kernels';
 import { expectClose, type Tolerance } from '../util/close.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
+import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
@@ -196,7 +197,7 @@ describe('groupNorm edge cases and errors', () => {
   });
 
   const t = (s: number[]) => DeviceArray.from(new Float32Array(size(s)), s);
-  const bad: Array<[string, () => () => unknown, RegExp]> = [
+  const bad: BadCall[] = [
     ['groups not dividing C', () => { const x = t([2, 6, 4, 4]); return () => groupNorm(x, 4); },
       /groupNorm: groups = 4 must be a positive integer dividing the 6 channels of input \[2, 6, 4, 4\]/],
     ['zero groups', () => { const x = t([2, 6, 4, 4]); return () => groupNorm(x, 0); }, /groupNorm: groups = 0/],
@@ -210,13 +211,5 @@ describe('groupNorm edge cases and errors', () => {
     ['stats shape', () => { const [x, m, r] = [t([2, 6, 4, 4]), t([2, 3]), t([2, 2])]; return () => groupNormBackward(x, x, null, null, m, r, 2); },
       /groupNormBackward: mean must be f32 \[2, 2\] \(the groupNorm output\), got f32 \[2, 3\]/],
   ];
-  for (const [what, setup, message] of bad) {
-    it(`rejects ${what} before dispatching`, async () => {
-      const fn = setup();
-      await rt().sync();
-      const before = rt().stats.dispatches;
-      expect(fn).toThrow(message);
-      expect(rt().stats.dispatches).toBe(before);
-    });
-  }
+  itRejectsBeforeDispatch(bad);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, matmul, rt, type MatmulActivation, type MatmulVariant } from '@sd/kernels';
+import { DeviceArray, initRuntime, matmul, profile, rt, runnableVariants, withTuning, type MatmulActivation, type MatmulVariant } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { sizeOf } from '../util/reference.ts';
@@ -16,8 +16,11 @@ interface Case {
   activation?: MatmulActivation;
 }
 
-/** Runs one matmul on the device and compares with the float64 reference. */
-async function check(c: Case, variant: MatmulVariant): Promise<void> {
+await initRuntime(); // the runnable variants name the tests
+const RUNNABLE = runnableVariants(profile()).matmul;
+
+/** Runs one matmul on the device (the adapter's own kernel: 'auto') and compares with the float64 reference. */
+async function check(c: Case, variant: MatmulVariant | 'auto'): Promise<void> {
   const av = uniform(rng, sizeOf(c.a));
   const bv = uniform(rng, sizeOf(c.b));
   const K = c.transA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
@@ -26,7 +29,8 @@ async function check(c: Case, variant: MatmulVariant): Promise<void> {
   const a = DeviceArray.from(av, c.a);
   const b = DeviceArray.from(bv, c.b);
   const bias = biasv ? DeviceArray.from(biasv, [N]) : undefined;
-  const y = matmul(a, b, { transA: c.transA, transB: c.transB, bias, activation: c.activation, variant });
+  const tuning = variant === 'auto' ? {} : { matmul: { variant } };
+  const y = withTuning(tuning, () => matmul(a, b, { transA: c.transA, transB: c.transB, bias, activation: c.activation }));
   const ref = refMatmul(av, c.a, bv, c.b, { transA: c.transA, transB: c.transB, bias: biasv, activation: c.activation });
   expect(y.shape).toEqual(ref.shape);
   // f32 dot products of K terms in [-1, 1]: error grows about linearly with K near zero results.
@@ -93,11 +97,11 @@ describe('matmul', () => {
     await check({ a: [131, 168], b: [168, 200] }, 'lavapipe'); // big tiles, K padded: packed A
   });
 
-  // Every forced variant, on any adapter ('lavapipe' falls back where 8-lane subgroups are missing).
-  // Few distinct pipelines each: the 256-thread tiled kernels take seconds to compile on lavapipe.
-  const VARIANTS: MatmulVariant[] = ['lavapipe', 'portable', 'nvidia', 'classic'];
-  for (const variant of VARIANTS) {
-    it(`${variant}: odd shapes, vec4-aligned shapes, transposes, batches, bias and activation`, async () => {
+  // Every variant this adapter can run ('nvidia' and 'lavapipe' with their large-tile
+  // configurations too). Few distinct pipelines each: the 256-thread tiled kernels take seconds to
+  // compile on lavapipe.
+  describe.each(RUNNABLE)('%s', (variant) => {
+    it('odd shapes, vec4-aligned shapes, transposes, batches, bias and activation', async () => {
       for (const s of [[1, 1, 1], [17, 31, 13], [65, 129, 33], [40, 1, 7]] as [number, number, number][]) {
         await check(plain(s), variant);
       }
@@ -111,7 +115,7 @@ describe('matmul', () => {
         await check(plain([130, 200, 150]), variant);
       }
     });
-  }
+  });
 
   it('lavapipe: K ≥ 1024 (relaxed tolerance) and batched big tiles', async () => {
     await check({ a: [64, 1030], b: [1030, 72] }, 'lavapipe');

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, kitOverrides, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward } from '@sd/kernels';
+import { DeviceArray, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, withTuning } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform, type Rng } from '../util/random.ts';
 import { refRowStats } from '../util/ref-reduce.ts';
+import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
 
 /** Float64 forward and gradients of layerNorm (rms=false) or rmsNorm (rms=true). */
 function refNorm(x: ArrayLike<number>, cols: number, eps: number, rms: boolean, w: ArrayLike<number> | null, b: ArrayLike<number> | null, dy: ArrayLike<number>) {
@@ -156,18 +157,9 @@ describe('rmsNorm', () => {
 
 describe('other adapter configurations, run on this one', () => {
   const rng = makeRng(43);
-  const configs = [
-    { subgroups: false, threads: 256, rowLanes: 256, splitTarget: 512, maxCached: 8 },
-    { subgroups: true, threads: 256, rowLanes: 32, maxCached: 8 },
-  ];
-  for (const config of configs) {
-    it(`matches the reference with ${JSON.stringify(config)}`, async () => {
-      Object.assign(kitOverrides, config);
-      try {
-        for (const c of [CASES[4], CASES[7], { shape: [9_001, 7], affine: 'both' } as Case]) await check(rng, c, false);
-      } finally {
-        for (const key of Object.keys(config)) delete kitOverrides[key as keyof typeof kitOverrides];
-      }
-    });
-  }
+  it.each(OTHER_ADAPTER_REDUCE)('matches the reference with %j', (reduce) =>
+    withTuning({ reduce }, async () => {
+      for (const c of [CASES[4], CASES[7], { shape: [9_001, 7], affine: 'both' } as Case]) await check(rng, c, false);
+    }),
+  );
 });

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, argmax, kitOverrides, max, mean, min, sum, sumTo } from '@sd/kernels';
+import { DeviceArray, argmax, max, mean, min, sum, sumTo, withTuning } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { reduceTo, sizeOf } from '../util/reference.ts';
 import { refReduce } from '../util/ref-reduce.ts';
+import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
 
 const OPS = { sum, mean, max, min } as const;
 type Op = keyof typeof OPS;
@@ -144,12 +145,7 @@ describe('long reductions (two passes)', () => {
     await check('mean', uniform(rng, 3 * 30_000 * 4, -1, 1), [3, 30_000, 4], 1, false, { rtol: 1e-4, atol: 1e-5 });
     await check('min', uniform(rng, 70_001 * 8, -1, 1), [70_001, 8], 0, true);
     // More than 65,535 workgroups (16-thread groups): the grid folds into two dimensions.
-    kitOverrides.threads = 16;
-    try {
-      await check('sum', uniform(rng, 2 * 1_100_001, -1, 1), [2, 1_100_001], 0, false);
-    } finally {
-      delete kitOverrides.threads;
-    }
+    await withTuning({ reduce: { threads: 16 } }, () => check('sum', uniform(rng, 2 * 1_100_001, -1, 1), [2, 1_100_001], 0, false));
   });
 
   it('argmax finds the first of tied maxima across split boundaries', async () => {
@@ -224,29 +220,19 @@ describe('sumTo (gradient of broadcasting)', () => {
 
 describe('other adapter configurations, run on this one', () => {
   const rng = makeRng(15);
-  // The portable shared-memory tree with NVIDIA-sized workgroups and many splits, and a warp-sized row.
-  const configs = [
-    { subgroups: false, threads: 256, rowLanes: 256, splitTarget: 512 },
-    { subgroups: true, threads: 256, rowLanes: 32 },
-  ];
-  for (const config of configs) {
-    it(`matches the reference with ${JSON.stringify(config)}`, async () => {
-      Object.assign(kitOverrides, config);
-      try {
-        for (const [shape, axes] of [
-          [[37, 129], 1],
-          [[37, 129], 0],
-          [[3, 100_003], -1],
-          [[70_001, 5], 0],
-        ] as Array<[number[], number | number[]]>) {
-          const data = uniform(rng, sizeOf(shape), 0, 1);
-          for (const op of ['sum', 'argmax'] as const) {
-            await check(op, data, shape, op === 'argmax' ? (axes as number) : axes, false, { rtol: 1e-4, atol: 1e-6 });
-          }
+  it.each(OTHER_ADAPTER_REDUCE)('matches the reference with %j', (reduce) =>
+    withTuning({ reduce }, async () => {
+      for (const [shape, axes] of [
+        [[37, 129], 1],
+        [[37, 129], 0],
+        [[3, 100_003], -1],
+        [[70_001, 5], 0],
+      ] as Array<[number[], number | number[]]>) {
+        const data = uniform(rng, sizeOf(shape), 0, 1);
+        for (const op of ['sum', 'argmax'] as const) {
+          await check(op, data, shape, op === 'argmax' ? (axes as number) : axes, false, { rtol: 1e-4, atol: 1e-6 });
         }
-      } finally {
-        for (const key of Object.keys(config)) delete kitOverrides[key as keyof typeof kitOverrides];
       }
-    });
-  }
+    }),
+  );
 });

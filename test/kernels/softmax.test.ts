@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, kitOverrides, logSoftmax, logSoftmaxBackward, softmax, softmaxBackward } from '@sd/kernels';
+import { DeviceArray, logSoftmax, logSoftmaxBackward, softmax, softmaxBackward, withTuning } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
 import { sizeOf } from '../util/reference.ts';
 import { refSoftmaxRows } from '../util/ref-reduce.ts';
+import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
 
 // Rows of 1, primes, non-multiples and multiples of 4 (vec4 path), cached and streamed (long) rows.
 const SHAPES = [[1], [7], [3, 1], [2, 5], [4, 8], [3, 13], [2, 3, 37], [5, 128], [9, 129], [2, 1000], [2, 1003], [1, 50_000], [2, 50_021]];
@@ -115,21 +116,12 @@ describe('softmax / logSoftmax backward', () => {
 
 describe('other adapter configurations, run on this one', () => {
   const rng = makeRng(23);
-  const configs = [
-    { subgroups: false, threads: 256, rowLanes: 256, maxCached: 8 },
-    { subgroups: true, threads: 256, rowLanes: 32, maxCached: 8 },
-  ];
-  for (const config of configs) {
-    it(`matches the reference with ${JSON.stringify(config)}`, async () => {
-      Object.assign(kitOverrides, config);
-      try {
-        for (const shape of [[3, 13], [9, 129], [2, 5003]]) {
-          await checkForward(rng, shape);
-          await checkBackward(rng, shape);
-        }
-      } finally {
-        for (const key of Object.keys(config)) delete kitOverrides[key as keyof typeof kitOverrides];
+  it.each(OTHER_ADAPTER_REDUCE)('matches the reference with %j', (reduce) =>
+    withTuning({ reduce }, async () => {
+      for (const shape of [[3, 13], [9, 129], [2, 5003]]) {
+        await checkForward(rng, shape);
+        await checkBackward(rng, shape);
       }
-    });
-  }
+    }),
+  );
 });

@@ -1,8 +1,18 @@
 // @sd/kernels: the WebGPU runtime and the hand-written WGSL kernels.
 export { initRuntime, rt } from './runtime/current.ts';
 export { Runtime, type Dispatch } from './runtime/runtime.ts';
-export { type KernelTime } from './runtime/profiler.ts';
 export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
+export {
+  adapterProfile,
+  profile,
+  runnableVariants,
+  withTuning,
+  type AdapterProfile,
+  type AttentionVariant,
+  type Conv2dVariant,
+  type MatmulVariant,
+  type Tuning,
+} from './runtime/profile.ts';
 export { DeviceArray, type DType, type HostArray } from './array.ts';
 export * from './shape.ts';
 export { Params, grid, gridMain, linearIndex, bindings, stridedOffsets, WG } from './wgsl.ts';
@@ -15,11 +25,10 @@ export { gather, scatterAdd } from './ops/gather.ts';
 export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOptions, type GradScale } from './ops/adamw.ts';
 export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
-export { kitOverrides } from './ops/reduce-kit.ts';
-export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, setConv2dVariant, conv2dVariant, conv2dTuning, releaseConv2dScratch, GEMM_LARGE, GEMM_SMALL, type GemmConfig, type Conv2dOptions, type Conv2dVariant } from './ops/conv2d.ts';
+export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, releaseConv2dScratch, GEMM_LARGE, GEMM_SMALL, type GemmConfig, type Conv2dOptions } from './ops/conv2d.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, type LayerNormResult, type RmsNormResult, type NormGrads } from './ops/norm.ts';
-export { matmul, type MatmulOptions, type MatmulVariant, type MatmulActivation } from './ops/matmul.ts';
-export { attention, attentionBackward, attentionTuning, releaseAttentionScratch, ATTENTION_MAX_D, type AttentionOptions, type AttentionVariant } from './ops/attention.ts';
+export { matmul, type MatmulOptions, type MatmulActivation } from './ops/matmul.ts';
+export { attention, attentionBackward, releaseAttentionScratch, ATTENTION_MAX_D, type AttentionOptions } from './ops/attention.ts';
 export { groupNorm, groupNormBackward, type GroupNormOptions, type GroupNormResult, type GroupNormGrads } from './ops/groupnorm.ts';

@@ -12,6 +12,7 @@
 //    gives NaN there), and contributes nothing to any gradient.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { profile, TEXTURE_KERNEL_LANES, tuning, type AttentionVariant } from '../runtime/profile.ts';
 import { fmt } from '../shape.ts';
 import { grid, Params } from '../wgsl.ts';
 import {
@@ -27,14 +28,7 @@ import {
 import { packRows } from './attention/textures.ts';
 
 export { releaseAttentionScratch } from './attention/textures.ts';
-
-/**
- * 'subgroup': streamed rows packed into textures, fetched one per lane and shared by subgroup
- *   broadcast/shuffle; one 8-lane subgroup per workgroup (lavapipe).
- * 'tiled': streamed rows staged in workgroup-memory tiles; rows split over subgroup lanes when the
- *   adapter has subgroups; runs on any adapter (the default off lavapipe).
- */
-export type AttentionVariant = 'subgroup' | 'tiled';
+export type { AttentionVariant } from '../runtime/profile.ts';
 
 export interface AttentionOptions {
   /** Multiplies q·k; default 1/√D. */
@@ -43,8 +37,6 @@ export interface AttentionOptions {
   causal?: boolean;
   /** [B, Sk] f32: nonzero keeps key j of batch b, 0 masks it. */
   keyPaddingMask?: DeviceArray;
-  /** Forces a kernel variant (tests, benchmarks); by default chosen per adapter. */
-  variant?: AttentionVariant;
 }
 
 /** Largest supported head dimension (q, k, v rows live in registers). */
@@ -93,25 +85,23 @@ function expectShape(op: string, name: string, a: DeviceArray, shape: number[]):
 
 /** Whether the lavapipe 'subgroup' variant can run here: 8-lane subgroups and big enough textures. */
 function subgroupVariantFits(dims: Dims): boolean {
-  const info = rt().info;
   return (
-    rt().hasFeature('subgroups') &&
-    info.subgroupSize.min === 8 &&
-    info.subgroupSize.max === 8 &&
-    Math.max(dims.Sq, dims.Sk) + 8 <= info.limits.maxTextureDimension2D
+    profile().subgroup.fixed === TEXTURE_KERNEL_LANES &&
+    Math.max(dims.Sq, dims.Sk) + 8 <= rt().info.limits.maxTextureDimension2D
   );
 }
 
-function pickVariant(op: string, dims: Dims, forced?: AttentionVariant): AttentionVariant {
-  if (forced === 'subgroup' && !subgroupVariantFits(dims)) {
-    throw new Error(`${op}: variant 'subgroup' needs 8-lane subgroups and textures of ${Math.max(dims.Sq, dims.Sk)} rows on this adapter`);
+/** The profile's variant; 'tiled' where the 'subgroup' one cannot run, unless it was asked for by `withTuning`. */
+function pickVariant(op: string, dims: Dims): AttentionVariant {
+  const { variant } = profile().attention;
+  if (variant === 'subgroup' && !subgroupVariantFits(dims)) {
+    if (tuning().attention?.variant === 'subgroup') {
+      throw new Error(`${op}: variant 'subgroup' needs 8-lane subgroups and textures of ${Math.max(dims.Sq, dims.Sk)} rows on this adapter`);
+    }
+    return 'tiled';
   }
-  if (forced) return forced;
-  return rt().info.kind === 'lavapipe' && subgroupVariantFits(dims) ? 'subgroup' : 'tiled';
+  return variant;
 }
-
-/** Overrides of the chosen block sizes, for tests and benchmarks ({} restores the defaults). */
-export const attentionTuning: Partial<Pick<KernelConfig, 'rows' | 'lanes' | 'workgroup' | 'tile' | 'step'>> = {};
 
 /**
  * Block sizes per variant and adapter.
@@ -122,22 +112,22 @@ export const attentionTuning: Partial<Pick<KernelConfig, 'rows' | 'lanes' | 'wor
  * the workgroup memory. Not yet measured on NVIDIA.
  */
 function kernelConfig(variant: AttentionVariant, d: number, hasMask: boolean): KernelConfig {
+  const { attention, subgroup } = profile();
+  const blocks = attention.blocks;
   if (variant === 'subgroup') {
-    return { feed: 'subgroup', d, rows: 1, lanes: 1, workgroup: 8, tile: 8, step: 4, hasMask, ...attentionTuning };
+    return { feed: 'subgroup', d, rows: 1, lanes: 1, workgroup: 8, tile: 8, step: 4, hasMask, ...blocks };
   }
-  const info = rt().info;
   const d4 = Math.ceil(d / 4);
-  const sg = rt().hasFeature('subgroups') ? info.subgroupSize.min : 0;
+  const sg = subgroup.min;
   let lanes = 1;
   while (lanes < 8 && lanes * 2 <= sg && Math.ceil(d4 / lanes) > 4) lanes *= 2;
   const d4p = Math.ceil(d4 / lanes) * lanes;
-  // NVIDIA has 48 KiB of workgroup memory; other adapters are only promised 16 KiB.
-  const budget = Math.min(info.limits.maxComputeWorkgroupStorageSize ?? 16384, info.kind === 'nvidia' ? 48 * 1024 : 32 * 1024);
+  const budget = attention.workgroupMemory;
   // Two staged tensors of tile × d4p texels (16 B each) and at most two per-row scalars.
   let tile = 64;
   while (tile > 8 && tile * (2 * d4p * 16 + 8) > budget) tile /= 2;
   // 64 invocations: 16–64 rows per workgroup, so that even [1, 8, 256, 64] fills a large GPU.
-  return { feed: 'tiled', d, rows: 1, lanes, workgroup: 64, tile, step: 4, hasMask, ...attentionTuning };
+  return { feed: 'tiled', d, rows: 1, lanes, workgroup: 64, tile, step: 4, hasMask, ...blocks };
 }
 
 const ceil8 = (x: number) => Math.ceil(x / 8) * 8;
@@ -207,7 +197,7 @@ export function attention(
     return { out, lse };
   }
   const mask = options.keyPaddingMask;
-  const variant = pickVariant(op, dims, options.variant);
+  const variant = pickVariant(op, dims);
   const config = kernelConfig(variant, D, !!mask);
   encode({
     op,
@@ -253,7 +243,7 @@ export function attentionBackward(
     return { dq, dk, dv };
   }
   const mask = options.keyPaddingMask;
-  const variant = pickVariant(op, dims, options.variant);
+  const variant = pickVariant(op, dims);
   const causal = !!options.causal;
   const scale = options.scale ?? 1 / Math.sqrt(D);
 

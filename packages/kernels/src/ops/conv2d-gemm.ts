@@ -12,6 +12,7 @@
 //     A = dy, B = x gathered.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 import type { DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
 import { TILED_NVIDIA, TILED_NVIDIA_SMALL, type TiledConfig } from './matmul/tiled.ts';
@@ -24,10 +25,12 @@ export const GEMM_SMALL: GemmConfig = TILED_NVIDIA_SMALL;
 /** 256 threads × 8×8, the shape of fast CUDA SGEMMs, when there are enough tiles to fill the GPU. */
 export const GEMM_LARGE: GemmConfig = TILED_NVIDIA;
 
+/** The profile's tile when tuned, else the large one from the profile's threshold of big tiles. */
 function pickConfig(m: number, n: number, batches: number): GemmConfig {
-  // An H100 has 132 SMs: big tiles only when there are about two waves of them.
-  const bigTiles = Math.ceil(m / 128) * Math.ceil(n / 128) * batches;
-  return rt().info.kind === 'nvidia' && bigTiles >= 264 ? GEMM_LARGE : GEMM_SMALL;
+  const { gemm, gemmBigTilesFrom } = profile().conv2d;
+  if (gemm) return gemm;
+  const bigTiles = Math.ceil(m / GEMM_LARGE.bm) * Math.ceil(n / GEMM_LARGE.bn) * batches;
+  return bigTiles >= gemmBigTilesFrom ? GEMM_LARGE : GEMM_SMALL;
 }
 
 /** WGSL snippets describing one implicit GEMM. Expressions may use `g` and `chunk`. */
@@ -51,8 +54,8 @@ interface GemmSpec {
   helpers?: string;
 }
 
-function dispatchGemm(s: GemmSpec, override?: GemmConfig): void {
-  const cfg = override ?? pickConfig(s.m, s.n, s.groups * s.chunks);
+function dispatchGemm(s: GemmSpec): void {
+  const cfg = pickConfig(s.m, s.n, s.groups * s.chunks);
   const { bm, bn, bk, tm, tn } = cfg;
   const txN = bn / tn; // threads along n
   const tyN = bm / tm; // threads along m
@@ -181,7 +184,6 @@ export function gemmConv(
   packed: DeviceArray,
   bias: DeviceArray | null,
   out: DeviceArray,
-  config?: GemmConfig,
 ): void {
   const taps = p.kh * p.kw;
   const K = p.cr * taps;
@@ -223,7 +225,7 @@ export function gemmConv(
     inputs,
     output: out.buffer,
   };
-  dispatchGemm(withSourceLoader(spec, p.hx, p.wx), config);
+  dispatchGemm(withSourceLoader(spec, p.hx, p.wx));
 }
 
 /** Adds `load_src(planeRow0, row, col, ok)`: a bounds-checked read of the source (0 outside). */
@@ -246,7 +248,6 @@ export function gemmWeightGrad(
   out: DeviceArray,
   chunks: number,
   perChunk: number,
-  config?: GemmConfig,
 ): void {
   const taps = g.kh * g.kw;
   const K = g.cg * taps;
@@ -282,5 +283,5 @@ export function gemmWeightGrad(
     ],
     output: out.buffer,
   };
-  dispatchGemm(withSourceLoader(spec, g.h, g.w), config);
+  dispatchGemm(withSourceLoader(spec, g.h, g.w));
 }

@@ -5,10 +5,11 @@
 // (subgroupAdd, or through workgroup memory), and chunks, when there are several, by a second pass.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { forwardProblem, textureFits, type DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
-import { gemmWeightGrad, type GemmConfig } from './conv2d-gemm.ts';
+import { gemmWeightGrad } from './conv2d-gemm.ts';
 import { sourceTexture } from './conv2d-pack.ts';
 
 /** Output pixels per lane per step: one texel of the texture sources. */
@@ -51,7 +52,11 @@ function dyProblem(g: ConvGeometry): DirectProblem {
   };
 }
 
-export function planWeightGrad(g: ConvGeometry, variant: string, sgSize: number, tuning: Partial<WeightGradPlan> = {}): WeightGradPlan {
+/** The plan for the active conv2d variant (not 'tiled') and the adapter's fixed subgroup size. */
+export function planWeightGrad(g: ConvGeometry): WeightGradPlan {
+  const { conv2d, subgroup } = profile();
+  const { variant } = conv2d;
+  const sgSize = subgroup.fixed;
   const sg = variant !== 'portable' && sgSize > 0;
   const taps = g.kh * g.kw;
   const kht = taps <= 16 ? g.kh : 1;
@@ -77,9 +82,9 @@ export function planWeightGrad(g: ConvGeometry, variant: string, sgSize: number,
   const blocks = g.groups * Math.ceil(g.og / ot) * Math.ceil(g.cg / ct) * (g.kh / kht);
   const tiles = g.n * g.oh * Math.ceil(g.ow / PX);
   // Enough workgroups to fill the device, but never slices shorter than a few steps per lane.
-  const target = rt().info.kind === 'lavapipe' ? 64 : 2048;
+  const target = conv2d.weightGradWorkgroups;
   const chunks = Math.max(1, Math.min(Math.ceil(target / blocks), Math.floor(tiles / (4 * wg))));
-  return { source: texture ? 'texture' : 'buffer', reduce: sg ? 'subgroup' : 'shared', ot, ct, kht, wg, chunks, ...tuning };
+  return { source: texture ? 'texture' : 'buffer', reduce: sg ? 'subgroup' : 'shared', ot, ct, kht, wg, chunks, ...conv2d.weightGrad };
 }
 
 const COMP = ['x', 'y', 'z', 'w'];
@@ -221,16 +226,8 @@ export function weightGradKernel(g: ConvGeometry, plan: WeightGradPlan): { code:
   return { code: L.join('\n'), workgroups: [gx, gy] };
 }
 
-/** dw [O, C/groups, KH, KW] for conv2d geometry `g` (see the file comment). */
-export function conv2dWeightGrad(
-  dy: DeviceArray,
-  x: DeviceArray,
-  g: ConvGeometry,
-  variant: string,
-  sgSize: number,
-  tuning: Partial<WeightGradPlan> = {},
-  gemm?: GemmConfig,
-): DeviceArray {
+/** dw [O, C/groups, KH, KW] for conv2d geometry `g` (see the file comment), with the profile's conv2d variant. */
+export function conv2dWeightGrad(dy: DeviceArray, x: DeviceArray, g: ConvGeometry): DeviceArray {
   const op = 'conv2dBackwardWeight';
   const wsize = g.o * g.cg * g.kh * g.kw;
   const dw = DeviceArray.empty([g.o, g.cg, g.kh, g.kw], 'f32', op);
@@ -239,7 +236,7 @@ export function conv2dWeightGrad(
     rt().fillWords(dw.buffer, wsize, 0);
     return dw;
   }
-  if (variant === 'tiled') {
+  if (profile().conv2d.variant === 'tiled') {
     // Split the N·OH·OW reduction until there are enough workgroups to fill a big GPU.
     const tiles = g.groups * Math.ceil(g.og / 64) * Math.ceil((g.cg * g.kh * g.kw) / 64);
     const pixels = g.n * g.oh * g.ow;
@@ -247,14 +244,14 @@ export function conv2dWeightGrad(
     const perChunk = Math.ceil(pixels / chunks / 16) * 16;
     const used = Math.ceil(pixels / perChunk);
     const part = used > 1 ? DeviceArray.empty([used * wsize], 'f32', op) : dw;
-    gemmWeightGrad(dy, x, g, part, used, perChunk, gemm);
+    gemmWeightGrad(dy, x, g, part, used, perChunk);
     if (used > 1) {
       sumChunks(op, part, dw, used, wsize);
       part.dispose();
     }
     return dw;
   }
-  const plan = planWeightGrad(g, variant, sgSize, tuning);
+  const plan = planWeightGrad(g);
   const kernel = weightGradKernel(g, plan);
   const part = plan.chunks > 1 ? DeviceArray.empty([plan.chunks * wsize], 'f32', op) : dw;
   if (plan.source === 'texture') {

@@ -3,15 +3,12 @@
 // kernel of conv2d-direct.ts or the tiled implicit GEMM of conv2d-gemm.ts; the weight gradient is a
 // split reduction (conv2d-weight-grad.ts); the bias gradient is a sum of dy over N, H and W.
 //
-// Kernel variants (chosen per adapter, forceable for tests with `setConv2dVariant`):
-// - 'texture':  source in a zero-padded rgba32float texture, weights shared by subgroupBroadcast
-//               (lavapipe, where storage-buffer loads are per-lane scalar loops but texel fetches
-//               are vectorised and move 16 bytes per lane);
-// - 'subgroup': the same with storage-buffer sources (when a texture would exceed device limits);
-// - 'tiled':    an implicit GEMM with workgroup-memory tiles (conv2d-gemm.ts), for discrete GPUs;
-// - 'portable': plain loads everywhere; works on any adapter.
+// The kernel variant is the adapter profile's `conv2d.variant` (see Conv2dVariant in
+// runtime/profile.ts): 'texture' on lavapipe, 'tiled' on NVIDIA, 'portable' elsewhere; the
+// 'subgroup' variant is 'texture' with storage-buffer sources.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { profile, type Conv2dVariant } from '../runtime/profile.ts';
 import { fmt, type Shape } from '../shape.ts';
 import { sum } from './reduce.ts';
 import {
@@ -26,48 +23,14 @@ import {
   type DirectVariant,
 } from './conv2d-direct.ts';
 import { convGeometry, expectShape, outputShape, type Conv2dOptions } from './conv2d-geometry.ts';
-import { gemmConv, type GemmConfig } from './conv2d-gemm.ts';
+import { gemmConv } from './conv2d-gemm.ts';
 import { packWeights, packWeightsTexture, sourceTexture, type WeightLayout } from './conv2d-pack.ts';
-import { conv2dWeightGrad, type WeightGradPlan } from './conv2d-weight-grad.ts';
+import { conv2dWeightGrad } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
 export { releaseConv2dScratch } from './conv2d-pack.ts';
 export { GEMM_LARGE, GEMM_SMALL, type GemmConfig } from './conv2d-gemm.ts';
-
-export type Conv2dVariant = 'texture' | 'subgroup' | 'tiled' | 'portable';
-
-let forced: Conv2dVariant | null = null;
-
-/** Overrides of the planner's tile choices, for benchmarks and tuning on new adapters. Leave empty in real use. */
-export const conv2dTuning: {
-  tile?: Partial<DirectTile>;
-  weightSource?: 'buffer' | 'texture';
-  weightGrad?: Partial<WeightGradPlan>;
-  /** Tile of the 'tiled' variant's GEMMs (e.g. GEMM_LARGE to test the NVIDIA configuration elsewhere). */
-  gemm?: GemmConfig;
-} = {};
-
-/** Forces a kernel variant for every conv2d entry point (null restores the per-adapter choice). For tests and benchmarks. */
-export function setConv2dVariant(variant: Conv2dVariant | null): void {
-  forced = variant;
-}
-
-/** The variant conv2d uses on this adapter unless forced. */
-export function conv2dVariant(): Conv2dVariant {
-  if (forced) return forced;
-  const info = rt().info;
-  if (info.kind === 'lavapipe' && subgroupSize() > 0) return 'texture';
-  if (info.kind === 'nvidia') return 'tiled';
-  return 'portable';
-}
-
-/** The fixed subgroup size the broadcast variants are generated for, or 0 when the adapter has none. */
-function subgroupSize(): number {
-  const info = rt().info;
-  if (!rt().hasFeature('subgroups')) return 0;
-  const { min, max } = info.subgroupSize;
-  return min > 0 && min === max ? min : 0;
-}
+export type { Conv2dVariant } from '../runtime/profile.ts';
 
 function checkF32(op: string, named: Record<string, DeviceArray | undefined>): void {
   for (const [name, a] of Object.entries(named)) {
@@ -145,7 +108,7 @@ export function conv2dBackwardWeight(dy: DeviceArray, x: DeviceArray, weightShap
   const g = convGeometry(op, x.shape, weightShape, opts);
   checkF32(op, { dy, input: x });
   expectShape(op, `dy for input ${fmt(x.shape)} and weight ${fmt(weightShape)}`, dy.shape, outputShape(g));
-  return conv2dWeightGrad(dy, x, g, conv2dVariant(), subgroupSize(), conv2dTuning.weightGrad, conv2dTuning.gemm);
+  return conv2dWeightGrad(dy, x, g);
 }
 
 /** Gradient of conv2d with respect to its bias: db [O] = Σ dy over N, OH, OW. */
@@ -157,6 +120,7 @@ export function conv2dBackwardBias(dy: DeviceArray): DeviceArray {
 
 /** Picks the tile and load strategy for a direct-conv problem under the active variant. */
 export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: number): DirectVariant {
+  const tuned = profile().conv2d;
   const sg = variant !== 'portable' && sgSize > 0;
   // Pixels per invocation: a multiple of the stride for the transposed kernel (so tap offsets are
   // constant), and 4 columns of a texel for the texture source.
@@ -171,13 +135,13 @@ export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: num
     const perChannel = p.kh * p.kw * ot;
     while (cu < 4 && cu < p.cr && (cu + 1) * perChannel <= 4 * sgSize) cu++;
   }
-  const tile: DirectTile = { ot, px, wg: 64, cu, ...conv2dTuning.tile };
+  const tile: DirectTile = { ot, px, wg: 64, cu, ...tuned.tile };
   const texture = variant === 'texture' && sg && textureFits(p, tile);
   const weightTexture = variant === 'texture' && sg && weightTextureFits(p, tile);
   return {
     source: texture ? 'texture' : 'buffer',
     weights: sg ? 'subgroup' : 'uniform',
-    weightSource: sg ? (conv2dTuning.weightSource ?? (weightTexture ? 'texture' : 'buffer')) : 'buffer',
+    weightSource: sg ? (tuned.weightSource ?? (weightTexture ? 'texture' : 'buffer')) : 'buffer',
     tile,
     subgroup: sg ? sgSize : 0,
     vecStore: texture && p.s % 4 === 0,
@@ -185,15 +149,15 @@ export function planDirect(p: DirectProblem, variant: Conv2dVariant, sgSize: num
 }
 
 function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: WeightLayout, bias: DeviceArray | null, out: DeviceArray): void {
-  const variant = conv2dVariant();
+  const { variant } = profile().conv2d;
   if (variant === 'tiled') {
     // The GEMM reads weights as [groups][cog][cr·kh·kw]: the forward weight already is that.
     const packed = layout === 'forward' ? w : packWeights(w, p, { ot: 1, px: 1, wg: 1, cu: 1 }, layout);
-    gemmConv(p, src, packed, bias, out, conv2dTuning.gemm);
+    gemmConv(p, src, packed, bias, out);
     if (packed !== w) packed.dispose();
     return;
   }
-  const plan = planDirect(p, variant, subgroupSize());
+  const plan = planDirect(p, variant, profile().subgroup.fixed);
   const kernel = directKernel(p, plan, bias !== null);
   const inputs: GPUBuffer[] = [];
   const resources: GPUTextureView[] = [];

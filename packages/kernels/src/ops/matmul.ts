@@ -1,23 +1,15 @@
 // Batched matrix multiplication with a fused epilogue: act(op(A)·op(B) + bias).
-// The kernel is chosen per adapter: a texture/subgroup kernel on lavapipe, a large-tile
-// register-blocked kernel on NVIDIA, a conservative tiled kernel elsewhere (see ops/matmul/).
+// The kernel is the adapter profile's `matmul.variant`: a texture/subgroup kernel on lavapipe, a
+// large-tile register-blocked kernel on NVIDIA, a conservative tiled kernel elsewhere (see ops/matmul/).
 import { DeviceArray } from '../array.ts';
-import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 import { broadcastShapes, broadcastStrides, fmt, sizeOf } from '../shape.ts';
 import { encodeClassic } from './matmul/classic.ts';
 import { encodeLavapipe, lavapipeSupports, pickLavapipeConfig } from './matmul/lavapipe.ts';
 import { makeProblem, type MatmulActivation, type MatmulProblem } from './matmul/problem.ts';
-import { encodeTiled, pickTiledConfig, TILED_NVIDIA, TILED_NVIDIA_SMALL, TILED_PORTABLE } from './matmul/tiled.ts';
+import { encodeTiled, tiledConfig } from './matmul/tiled.ts';
 
 export type { MatmulActivation } from './matmul/problem.ts';
-
-/**
- * Which kernel runs: 'auto' picks by adapter; the others force one (tests and benchmarks):
- * 'lavapipe' (texture + subgroup kernel; falls back to 'portable' where unsupported),
- * 'nvidia' (128×128 / 64×64 double-buffered register-blocked tiles), 'portable' (64×64 tiles,
- * single-buffered), 'classic' (16×16 one-element-per-thread tiles, the reference).
- */
-export type MatmulVariant = 'auto' | 'lavapipe' | 'nvidia' | 'portable' | 'classic';
 
 export interface MatmulOptions {
   /** Treat the last two dims of `a` as [K, M] (use Aᵀ). */
@@ -28,7 +20,6 @@ export interface MatmulOptions {
   bias?: DeviceArray;
   /** Applied last, with the same formulas as the unary ops of that name. */
   activation?: MatmulActivation;
-  variant?: MatmulVariant;
 }
 
 const ACTIVATIONS: readonly MatmulActivation[] = ['relu', 'gelu_tanh', 'gelu_erf', 'silu', 'quick_gelu'];
@@ -40,7 +31,7 @@ const ACTIVATIONS: readonly MatmulActivation[] = ['relu', 'gelu_tanh', 'gelu_erf
  * Both operands need at least 2 dims: reshape vectors to [1, K] or [K, 1].
  */
 export function matmul(a: DeviceArray, b: DeviceArray, options: MatmulOptions = {}): DeviceArray {
-  const { transA = false, transB = false, bias, activation, variant = 'auto' } = options;
+  const { transA = false, transB = false, bias, activation } = options;
   const describe = () => `a ${fmt(a.shape)}${transA ? ' (transA)' : ''} and b ${fmt(b.shape)}${transB ? ' (transB)' : ''}`;
   if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: operands need at least 2 dimensions, got ${describe()}`);
   for (const [name, x] of [['a', a], ['b', b], ['bias', bias]] as const) {
@@ -78,26 +69,21 @@ export function matmul(a: DeviceArray, b: DeviceArray, options: MatmulOptions = 
     bMatrices === 1 && !transA
       ? makeProblem(aMatrices * M, N, K, opts, [], [], [], 1, 1)
       : makeProblem(M, N, K, opts, outBatch, broadcastStrides(aBatch, outBatch), broadcastStrides(bBatch, outBatch), aMatrices, bMatrices);
-  encodeMatmul(problem, a.buffer, b.buffer, bias?.buffer ?? null, out.buffer, variant);
+  encodeMatmul(problem, a.buffer, b.buffer, bias?.buffer ?? null, out.buffer);
   return out;
 }
 
-function encodeMatmul(p: MatmulProblem, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: GPUBuffer, variant: MatmulVariant): void {
-  const kind = rt().info.kind;
-  const choice = variant === 'auto' ? (kind === 'lavapipe' ? 'lavapipe' : kind === 'nvidia' ? 'nvidia' : 'portable') : variant;
-  switch (choice) {
+function encodeMatmul(p: MatmulProblem, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: GPUBuffer): void {
+  const { variant, fallback } = profile().matmul;
+  switch (variant) {
     case 'lavapipe': {
       const cfg = pickLavapipeConfig(p);
       if (p.K > 0 && lavapipeSupports(p, cfg)) return encodeLavapipe(p, a, b, bias, out, cfg);
-      return encodeTiled(p, a, b, bias, out, kind === 'nvidia' ? pickTiledConfig(p) : TILED_PORTABLE);
+      return encodeTiled(p, a, b, bias, out, tiledConfig(fallback, p));
     }
-    case 'nvidia': {
-      const bigTiles = Math.ceil(p.M / 128) * Math.ceil(p.N / 128);
-      const cfg = kind === 'nvidia' ? pickTiledConfig(p) : bigTiles >= 4 ? TILED_NVIDIA : TILED_NVIDIA_SMALL;
-      return encodeTiled(p, a, b, bias, out, cfg);
-    }
+    case 'nvidia':
     case 'portable':
-      return encodeTiled(p, a, b, bias, out, TILED_PORTABLE);
+      return encodeTiled(p, a, b, bias, out, tiledConfig(variant, p));
     case 'classic':
       return encodeClassic(p, a, b, bias, out);
     default:

@@ -1,7 +1,7 @@
 // WGSL building blocks shared by the reduction-style kernels (reduce, softmax, norms, cross-entropy):
 // a workgroup split into TX independent groups of TY lanes, and a combine of one value across the
 // TY lanes of each group (shared-memory tree, or subgroup shuffles plus one barrier when available).
-import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 
 /** A workgroup of TX groups × TY lanes (both powers of two); lanes of a group reduce together. */
 export interface Lanes {
@@ -13,33 +13,19 @@ export interface Lanes {
   subgroup: number;
 }
 
-/**
- * Overrides of the per-adapter choices, for tests and benchmarks: they let lavapipe run the
- * portable shared-memory path and the NVIDIA-sized configuration. Leave empty in real use.
- */
-export const kitOverrides: {
-  subgroups?: boolean;
-  threads?: number;
-  splitTarget?: number;
-  rowLanes?: number;
-  /** Row units a lane keeps in registers (rows.ts). */
-  maxCached?: number;
-} = {};
-
-/** Threads per workgroup: lavapipe gains nothing from wide groups (2 cores, costly barriers). */
+/** Threads per workgroup (the profile's `reduce.threads`). */
 export function maxThreads(): number {
-  return kitOverrides.threads ?? (rt().info.kind === 'lavapipe' ? 64 : 256);
+  return profile().reduce.threads;
 }
 
 /**
- * Lanes that share one contiguous reduction of length `n`. Lavapipe is fastest with one 8-lane
- * subgroup per row (shuffles, no barrier; measured 2-3x over 64 lanes); elsewhere a warp per row
- * unless the row is long enough to feed a whole workgroup.
+ * Lanes that share one contiguous reduction of length `n`: the profile's `reduce.rowLanes` (one
+ * subgroup per row on lavapipe), else a warp per row unless the row is long enough to feed a whole
+ * workgroup.
  */
 export function rowLanes(n: number): number {
   const W = maxThreads();
-  const sg = rt().info.subgroupSize.max || 32;
-  const cap = kitOverrides.rowLanes ?? (rt().info.kind === 'lavapipe' ? sg : n >= 4096 ? W : Math.min(W, 32));
+  const cap = profile().reduce.rowLanes ?? (n >= 4096 ? W : Math.min(W, 32));
   return Math.min(W, cap, pow2ceil(n));
 }
 
@@ -50,15 +36,16 @@ export function pow2ceil(n: number): number {
 }
 
 /**
- * Subgroup shuffles need a known, fixed subgroup size, subgroups made of consecutive invocations
- * (true of Vulkan drivers for 1-D workgroups), and groups that tile subgroups or fit inside one
- * (both powers of two): then a butterfly over the group's lanes never leaves the group. Besides
- * being fast, this avoids barriers, which are also slow to compile on lavapipe.
+ * Subgroup shuffles need a known, fixed subgroup size (the profile's `reduce.subgroup`, 0 when
+ * there is none), subgroups made of consecutive invocations (true of Vulkan drivers for 1-D
+ * workgroups), and groups that tile subgroups or fit inside one (both powers of two): then a
+ * butterfly over the group's lanes never leaves the group. Besides being fast, this avoids
+ * barriers, which are also slow to compile on lavapipe.
  */
 export function makeLanes(TX: number, TY: number, tyFast: boolean): Lanes {
-  const { min, max } = rt().info.subgroupSize;
-  const usable = (kitOverrides.subgroups ?? true) && rt().hasFeature('subgroups') && min === max && min >= 4 && tyFast && TY > 1;
-  return { TX, TY, tyFast, subgroup: usable ? min : 0 };
+  const sg = profile().reduce.subgroup;
+  const usable = sg > 0 && tyFast && TY > 1;
+  return { TX, TY, tyFast, subgroup: usable ? sg : 0 };
 }
 
 /** Directive the shader must start with when the lanes use subgroup operations. */
@@ -142,7 +129,7 @@ export function chooseSplits(reduced: number, tiles: number): number {
   const MAX_SERIAL = 65536;
   const MIN_CHUNK = 4096;
   let splits = Math.ceil(reduced / MAX_SERIAL);
-  const target = kitOverrides.splitTarget ?? (rt().info.kind === 'lavapipe' ? 4 : 512);
+  const target = profile().reduce.splitTarget;
   if (tiles * splits < target && reduced >= 2 * MIN_CHUNK) {
     splits = Math.max(splits, Math.min(Math.ceil(target / tiles), Math.floor(reduced / MIN_CHUNK)));
   }

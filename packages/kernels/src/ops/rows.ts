@@ -2,31 +2,9 @@
 // each row gets TY lanes of a workgroup (TX rows per workgroup); rows whose length is a multiple
 // of 4 are read as vec4; short enough rows are held in registers between the passes over them.
 import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 import { bindings, Params } from '../wgsl.ts';
-import {
-  enableFor,
-  entry,
-  FLOAT_HELPERS,
-  foldGroups,
-  groupReduce,
-  kitOverrides,
-  laneSetup,
-  makeLanes,
-  maxThreads,
-  pow2ceil,
-  rowLanes,
-  type Lanes,
-  type State,
-} from './reduce-kit.ts';
-
-/**
- * Units (scalars or vec4s) a lane may hold in registers; longer rows are re-read from memory.
- * Lavapipe: every cached unit is an unrolled storage load whose compile time grows steeply (16
- * took tens of seconds) and which stops paying off past ~4. NVIDIA: bounded by register pressure.
- */
-function maxCached(): number {
-  return kitOverrides.maxCached ?? (rt().info.kind === 'lavapipe' ? 4 : 8);
-}
+import { enableFor, entry, FLOAT_HELPERS, foldGroups, groupReduce, laneSetup, makeLanes, maxThreads, pow2ceil, rowLanes, type Lanes, type State } from './reduce-kit.ts';
 
 export interface RowPlan {
   rows: number;
@@ -49,7 +27,7 @@ export function planRows(rows: number, cols: number): RowPlan {
   const TY = rowLanes(units);
   const TX = Math.max(1, Math.min(maxThreads() / TY, pow2ceil(rows)));
   const perLane = Math.ceil(units / TY);
-  return { rows, cols, lanes: makeLanes(TX, TY, true), width, units, perLane, cached: perLane <= maxCached(), groups: Math.ceil(rows / TX) };
+  return { rows, cols, lanes: makeLanes(TX, TY, true), width, units, perLane, cached: perLane <= profile().reduce.maxCached, groups: Math.ceil(rows / TX) };
 }
 
 /** Builds one row kernel. Row-shaped bindings have element type `V` (f32 or vec4<f32>). */

@@ -2,7 +2,6 @@
 // dispatches per submit and flushes on readback, on upload, or when the batch is full.
 import { acquireDevice, type DeviceInfo } from './device.ts';
 import { BufferPool } from './pool.ts';
-import { KernelProfiler, type KernelTime } from './profiler.ts';
 
 /** A compute dispatch. Bindings are declared in the shader in this order: inputs, outputs, then params. */
 export interface Dispatch {
@@ -38,7 +37,6 @@ export class Runtime {
   private lostReason: string | null = null;
   /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
   poisonAllocations = false;
-  private profiler: KernelProfiler | null = null;
   /** Staging buffers of uploads in the current batch, destroyed once it is submitted. */
   private uploadStaging: GPUBuffer[] = [];
   /** Counters for benchmarks and leak checks. */
@@ -164,17 +162,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (d.params) entries.push({ binding: entries.length, resource: this.uniformSlice(d.params) });
     for (const resource of d.resources ?? []) entries.push({ binding: entries.length, resource });
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.name });
-    if (this.profiler) {
-      // Timed: a pass of its own with begin/end timestamps.
-      if (this.profiler.full) this.flush();
-      this.endPass();
-      this.pass = this.commandEncoder().beginComputePass(this.profiler.passFor(d.name));
-    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    if (this.profiler) this.endPass();
     this.batchKernels.push(d.name);
     this.stats.dispatches++;
     if (this.batchKernels.length >= BATCH_LIMIT) this.flush();
@@ -189,27 +180,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
-  /**
-   * Starts timing every dispatch with timestamp queries (adapters with 'timestamp-query'); slower,
-   * since each dispatch gets its own pass. `stopProfiling()` returns GPU time per kernel name.
-   */
-  startProfiling(): void {
-    if (!this.hasFeature('timestamp-query')) throw new Error(`profiling needs the 'timestamp-query' feature, which ${this.info.description} lacks`);
-    this.flush();
-    this.profiler = new KernelProfiler(this.device, BATCH_LIMIT);
-  }
-
-  async stopProfiling(): Promise<KernelTime[]> {
-    const profiler = this.profiler;
-    if (!profiler) throw new Error('stopProfiling: profiling was not started');
-    this.flush();
-    this.profiler = null;
-    await this.device.queue.onSubmittedWorkDone();
-    const report = await profiler.report();
-    profiler.destroy();
-    return report;
-  }
-
   /** Submits everything encoded so far. */
   flush(): void {
     if (!this.encoder) return;
@@ -219,9 +189,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       this.uniformOffset = 0;
     }
     const kernels = summarize(this.batchKernels);
-    const collect = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
-    collect?.();
     // Destroying after submit is safe: the submitted copies still complete.
     for (const b of this.uploadStaging) b.destroy();
     this.uploadStaging = [];
@@ -329,12 +297,4 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 function summarize(names: string[]): string {
   const unique = [...new Set(names)];
   return unique.length > 8 ? `${unique.slice(0, 8).join(', ')}, …` : unique.join(', ');
-}
-
-let shared: Promise<Runtime> | undefined;
-
-/** The process-wide runtime (created on first use). */
-export function runtime(): Promise<Runtime> {
-  shared ??= Runtime.create();
-  return shared;
 }

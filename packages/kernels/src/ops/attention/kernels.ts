@@ -35,6 +35,9 @@ export interface KernelConfig {
   hasMask: boolean;
 }
 
+/** The block sizes of a config (what tuning may replace). */
+export type AttentionBlocks = Pick<KernelConfig, 'rows' | 'lanes' | 'workgroup' | 'tile' | 'step'>;
+
 /** Rows of the owned side covered by one workgroup. */
 export const groupRows = (c: KernelConfig) => (c.workgroup / c.lanes) * c.rows;
 

@@ -10,6 +10,7 @@
 // streams one contiguous, cache-resident panel. Shapes are uniforms, so one pipeline per
 // configuration serves every shape (lavapipe compiles these large kernels slowly, in seconds).
 import { rt } from '../../runtime/current.ts';
+import { profile, TEXTURE_KERNEL_LANES } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
 import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
 import { operandTexture, packOperand } from './textures.ts';
@@ -28,7 +29,7 @@ export const LAVAPIPE_LARGE: LavapipeConfig = { rm: 16, cn: 2, kb: 4 };
 /** For small problems: less padding waste and a much faster compile. */
 export const LAVAPIPE_SMALL: LavapipeConfig = { rm: 8, cn: 1, kb: 2 };
 
-const LANES = 8;
+const LANES = TEXTURE_KERNEL_LANES;
 const roundUp = (x: number, m: number) => Math.ceil(x / m) * m;
 
 export function pickLavapipeConfig(p: MatmulProblem): LavapipeConfig {
@@ -39,7 +40,7 @@ export function pickLavapipeConfig(p: MatmulProblem): LavapipeConfig {
 /** Whether the texture kernel can run this problem on this device (otherwise use a buffer kernel). */
 export function lavapipeSupports(p: MatmulProblem, cfg: LavapipeConfig): boolean {
   const info = rt().info;
-  if (!rt().hasFeature('subgroups') || info.subgroupSize.min !== LANES || info.subgroupSize.max !== LANES) return false;
+  if (profile().subgroup.fixed !== LANES) return false;
   const maxDim = info.limits.maxTextureDimension2D;
   const maxLayers = info.limits.maxTextureArrayLayers;
   const kPad = roundUp(p.K, 4 * cfg.kb);

@@ -6,6 +6,7 @@
 // two workgroup buffers alternate: one barrier per k step. Operands are read as vec4 when their
 // contiguous dimension allows it. Shapes are uniforms, so sizes share pipelines.
 import { rt } from '../../runtime/current.ts';
+import { profile } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
 import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
 
@@ -26,12 +27,12 @@ export const TILED_NVIDIA_SMALL: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, 
 /** Conservative limits (256 invocations, 16 KiB of workgroup memory): runs on any WebGPU adapter. */
 export const TILED_PORTABLE: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: false };
 
-/** Picks a tile config for the adapter and problem size. */
-export function pickTiledConfig(p: MatmulProblem): TiledConfig {
-  if (rt().info.kind !== 'nvidia') return TILED_PORTABLE;
-  // An H100 has 132 SMs: with fewer big tiles than about two waves, smaller tiles finish sooner.
-  const bigTiles = Math.ceil(p.M / 128) * Math.ceil(p.N / 128) * batchCount(p);
-  return bigTiles >= 200 ? TILED_NVIDIA : TILED_NVIDIA_SMALL;
+/** The tile config of a tiled variant for this problem: big tiles per the profile's threshold. */
+export function tiledConfig(variant: 'nvidia' | 'portable', p: MatmulProblem): TiledConfig {
+  if (variant === 'portable') return TILED_PORTABLE;
+  const { bigTilesFrom, bigTilesCountBatches } = profile().matmul;
+  const bigTiles = Math.ceil(p.M / TILED_NVIDIA.bm) * Math.ceil(p.N / TILED_NVIDIA.bn) * (bigTilesCountBatches ? batchCount(p) : 1);
+  return bigTiles >= bigTilesFrom ? TILED_NVIDIA : TILED_NVIDIA_SMALL;
 }
 
 export function encodeTiled(
@@ -134,9 +135,8 @@ export function tiledKernel(p: MatmulProblem, cfg: TiledConfig): string {
   // --- The register-blocked product of one k slice. Thread rows 4(ty + i·ty) … and columns 4(tx + j·tx) …
   const rv = tm / 4;
   const cv = tn / 4;
-  // A constant trip count lets GPU compilers unroll the loop. On lavapipe (where these kernels only
-  // run in tests) the unrolled per-lane workgroup loads take seconds to compile: the bound is a uniform there.
-  const kBound = rt().info.kind === 'lavapipe' ? 'p.bk' : `${bk}u`;
+  // A constant trip count lets GPU compilers unroll the loop (not on lavapipe: see the profile).
+  const kBound = profile().matmul.constantKLoop ? `${bk}u` : 'p.bk';
   const compute: string[] = [`for (var k = 0u; k < ${kBound}; k++) {`];
   for (let i = 0; i < rv; i++) compute.push(`  let a${i} = As[buf][k * ${bm / 4}u + ty + ${i * ty}u];`);
   for (let j = 0; j < cv; j++) compute.push(`  let b${j} = Bs[buf][k * ${bn / 4}u + tx + ${j * tx}u];`);
