@@ -15,23 +15,7 @@ import { rt } from '../runtime/current.ts';
 import { profile } from '../runtime/profile.ts';
 import type { DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
-import { TILED_NVIDIA, TILED_NVIDIA_SMALL, type TiledConfig } from './matmul/tiled.ts';
-
-/** Tile shape of the GEMM: the tiled matmul's (a workgroup computes bm × bn of C, each thread tm × tn). */
-export type GemmConfig = TiledConfig;
-
-/** 256 threads × 4×4: fits any WebGPU adapter's limits (16 KiB of workgroup memory). */
-export const GEMM_SMALL: GemmConfig = TILED_NVIDIA_SMALL;
-/** 256 threads × 8×8, the shape of fast CUDA SGEMMs, when there are enough tiles to fill the GPU. */
-export const GEMM_LARGE: GemmConfig = TILED_NVIDIA;
-
-/** The profile's tile when tuned, else the large one from the profile's threshold of big tiles. */
-function pickConfig(m: number, n: number, batches: number): GemmConfig {
-  const { gemm, gemmBigTilesFrom } = profile().conv2d;
-  if (gemm) return gemm;
-  const bigTiles = Math.ceil(m / GEMM_LARGE.bm) * Math.ceil(n / GEMM_LARGE.bn) * batches;
-  return bigTiles >= gemmBigTilesFrom ? GEMM_LARGE : GEMM_SMALL;
-}
+import { pickGemmTile } from './gemm/tile.ts';
 
 /** WGSL snippets describing one implicit GEMM. Expressions may use `g` and `chunk`. */
 interface GemmSpec {
@@ -55,7 +39,9 @@ interface GemmSpec {
 }
 
 function dispatchGemm(s: GemmSpec): void {
-  const cfg = pickConfig(s.m, s.n, s.groups * s.chunks);
+  // The profile's tile when tuned, else the large one from the profile's threshold of big tiles.
+  const { gemm, gemmBigTilesFrom } = profile().conv2d;
+  const cfg = gemm ?? pickGemmTile(s.m, s.n, s.groups * s.chunks, gemmBigTilesFrom);
   const { bm, bn, bk, tm, tn } = cfg;
   const txN = bn / tn; // threads along n
   const tyN = bm / tm; // threads along m

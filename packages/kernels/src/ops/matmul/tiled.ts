@@ -8,31 +8,14 @@
 import { rt } from '../../runtime/current.ts';
 import { profile } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
+import { GEMM_PORTABLE, pickGemmTile, type GemmConfig } from '../gemm/tile.ts';
 import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
 
-export interface TiledConfig {
-  bm: number;
-  bn: number;
-  bk: number;
-  /** Rows and columns of C per thread; multiples of 4. */
-  tm: number;
-  tn: number;
-  doubleBuffer: boolean;
-}
-
-/** 256 threads with 8×8 blocks: the shape of the fast CUDA SGEMMs, for NVIDIA. */
-export const TILED_NVIDIA: TiledConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8, doubleBuffer: true };
-/** Smaller tiles for problems that would leave most of a big GPU idle with 128×128 tiles. */
-export const TILED_NVIDIA_SMALL: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: true };
-/** Conservative limits (256 invocations, 16 KiB of workgroup memory): runs on any WebGPU adapter. */
-export const TILED_PORTABLE: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4, doubleBuffer: false };
-
-/** The tile config of a tiled variant for this problem: big tiles per the profile's threshold. */
-export function tiledConfig(variant: 'nvidia' | 'portable', p: MatmulProblem): TiledConfig {
-  if (variant === 'portable') return TILED_PORTABLE;
+/** The tile of a tiled variant for this problem: 'portable' always single-buffers; 'nvidia' takes big tiles per the profile's threshold. */
+export function tiledConfig(variant: 'nvidia' | 'portable', p: MatmulProblem): GemmConfig {
+  if (variant === 'portable') return GEMM_PORTABLE;
   const { bigTilesFrom, bigTilesCountBatches } = profile().matmul;
-  const bigTiles = Math.ceil(p.M / TILED_NVIDIA.bm) * Math.ceil(p.N / TILED_NVIDIA.bn) * (bigTilesCountBatches ? batchCount(p) : 1);
-  return bigTiles >= bigTilesFrom ? TILED_NVIDIA : TILED_NVIDIA_SMALL;
+  return pickGemmTile(p.M, p.N, bigTilesCountBatches ? batchCount(p) : 1, bigTilesFrom);
 }
 
 export function encodeTiled(
@@ -41,7 +24,7 @@ export function encodeTiled(
   b: GPUBuffer,
   bias: GPUBuffer | null,
   out: GPUBuffer,
-  cfg: TiledConfig,
+  cfg: GemmConfig,
 ): void {
   const code = tiledKernel(p, cfg);
   const batches = batchCount(p);
@@ -57,12 +40,12 @@ export function encodeTiled(
   }
 }
 
-function tiledParams(p: MatmulProblem, cfg: TiledConfig, z0: number): { params: Params; batchCode: string } {
+function tiledParams(p: MatmulProblem, cfg: GemmConfig, z0: number): { params: Params; batchCode: string } {
   const params = new Params().u32('z0', z0).u32('M', p.M).u32('N', p.N).u32('K', p.K).u32('bk', cfg.bk);
   return { params, batchCode: batchOperandsUniform(p, params, 'z') };
 }
 
-export function tiledKernel(p: MatmulProblem, cfg: TiledConfig): string {
+export function tiledKernel(p: MatmulProblem, cfg: GemmConfig): string {
   const { bm, bn, bk, tm, tn } = cfg;
   // Shapes are uniforms: one pipeline per configuration and layout serves every size.
   const [M, N, K] = ['p.M', 'p.N', 'p.K'];
