@@ -2,13 +2,12 @@
 // the NVIDIA one. The tiles, register blocks and k loop are the shared GEMM generator's (../gemm/);
 // this file supplies the operands as strided matrices (read as vec4 when their contiguous dimension
 // allows it), the batch decode and the fused epilogue. Shapes are uniforms, so sizes share pipelines.
-import { rt } from '../../runtime/current.ts';
 import { profile } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
 import { gemmBody, MATMUL_SPELLING } from '../gemm/kernel.ts';
 import { matrixOperand } from '../gemm/operands.ts';
 import { GEMM_PORTABLE, pickGemmTile, type GemmConfig } from '../gemm/tile.ts';
-import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
+import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, type MatmulProblem } from './problem.ts';
 
 /** The tile of a tiled variant for this problem: 'portable' always single-buffers; 'nvidia' takes big tiles per the profile's threshold. */
 export function tiledConfig(variant: 'nvidia' | 'portable', p: MatmulProblem): GemmConfig {
@@ -25,18 +24,9 @@ export function encodeTiled(
   out: GPUBuffer,
   cfg: GemmConfig,
 ): void {
-  const code = tiledKernel(p, cfg);
-  const batches = batchCount(p);
-  for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
-    rt().dispatch({
-      name: 'matmul_tiled',
-      code,
-      inputs: bias ? [a, b, bias] : [a, b],
-      outputs: [out],
-      params: tiledParams(p, cfg, z0).params.pack(),
-      workgroups: [Math.ceil(p.N / cfg.bn), Math.ceil(p.M / cfg.bm), Math.min(MAX_GROUPS, batches - z0)],
-    });
-  }
+  const inputs = bias ? [a, b, bias] : [a, b];
+  const workgroups: [number, number] = [Math.ceil(p.N / cfg.bn), Math.ceil(p.M / cfg.bm)];
+  dispatchBatches(p, { name: 'matmul_tiled', code: tiledKernel(p, cfg), inputs, outputs: [out] }, workgroups, (z0) => tiledParams(p, cfg, z0).params.pack());
 }
 
 function tiledParams(p: MatmulProblem, cfg: GemmConfig, z0: number): { params: Params; batchCode: string } {
