@@ -22,7 +22,7 @@ import { gatheredOperand } from './gemm/operands.ts';
 import { pickGemmTile } from './gemm/tile.ts';
 
 /** WGSL snippets describing one implicit GEMM. Expressions may use `g` and `chunk`. */
-interface GemmSpec {
+interface ImplicitGemm {
   name: string;
   m: number;
   n: number;
@@ -42,7 +42,7 @@ interface GemmSpec {
   helpers?: string;
 }
 
-function dispatchGemm(s: GemmSpec): void {
+function dispatchGemm(s: ImplicitGemm): void {
   // The profile's tile when tuned, else the large one from the profile's threshold of big tiles.
   const { gemm, gemmBigTilesFrom } = profile().conv2d;
   const cfg = gemm ?? pickGemmTile(s.m, s.n, s.groups * s.chunks, gemmBigTilesFrom);
@@ -131,7 +131,7 @@ export function gemmConv(
     ['wts', packed.buffer],
   ];
   if (bias) inputs.push(['bias', bias.buffer]);
-  const spec: GemmSpec = {
+  const spec: ImplicitGemm = {
     name: 'conv2d_gemm',
     m: p.cog,
     n: pixels,
@@ -149,7 +149,7 @@ export function gemmConv(
 }
 
 /** Adds `load_src(planeRow0, row, col, ok)`: a bounds-checked read of the source (0 outside). */
-function withSourceLoader(s: GemmSpec, hx: number, wx: number): GemmSpec {
+function withSourceLoader(s: ImplicitGemm, hx: number, wx: number): ImplicitGemm {
   const helper = `fn load_src(plane: u32, row: i32, col: i32, ok: bool) -> f32 {
   if (!ok || row < 0 || row >= ${hx} || col < 0 || col >= ${wx}) { return 0.0; }
   return src[(plane + u32(row)) * ${wx}u + u32(col)];
@@ -187,7 +187,7 @@ export function gemmWeightGrad(
     return `load_src(((${img} * ${g.c}u + g * ${g.cg}u + ${c}) * ${g.h}u), ${ih}, ${iw}, ${k} < ${pixels}u)`;
   };
   const wsize = g.o * K;
-  const spec: GemmSpec = {
+  const spec: ImplicitGemm = {
     name: 'conv2dBackwardWeight_gemm',
     m: g.og,
     n: K,
