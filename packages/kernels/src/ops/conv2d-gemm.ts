@@ -1,7 +1,9 @@
 // Convolution as an implicit GEMM with workgroup-memory tiles: the 'tiled' variant, meant for
 // discrete GPUs (NVIDIA), where staging operands in workgroup memory (double-buffered) and a 4×4 or
 // 8×8 register block per thread is the classic SGEMM recipe. The im2col operand is never materialised: each tile load
-// gathers its elements straight from the image (zero outside it), with every shape baked in.
+// gathers its elements straight from the image (zero outside it), with every shape baked in. The
+// tiles, register blocks and k loop are the GEMM generator's (gemm/kernel.ts, shared with matmul);
+// this file supplies the gathered operands, the group/chunk decode and the output addressing.
 //
 //   C[g][m][n] = Σ_k A[g][m][k] · B[g][k][n]     (per group g, and per reduction chunk for split-K)
 //
@@ -15,26 +17,12 @@ import { rt } from '../runtime/current.ts';
 import { profile } from '../runtime/profile.ts';
 import type { DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
-import { TILED_NVIDIA, TILED_NVIDIA_SMALL, type TiledConfig } from './matmul/tiled.ts';
-
-/** Tile shape of the GEMM: the tiled matmul's (a workgroup computes bm × bn of C, each thread tm × tn). */
-export type GemmConfig = TiledConfig;
-
-/** 256 threads × 4×4: fits any WebGPU adapter's limits (16 KiB of workgroup memory). */
-export const GEMM_SMALL: GemmConfig = TILED_NVIDIA_SMALL;
-/** 256 threads × 8×8, the shape of fast CUDA SGEMMs, when there are enough tiles to fill the GPU. */
-export const GEMM_LARGE: GemmConfig = TILED_NVIDIA;
-
-/** The profile's tile when tuned, else the large one from the profile's threshold of big tiles. */
-function pickConfig(m: number, n: number, batches: number): GemmConfig {
-  const { gemm, gemmBigTilesFrom } = profile().conv2d;
-  if (gemm) return gemm;
-  const bigTiles = Math.ceil(m / GEMM_LARGE.bm) * Math.ceil(n / GEMM_LARGE.bn) * batches;
-  return bigTiles >= gemmBigTilesFrom ? GEMM_LARGE : GEMM_SMALL;
-}
+import { CONV_SPELLING, gemmBody } from './gemm/kernel.ts';
+import { gatheredOperand } from './gemm/operands.ts';
+import { pickGemmTile } from './gemm/tile.ts';
 
 /** WGSL snippets describing one implicit GEMM. Expressions may use `g` and `chunk`. */
-interface GemmSpec {
+interface ImplicitGemm {
   name: string;
   m: number;
   n: number;
@@ -54,121 +42,53 @@ interface GemmSpec {
   helpers?: string;
 }
 
-function dispatchGemm(s: GemmSpec): void {
-  const cfg = pickConfig(s.m, s.n, s.groups * s.chunks);
-  const { bm, bn, bk, tm, tn } = cfg;
-  const txN = bn / tn; // threads along n
-  const tyN = bm / tm; // threads along m
-  const threads = txN * tyN;
-  if (tm % 4 || tn % 4 || threads % bk || threads % bn || (bm * bk) % threads || (bn * bk) % threads) {
-    throw new Error(`${s.name}: invalid GEMM tile ${JSON.stringify(cfg)}`);
-  }
+function dispatchGemm(s: ImplicitGemm): void {
+  // The profile's tile when tuned, else the large one from the profile's threshold of big tiles.
+  const { gemm, gemmBigTilesFrom } = profile().conv2d;
+  const cfg = gemm ?? pickGemmTile(s.m, s.n, s.groups * s.chunks, gemmBigTilesFrom);
+  const { bm, bn, bk } = cfg;
+  const body = gemmBody({
+    name: s.name,
+    tile: cfg,
+    // The fast thread index runs along k for A (consecutive weights / pixels) and along n for B
+    // (consecutive pixels / taps), so global reads coalesce.
+    a: gatheredOperand('a', 'k', { span: s.m, k: s.k }, s.a),
+    b: gatheredOperand('b', 'span', { span: s.n, k: s.k }, (n, k) => s.b(k, n)),
+    kTiles: `${Math.ceil(s.k / bk)}u`,
+    spelling: CONV_SPELLING,
+  });
   const tilesN = Math.ceil(s.n / bn);
   const tilesM = Math.ceil(s.m / bm);
   const z = s.groups * s.chunks;
   if (z > 65535 || tilesM > 65535 || tilesN > 65535) throw new Error(`${s.name}: problem too large for one dispatch`);
-  const kTiles = Math.ceil(s.k / bk);
-  const aSize = (bm * bk) / 4; // vec4s per buffer
-  const bSize = (bn * bk) / 4;
   const decl = s.inputs.map(([name], i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`);
-
-  // Global → register loads of the slice at k0, then register → workgroup stores into buffer `buf`.
-  // The fast thread index runs along k for A (consecutive weights / pixels) and along n for B
-  // (consecutive pixels / taps), so global reads coalesce.
-  const regs: string[] = [];
-  const load: string[] = [];
-  const store: string[] = [];
-  for (let j = 0; j < (bm * bk) / threads; j++) {
-    regs.push(`var ra${j} = 0.0;`);
-    load.push(`{ let kk = lid % ${bk}u; let m = m0 + lid / ${bk}u + ${(j * threads) / bk}u; let k = kbase + k0 + kk;`);
-    load.push(`  ra${j} = select(0.0, ${s.a('m', 'k')}, m < ${s.m}u && k0 + kk < ${s.k}u); }`);
-    store.push(`{ let kk = lid % ${bk}u; let mm = lid / ${bk}u + ${(j * threads) / bk}u;`);
-    store.push(`  As[buf * ${aSize}u + kk * ${bm / 4}u + mm / 4u][mm % 4u] = ra${j}; }`);
-  }
-  for (let j = 0; j < (bn * bk) / threads; j++) {
-    regs.push(`var rb${j} = 0.0;`);
-    load.push(`{ let n = n0 + lid % ${bn}u; let kk = lid / ${bn}u + ${(j * threads) / bn}u; let k = kbase + k0 + kk;`);
-    load.push(`  rb${j} = select(0.0, ${s.b('k', 'n')}, n < ${s.n}u && k0 + kk < ${s.k}u); }`);
-    store.push(`{ let nn = lid % ${bn}u; let kk = lid / ${bn}u + ${(j * threads) / bn}u;`);
-    store.push(`  Bs[buf * ${bSize}u + kk * ${bn / 4}u + nn / 4u][nn % 4u] = rb${j}; }`);
-  }
-  // The register-blocked product of one slice: thread rows 4·(ty + i·tyN) … and columns 4·(tx + j·txN) …
-  const compute: string[] = [];
-  for (let kk = 0; kk < bk; kk++) {
-    compute.push('{');
-    for (let i = 0; i < tm / 4; i++) compute.push(`  let a${i} = As[buf * ${aSize}u + ${(kk * bm) / 4}u + ty + ${i * tyN}u];`);
-    for (let j = 0; j < tn / 4; j++) compute.push(`  let b${j} = Bs[buf * ${bSize}u + ${(kk * bn) / 4}u + tx + ${j * txN}u];`);
-    for (let i = 0; i < tm / 4; i++) {
-      for (let ii = 0; ii < 4; ii++) for (let j = 0; j < tn / 4; j++) compute.push(`  acc${i * 4 + ii}_${j} += a${i}[${ii}] * b${j};`);
-    }
-    compute.push('}');
-  }
-  const accs: string[] = [];
   const stores: string[] = [];
-  for (let i = 0; i < tm / 4; i++) {
-    for (let ii = 0; ii < 4; ii++) {
-      for (let j = 0; j < tn / 4; j++) {
-        accs.push(`var acc${i * 4 + ii}_${j} = vec4<f32>(0.0);`);
-        stores.push(`{ let m = m0 + (ty + ${i * tyN}u) * 4u + ${ii}u; let nb = n0 + (tx + ${j * txN}u) * 4u;`);
-        for (let q = 0; q < 4; q++) {
-          stores.push(`  { let n = nb + ${q}u; if (m < ${s.m}u && n < ${s.n}u) { ${s.store('m', 'n', `acc${i * 4 + ii}_${j}[${q}]`)} } }`);
-        }
-        stores.push('}');
+  body.rows.forEach((row, r) => {
+    body.cols.forEach((col, j) => {
+      stores.push(`{ let m = m0 + ${row}; let nb = n0 + ${col};`);
+      for (let q = 0; q < 4; q++) {
+        stores.push(`  { let n = nb + ${q}u; if (m < ${s.m}u && n < ${s.n}u) { ${s.store('m', 'n', `${body.acc(r, j)}[${q}]`)} } }`);
       }
-    }
-  }
-  const mainLoop = cfg.doubleBuffer
-    ? `{
-    let k0 = 0u;
-    ${load.join('\n    ')}
-    let buf = 0u;
-    ${store.join('\n    ')}
-  }
-  workgroupBarrier();
-  for (var kt = 0u; kt < ${kTiles}u; kt++) {
-    let k0 = (kt + 1u) * ${bk}u;
-    let more = kt + 1u < ${kTiles}u;
-    if (more) {
-      ${load.join('\n      ')}
-    }
-    {
-      let buf = kt % 2u;
-      ${compute.join('\n      ')}
-    }
-    if (more) {
-      let buf = (kt + 1u) % 2u;
-      ${store.join('\n      ')}
-    }
-    workgroupBarrier();
-  }`
-    : `for (var kt = 0u; kt < ${kTiles}u; kt++) {
-    let k0 = kt * ${bk}u;
-    let buf = 0u;
-    ${load.join('\n    ')}
-    ${store.join('\n    ')}
-    workgroupBarrier();
-    ${compute.join('\n    ')}
-    workgroupBarrier();
-  }`;
-  const nbuf = cfg.doubleBuffer ? 2 : 1;
+      stores.push('}');
+    });
+  });
   const code = `${decl.join('\n')}
 @group(0) @binding(${s.inputs.length}) var<storage, read_write> out: array<f32>;
 ${s.helpers ?? ''}
 // As[k][m] and Bs[k][n] as vec4 rows: each thread reads 4 rows (columns) per load.
-var<workgroup> As: array<vec4<f32>, ${aSize * nbuf}>;
-var<workgroup> Bs: array<vec4<f32>, ${bSize * nbuf}>;
-@compute @workgroup_size(${threads})
+${body.tiles}
+@compute @workgroup_size(${body.threadsN * body.threadsM})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let n0 = wid.x * ${bn}u;
   let m0 = wid.y * ${bm}u;
   let g = wid.z / ${s.chunks}u;
   let chunk = wid.z % ${s.chunks}u;
   let kbase = chunk * ${s.k}u;
-  let tx = lid % ${txN}u;
-  let ty = lid / ${txN}u;
-  ${regs.join(' ')}
-  ${accs.join('\n  ')}
-  ${mainLoop}
+  let tx = lid % ${body.threadsN}u;
+  let ty = lid / ${body.threadsN}u;
+  ${body.regs.join(' ')}
+  ${body.accs.join('\n  ')}
+  ${body.mainLoop}
   ${stores.join('\n  ')}
 }`;
   rt().dispatch({ name: s.name, code, inputs: s.inputs.map(([, b]) => b), outputs: [s.output], workgroups: [tilesN, tilesM, z] });
@@ -211,7 +131,7 @@ export function gemmConv(
     ['wts', packed.buffer],
   ];
   if (bias) inputs.push(['bias', bias.buffer]);
-  const spec: GemmSpec = {
+  const spec: ImplicitGemm = {
     name: 'conv2d_gemm',
     m: p.cog,
     n: pixels,
@@ -229,7 +149,7 @@ export function gemmConv(
 }
 
 /** Adds `load_src(planeRow0, row, col, ok)`: a bounds-checked read of the source (0 outside). */
-function withSourceLoader(s: GemmSpec, hx: number, wx: number): GemmSpec {
+function withSourceLoader(s: ImplicitGemm, hx: number, wx: number): ImplicitGemm {
   const helper = `fn load_src(plane: u32, row: i32, col: i32, ok: bool) -> f32 {
   if (!ok || row < 0 || row >= ${hx} || col < 0 || col >= ${wx}) { return 0.0; }
   return src[(plane + u32(row)) * ${wx}u + u32(col)];
@@ -267,7 +187,7 @@ export function gemmWeightGrad(
     return `load_src(((${img} * ${g.c}u + g * ${g.cg}u + ${c}) * ${g.h}u), ${ih}, ${iw}, ${k} < ${pixels}u)`;
   };
   const wsize = g.o * K;
-  const spec: GemmSpec = {
+  const spec: ImplicitGemm = {
     name: 'conv2dBackwardWeight_gemm',
     m: g.og,
     n: K,

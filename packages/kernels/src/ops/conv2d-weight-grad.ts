@@ -10,6 +10,7 @@ import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { forwardProblem, textureFits, type DirectProblem } from './conv2d-direct.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
 import { gemmWeightGrad } from './conv2d-gemm.ts';
+import { GEMM_SMALL } from './gemm/tile.ts';
 import { sourceTexture } from './conv2d-pack.ts';
 
 /** Output pixels per lane per step: one texel of the texture sources. */
@@ -237,8 +238,8 @@ export function conv2dWeightGrad(dy: DeviceArray, x: DeviceArray, g: ConvGeometr
     return dw;
   }
   if (profile().conv2d.variant === 'tiled') {
-    // Split the N·OH·OW reduction until there are enough workgroups to fill a big GPU.
-    const tiles = g.groups * Math.ceil(g.og / 64) * Math.ceil((g.cg * g.kh * g.kw) / 64);
+    // Split the N·OH·OW reduction until there are enough workgroups (counted in small tiles) to fill a big GPU.
+    const tiles = g.groups * Math.ceil(g.og / GEMM_SMALL.bm) * Math.ceil((g.cg * g.kh * g.kw) / GEMM_SMALL.bn);
     const pixels = g.n * g.oh * g.ow;
     const chunks = Math.max(1, Math.min(Math.ceil(512 / tiles), Math.floor(pixels / 256), Math.floor(65535 / g.groups)));
     const perChunk = Math.ceil(pixels / chunks / 16) * 16;

@@ -29,7 +29,7 @@ import { conv2dWeightGrad } from './conv2d-weight-grad.ts';
 
 export type { Conv2dOptions } from './conv2d-geometry.ts';
 export { releaseConv2dScratch } from './conv2d-pack.ts';
-export { GEMM_LARGE, GEMM_SMALL, type GemmConfig } from './conv2d-gemm.ts';
+export { GEMM_LARGE, GEMM_SMALL, type GemmConfig } from './gemm/tile.ts';
 export type { Conv2dVariant } from '../runtime/profile.ts';
 
 function checkF32(op: string, named: Record<string, DeviceArray | undefined>): void {

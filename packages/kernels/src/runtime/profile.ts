@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AttentionBlocks } from '../ops/attention/kernels.ts';
 import type { DirectTile } from '../ops/conv2d-direct.ts';
 import type { WeightGradPlan } from '../ops/conv2d-weight-grad.ts';
-import type { TiledConfig } from '../ops/matmul/tiled.ts';
+import type { GemmConfig } from '../ops/gemm/tile.ts';
 import { rt } from './current.ts';
 import type { AdapterKind, DeviceInfo } from './device.ts';
 
@@ -64,7 +64,7 @@ export interface AdapterProfile {
     /** Workgroups the direct weight gradient aims for when it splits the N·OH·OW reduction. */
     weightGradWorkgroups: number;
     /** Tuning only (undefined: chosen per problem): the 'tiled' GEMM tile. */
-    gemm?: TiledConfig;
+    gemm?: GemmConfig;
     /** Tuning only: parts of the direct kernels' tile. */
     tile?: Partial<DirectTile>;
     /** Tuning only: where the subgroup weight mode reads its weights. */

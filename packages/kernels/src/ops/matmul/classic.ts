@@ -1,24 +1,14 @@
 // The textbook shared-memory matmul: 16×16 threads, one element of C each, 16×16 tiles of A and B
 // staged in workgroup memory. Kept as the benchmark reference and as the simplest correct variant.
-import { rt } from '../../runtime/current.ts';
 import { Params } from '../../wgsl.ts';
-import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
+import { batchOperandsUniform, dispatchBatches, epilogueWgsl, type MatmulProblem } from './problem.ts';
 
 const T = 16;
 
 export function encodeClassic(p: MatmulProblem, a: GPUBuffer, b: GPUBuffer, bias: GPUBuffer | null, out: GPUBuffer): void {
-  const code = classicKernel(p);
-  const batches = batchCount(p);
-  for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
-    rt().dispatch({
-      name: 'matmul_classic',
-      code,
-      inputs: bias ? [a, b, bias] : [a, b],
-      outputs: [out],
-      params: classicParams(p, z0).params.pack(),
-      workgroups: [Math.ceil(p.N / T), Math.ceil(p.M / T), Math.min(MAX_GROUPS, batches - z0)],
-    });
-  }
+  const inputs = bias ? [a, b, bias] : [a, b];
+  const workgroups: [number, number] = [Math.ceil(p.N / T), Math.ceil(p.M / T)];
+  dispatchBatches(p, { name: 'matmul_classic', code: classicKernel(p), inputs, outputs: [out] }, workgroups, (z0) => classicParams(p, z0).params.pack());
 }
 
 function classicParams(p: MatmulProblem, z0: number): { params: Params; batchCode: string } {

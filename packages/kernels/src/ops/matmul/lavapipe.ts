@@ -12,7 +12,7 @@
 import { rt } from '../../runtime/current.ts';
 import { profile, TEXTURE_KERNEL_LANES } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
-import { batchCount, batchOperandsUniform, epilogueWgsl, MAX_GROUPS, type MatmulProblem } from './problem.ts';
+import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, type MatmulProblem } from './problem.ts';
 import { operandTexture, packOperand } from './textures.ts';
 
 export interface LavapipeConfig {
@@ -94,22 +94,15 @@ export function encodeLavapipe(
   const texA = direct ? null : operandTexture('a', kTexels, chunkRows, p.aMatrices);
 
   const code = lavapipeKernel(p, cfg, panelled, direct);
-  const batches = batchCount(p);
   for (let r0 = 0; r0 < p.M; r0 += chunkRows) {
     if (texA) packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, matrices: p.aMatrices }, kTexels, chunkRows, r0);
     const rowGroups = Math.ceil(Math.min(chunkRows, p.M - r0) / cfg.rm);
-    for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
-      rt().dispatch({
-        name: 'matmul_lavapipe',
-        code,
-        inputs: [...(direct ? [a] : []), ...(bias ? [bias] : [])],
-        outputs: [out],
-        params: kernelParams(p, kTexels, panels, r0, z0).params.pack(),
-        resources: texA ? [texA, texB] : [texB],
-        // Row tiles vary fastest: consecutive workgroups reuse one B panel from cache.
-        workgroups: [rowGroups, panels, Math.min(MAX_GROUPS, batches - z0)],
-      });
-    }
+    const inputs = [...(direct ? [a] : []), ...(bias ? [bias] : [])];
+    const resources = texA ? [texA, texB] : [texB];
+    // Row tiles vary fastest: consecutive workgroups reuse one B panel from cache.
+    dispatchBatches(p, { name: 'matmul_lavapipe', code, inputs, outputs: [out], resources }, [rowGroups, panels], (z0) =>
+      kernelParams(p, kTexels, panels, r0, z0).params.pack(),
+    );
   }
 }
 

@@ -1,5 +1,7 @@
 // The normalised description of one matmul that every kernel variant consumes, plus the WGSL pieces
 // they share: the fused epilogue (bias, activation) and the mapping from an output batch to operands.
+import { rt } from '../../runtime/current.ts';
+import type { Dispatch } from '../../runtime/runtime.ts';
 import { collapseDims, contiguousStrides } from '../../shape.ts';
 import type { Params } from '../../wgsl.ts';
 import { UNARY, UNARY_PRELUDE } from '../unary.ts';
@@ -96,3 +98,20 @@ export function plainEpilogue(p: MatmulProblem): boolean {
 
 /** WebGPU's minimum of maxComputeWorkgroupsPerDimension; batches beyond it are split across dispatches. */
 export const MAX_GROUPS = 65535;
+
+/**
+ * Dispatches a matmul kernel over every output batch: the z dimension of the grid is capped at
+ * MAX_GROUPS, so larger batches take several dispatches, each with the uniforms `params(z0)` of the
+ * batches it starts at (z0).
+ */
+export function dispatchBatches(
+  p: MatmulProblem,
+  d: Omit<Dispatch, 'params' | 'workgroups'>,
+  workgroups: [number, number],
+  params: (z0: number) => ArrayBuffer,
+): void {
+  const batches = batchCount(p);
+  for (let z0 = 0; z0 < batches; z0 += MAX_GROUPS) {
+    rt().dispatch({ ...d, params: params(z0), workgroups: [...workgroups, Math.min(MAX_GROUPS, batches - z0)] });
+  }
+}
