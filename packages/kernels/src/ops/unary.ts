@@ -53,6 +53,10 @@ export const UNARY = {
 
 export type UnaryOp = keyof typeof UNARY;
 
+/** The unary ops a matmul fuses into its epilogue: the activations of linear layers. */
+export const ACTIVATIONS = ['relu', 'gelu_tanh', 'gelu_erf', 'silu', 'quick_gelu'] as const satisfies readonly UnaryOp[];
+export type Activation = (typeof ACTIVATIONS)[number];
+
 export function unary(op: UnaryOp, x: DeviceArray): DeviceArray {
   const prelude = `${PRELUDE}\nfn f(x: f32) -> f32 { return ${UNARY[op].forward}; }`;
   return mapElementwise(op, 'f(v0)', [x], { prelude });
