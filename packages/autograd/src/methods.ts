@@ -13,7 +13,6 @@ import { Tensor } from './tensor.ts';
 const METHODS = {
   ...A.binaryFunctions,
   ...U.unaryFunctions,
-  neg: A.neg,
   gelu: U.gelu,
   matmul: M.matmul,
   sum: R.sum,

@@ -3,7 +3,7 @@
 import { BINARY, binary, sumTo, where as whereKernel, type BinaryOp } from '@sd/kernels';
 import { fromOp, Tensor } from '../tensor.ts';
 import { functionsFromTable } from './from-table.ts';
-import { log } from './unary.ts';
+import { log, neg } from './unary.ts';
 
 export type Operand = Tensor | number;
 
@@ -104,5 +104,3 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
     return grads;
   });
 }
-
-export const neg = (x: Tensor): Tensor => mul(x, -1);

@@ -10,16 +10,12 @@ export function unaryOp(op: UnaryOp, x: Tensor): Tensor {
   return fromOp(op, unaryKernel(op, x.data), [x], (g) => [new Tensor(unaryBackward(op, x.data, g.data))]);
 }
 
-// neg is arithmetic's mul(x, −1), not the table's row.
-type TableOp = Exclude<UnaryOp, 'neg'>;
-const TABLE_OPS = (Object.keys(UNARY) as UnaryOp[]).filter((op): op is TableOp => op !== 'neg');
-
 /** Every UNARY row as `(x) => Tensor`, named in camelCase (quick_gelu → quickGelu). */
-export const unaryFunctions = functionsFromTable(TABLE_OPS, (op) => (x: Tensor): Tensor => unaryOp(op, x));
+export const unaryFunctions = functionsFromTable(Object.keys(UNARY) as UnaryOp[], (op) => (x: Tensor): Tensor => unaryOp(op, x));
 
 // ES modules need static export names, hence this list; `everyRowExported` below stops the
 // typecheck, naming the row, when a row is missing from it.
-export const { abs, exp, log, sqrt, rsqrt, square, sin, cos, tanh, sigmoid, relu, silu, geluTanh, geluErf, quickGelu } = unaryFunctions;
+export const { neg, abs, exp, log, sqrt, rsqrt, square, sin, cos, tanh, sigmoid, relu, silu, geluTanh, geluErf, quickGelu } = unaryFunctions;
 type NotExported = Exclude<keyof typeof unaryFunctions, keyof typeof import('./unary.ts')>;
 const everyRowExported: [NotExported] extends [never] ? true : { missingExport: NotExported } = true;
 void everyRowExported;
