@@ -13,3 +13,10 @@ export function camelCase<S extends string>(s: S): CamelCase<S> {
 export function functionsFromTable<Op extends string, F>(ops: readonly Op[], make: (op: Op) => F): { [K in Op as CamelCase<K>]: F } {
   return Object.fromEntries(ops.map((op) => [camelCase(op), make(op)])) as { [K in Op as CamelCase<K>]: F };
 }
+
+/**
+ * Compile-time check that a table's functions are all named exports of their module (ES modules
+ * need static export names, so those are a list): `exportedByName<Exclude<keyof typeof fns, keyof
+ * typeof import('./this.ts')>>()` fails the typecheck naming the missing ones.
+ */
+export function exportedByName<Missing extends never>(): void {}
