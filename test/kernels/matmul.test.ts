@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceArray, initRuntime, matmul, profile, rt, runnableVariants, withTuning, type MatmulActivation, type MatmulVariant } from '@sd/kernels';
+import { ACTIVATIONS, DeviceArray, initRuntime, matmul, profile, rt, runnableVariants, withTuning, type Activation, type MatmulVariant } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { sizeOf } from '../util/reference.ts';
@@ -13,7 +13,7 @@ interface Case {
   transA?: boolean;
   transB?: boolean;
   bias?: boolean;
-  activation?: MatmulActivation;
+  activation?: Activation;
 }
 
 await initRuntime(); // the runnable variants name the tests
@@ -82,7 +82,7 @@ describe('matmul', () => {
   });
 
   it('auto: bias with each activation', async () => {
-    const acts: (MatmulActivation | undefined)[] = [undefined, 'relu', 'gelu_tanh', 'gelu_erf', 'silu', 'quick_gelu'];
+    const acts: (Activation | undefined)[] = [undefined, ...ACTIVATIONS];
     for (const activation of acts) {
       await check({ a: [2, 13, 20], b: [37, 20], transB: true, bias: true, activation }, 'auto');
     }

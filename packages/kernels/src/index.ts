@@ -17,7 +17,7 @@ export { DeviceArray, type DType, type HostArray } from './array.ts';
 export * from './shape.ts';
 export { Params, grid, gridMain, linearIndex, bindings, stridedOffsets, WG } from './wgsl.ts';
 export { mapElementwise, type Operand } from './ops/elementwise.ts';
-export { unary, unaryBackward, UNARY, type UnaryOp } from './ops/unary.ts';
+export { unary, unaryBackward, UNARY, ACTIVATIONS, type UnaryOp, type Activation } from './ops/unary.ts';
 export { binary, where, BINARY, type BinaryOp } from './ops/binary.ts';
 export { stridedCopy, type CopyPlan, type CopySide } from './ops/strided-copy.ts';
 export { permute, transpose, slice, concat, split, pad, padBackward, expand, upsampleNearest2x, upsampleNearest2xBackward, cast } from './ops/copy.ts';
@@ -29,6 +29,6 @@ export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, 
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';
 export { crossEntropy, crossEntropyBackward, validateTargets, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropySaved, type Reduction } from './ops/crossEntropy.ts';
 export { layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, type LayerNormResult, type RmsNormResult, type NormGrads } from './ops/norm.ts';
-export { matmul, type MatmulOptions, type MatmulActivation } from './ops/matmul.ts';
+export { matmul, type MatmulOptions } from './ops/matmul.ts';
 export { attention, attentionBackward, releaseAttentionScratch, ATTENTION_MAX_D, type AttentionOptions } from './ops/attention.ts';
 export { groupNorm, groupNormBackward, type GroupNormOptions, type GroupNormResult, type GroupNormGrads } from './ops/groupnorm.ts';

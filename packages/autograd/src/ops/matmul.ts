@@ -5,7 +5,9 @@ import { fromOp, Tensor } from '../tensor.ts';
 import { unbroadcast } from './arithmetic.ts';
 import { sum } from './reduce.ts';
 import { reshape } from './views.ts';
-import { gelu, quickGelu, relu, silu } from './unary.ts';
+import { unaryOp } from './unary.ts';
+
+export type { Activation } from '@sd/kernels';
 
 export interface MatmulOptions {
   transA?: boolean;
@@ -37,27 +39,18 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   });
 }
 
-export type Activation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'quick_gelu';
-
-const ACTIVATIONS: Record<Activation, (x: Tensor) => Tensor> = {
-  relu,
-  silu,
-  quick_gelu: quickGelu,
-  gelu_tanh: (x) => gelu(x, 'tanh'),
-  gelu_erf: (x) => gelu(x),
-};
-
 /**
  * x @ weightᵀ + bias with PyTorch's Linear layout (weight [out, in]). Without gradients the bias
  * and activation are fused into the matmul epilogue; with gradients they are separate ops.
  */
-export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activation?: Activation): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activation?: K.Activation): Tensor {
   if (x.rank === 1) return reshape(linear(reshape(x, [1, x.shape[0]]), weight, bias, activation), [weight.shape[0]]);
   const needsGrad = isGradEnabled() && (x.requiresGrad || weight.requiresGrad || !!bias?.requiresGrad);
   if (!needsGrad) return new Tensor(K.matmul(x.data, weight.data, { transB: true, bias: bias?.data, activation }));
   let y = matmul(x, weight, { transB: true });
   if (bias) y = addBias(y, bias);
-  return activation ? ACTIVATIONS[activation](y) : y;
+  // An activation is a UNARY row, the same formula the fused epilogue uses.
+  return activation ? unaryOp(activation, y) : y;
 }
 
 /** y + bias over the last axis; the bias gradient sums every other axis. */

@@ -1,4 +1,6 @@
-// Elementwise binary ops, comparisons and `where`, with NumPy broadcasting and scalar operands.
+// Elementwise binary ops, comparisons and `where`, with NumPy broadcasting and scalar operands. Each
+// BINARY row is also an autograd function and Tensor method; its gradient rule is the row of the same
+// name in @sd/autograd's GRADIENTS (ops/arithmetic.ts).
 import type { DeviceArray } from '../array.ts';
 import { mapElementwise, type Operand } from './elementwise.ts';
 

@@ -6,10 +6,9 @@ import { profile } from '../runtime/profile.ts';
 import { broadcastShapes, broadcastStrides, fmt, sizeOf } from '../shape.ts';
 import { encodeClassic } from './matmul/classic.ts';
 import { encodeLavapipe, lavapipeSupports, pickLavapipeConfig } from './matmul/lavapipe.ts';
-import { makeProblem, type MatmulActivation, type MatmulProblem } from './matmul/problem.ts';
+import { makeProblem, type MatmulProblem } from './matmul/problem.ts';
 import { encodeTiled, tiledConfig } from './matmul/tiled.ts';
-
-export type { MatmulActivation } from './matmul/problem.ts';
+import { ACTIVATIONS, type Activation } from './unary.ts';
 
 export interface MatmulOptions {
   /** Treat the last two dims of `a` as [K, M] (use Aᵀ). */
@@ -19,10 +18,8 @@ export interface MatmulOptions {
   /** Added along N before the activation: shape [N] (leading 1s allowed). */
   bias?: DeviceArray;
   /** Applied last, with the same formulas as the unary ops of that name. */
-  activation?: MatmulActivation;
+  activation?: Activation;
 }
-
-const ACTIVATIONS: readonly MatmulActivation[] = ['relu', 'gelu_tanh', 'gelu_erf', 'silu', 'quick_gelu'];
 
 /**
  * C = activation(op(a) · op(b) + bias) with f32 accumulation.
@@ -37,7 +34,7 @@ export function matmul(a: DeviceArray, b: DeviceArray, options: MatmulOptions = 
   for (const [name, x] of [['a', a], ['b', b], ['bias', bias]] as const) {
     if (x && x.dtype !== 'f32') throw new Error(`matmul: ${name} ${fmt(x.shape)} has dtype ${x.dtype}, expected f32`);
   }
-  if (activation !== undefined && !ACTIVATIONS.includes(activation)) {
+  if (activation !== undefined && !(ACTIVATIONS as readonly string[]).includes(activation)) {
     throw new Error(`matmul: unknown activation '${activation}' (expected one of ${ACTIVATIONS.join(', ')})`);
   }
   const [a0, a1] = a.shape.slice(-2);

@@ -1,4 +1,5 @@
-// Elementwise unary ops: forward expression and the fused backward (dy·f'(x)) in one table.
+// Elementwise unary ops: forward expression and the fused backward (dy·f'(x)) in one table. Each
+// row is also an autograd function and Tensor method (@sd/autograd derives them), so a new op is a row.
 import type { DeviceArray } from '../array.ts';
 import { mapElementwise } from './elementwise.ts';
 
@@ -22,8 +23,8 @@ fn tanh_f(x: f32) -> f32 { let e = exp(-2.0 * abs(x)); let t = (1.0 - e) / (1.0 
 export interface UnaryDef {
   /** f32 WGSL expression of `x`. */
   forward: string;
-  /** dy·f'(x) as a WGSL expression of `x` and `g` (the upstream gradient); absent when not differentiable. */
-  backward?: string;
+  /** dy·f'(x) as a WGSL expression of `x` and `g` (the upstream gradient): autograd's rule for the op. */
+  backward: string;
 }
 
 export const UNARY = {
@@ -52,6 +53,10 @@ export const UNARY = {
 } satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
+
+/** The unary ops a matmul fuses into its epilogue: the activations of linear layers. */
+export const ACTIVATIONS = ['relu', 'gelu_tanh', 'gelu_erf', 'silu', 'quick_gelu'] as const satisfies readonly UnaryOp[];
+export type Activation = (typeof ACTIVATIONS)[number];
 
 export function unary(op: UnaryOp, x: DeviceArray): DeviceArray {
   const prelude = `${PRELUDE}\nfn f(x: f32) -> f32 { return ${UNARY[op].forward}; }`;

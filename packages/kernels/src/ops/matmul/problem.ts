@@ -4,9 +4,7 @@ import { rt } from '../../runtime/current.ts';
 import type { Dispatch } from '../../runtime/runtime.ts';
 import { collapseDims, contiguousStrides } from '../../shape.ts';
 import type { Params } from '../../wgsl.ts';
-import { UNARY, UNARY_PRELUDE } from '../unary.ts';
-
-export type MatmulActivation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'quick_gelu';
+import { UNARY, UNARY_PRELUDE, type Activation } from '../unary.ts';
 
 /**
  * C[z] = act(op(A[za]) · op(B[zb]) + bias) for every output batch z, where op transposes when asked.
@@ -28,7 +26,7 @@ export interface MatmulProblem {
   aMatrices: number;
   bMatrices: number;
   hasBias: boolean;
-  activation?: MatmulActivation;
+  activation?: Activation;
 }
 
 export function batchCount(p: MatmulProblem): number {
@@ -39,7 +37,7 @@ export function makeProblem(
   M: number,
   N: number,
   K: number,
-  opts: { transA: boolean; transB: boolean; hasBias: boolean; activation?: MatmulActivation },
+  opts: { transA: boolean; transB: boolean; hasBias: boolean; activation?: Activation },
   outBatch: number[],
   aBatchStrides: number[],
   bBatchStrides: number[],
