@@ -2,7 +2,8 @@
 // (../shared/data/decoder-golden): max |ours − diffusers| / max |diffusers| per output.
 //   pnpm tsx scripts/decoder-golden.ts
 import { initRuntime } from '@sd/kernels';
-import { noGrad, readSafetensors, tensor, type Tensor } from '@sd/autograd';
+import { noGrad, tensor, type Tensor } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { AutoencoderKL, UNet2DConditionModel, UNet2DConditionModelEmb } from '@sd/models';
 import { join, resolve } from 'node:path';
 

@@ -5,7 +5,7 @@ import * as ag from '@sd/autograd';
 import { tensor, type Tensor } from '@sd/autograd';
 import { gradcheck, input, type GradInput } from '../util/gradcheck.ts';
 import { makeRng } from '../util/random.ts';
-import { REF_UNARY, refBinary, refMap, type RefUnaryName } from '../util/ref-tensor.ts';
+import { REF_UNARY, refBinary, refMap, type RefUnaryName } from '../util/ref/elementwise.ts';
 
 type BinaryName = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum';
 

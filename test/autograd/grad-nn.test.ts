@@ -6,8 +6,13 @@ import { Generator, tensor } from '@sd/autograd';
 import { randomUniformHost } from '@sd/kernels';
 import { gradcheck, input } from '../util/gradcheck.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
-import { refConv2d, type RefConvOptions } from '../util/ref-conv.ts';
-import { REF_UNARY, refAttention, refCrossEntropy, refGroupNorm, refLayerNorm, refMap, refMatmul, refRmsNorm } from '../util/ref-tensor.ts';
+import { refConv2d, type RefConvOptions } from '../util/ref/conv.ts';
+import { attentionRef } from '../util/ref/attention.ts';
+import { refCrossEntropy } from '../util/ref/cross-entropy.ts';
+import { REF_UNARY, refMap } from '../util/ref/elementwise.ts';
+import { refGroupNorm } from '../util/ref/groupnorm.ts';
+import { refMatmul } from '../util/ref/matmul.ts';
+import { refLayerNorm, refRmsNorm } from '../util/ref/norm.ts';
 
 describe('matmul and linear gradients', () => {
   const rng = makeRng(17);
@@ -58,15 +63,12 @@ describe('matmul and linear gradients', () => {
     const x = input(rng, xs);
     const w = input(rng, [5, 4]);
     const b = input(rng, [5]);
-    const affine = (xv: Float64Array, wv: Float64Array, bv?: Float64Array) => {
-      const y = refMatmul(xv, xs, wv, [5, 4], { transB: true }).data;
-      return bv ? y.map((v, i) => v + bv[i % 5]) : y;
-    };
+    const affine = (xv: Float64Array, wv: Float64Array, bv?: Float64Array) => refMatmul(xv, xs, wv, [5, 4], { transB: true, bias: bv }).data;
     await gradcheck((x, w, b) => ag.linear(x, w, b), affine, [x, w, b], { what: 'linear with bias' });
     await gradcheck((x, w) => ag.linear(x, w), (xv, wv) => affine(xv, wv), [x, w], { what: 'linear without bias' });
     await gradcheck(
       (x, w, b) => ag.linear(x, w, b),
-      (xv, wv, bv) => refMatmul(xv, [1, 4], wv, [5, 4], { transB: true }).data.map((v, i) => v + bv[i]),
+      (xv, wv, bv) => refMatmul(xv, [1, 4], wv, [5, 4], { transB: true, bias: bv }).data,
       [input(rng, [4]), w, b],
       { what: 'linear of a 1-D input' },
     );
@@ -82,10 +84,7 @@ describe('matmul and linear gradients', () => {
     const xv = uniform(rng, 6 * 4);
     const wv = uniform(rng, 3 * 4);
     const bv = uniform(rng, 3);
-    const expected = refMap(
-      refMatmul(xv, [6, 4], wv, [3, 4], { transB: true }).data.map((v, i) => v + bv[i % 3]),
-      REF_UNARY.relu,
-    );
+    const expected = refMatmul(xv, [6, 4], wv, [3, 4], { transB: true, bias: bv, activation: 'relu' }).data;
     await ag.tidy(async () => {
       const y = ag.noGrad(() => ag.linear(tensor(xv, [6, 4]), tensor(wv, [3, 4], { requiresGrad: true }), tensor(bv, [3]), 'relu'));
       expect(y.requiresGrad).toBe(false);
@@ -210,7 +209,7 @@ describe('scaledDotProductAttention gradients', () => {
         const options = { causal: c.causal, scale: c.scale, keyPaddingMask: mask };
         await gradcheck(
           (q, k, v) => ag.scaledDotProductAttention(q, k, v, options),
-          (q, k, v) => refAttention(q, k, v, c.q, c.sk, d, { causal: c.causal, scale: c.scale, keyPaddingMask: c.mask }),
+          (q, k, v) => attentionRef(q, k, v, { B: b, H: h, Sq: c.q[2], Sk: c.sk, D: d }, { causal: c.causal, scale: c.scale, mask: c.mask }).out,
           [input(rng, c.q, -2, 2), input(rng, kv, -2, 2), input(rng, kv)],
           { what: 'attention' },
         );
@@ -225,7 +224,7 @@ describe('self-attention: one tensor as q, k and v', () => {
     const shape = [1, 2, 4, 4];
     await gradcheck(
       (x) => ag.scaledDotProductAttention(x, x, x, { causal: true }),
-      (x) => refAttention(x, x, x, shape, 4, 4, { causal: true }),
+      (x) => attentionRef(x, x, x, { B: 1, H: 2, Sq: 4, Sk: 4, D: 4 }, { causal: true }).out,
       [input(rng, shape, -2, 2)],
       { what: 'self-attention' },
     );

@@ -5,10 +5,10 @@ import * as ag from '@sd/autograd';
 import { tensor } from '@sd/autograd';
 import { gradcheck, input } from '../util/gradcheck.ts';
 import { makeRng } from '../util/random.ts';
-import { broadcastTo, sizeOf } from '../util/reference.ts';
-import { forEachIndex, pyRange, refGather, refPad, refPermute, refTake } from '../util/ref-copy.ts';
-import { refReduce, refSoftmaxRows } from '../util/ref-reduce.ts';
-import { refUpsample2x } from '../util/ref-tensor.ts';
+import { broadcastTo, sizeOf } from '../util/ref/shape.ts';
+import { forEachIndex, pyRange, refGather, refPad, refPermute, refTake } from '../util/ref/copy.ts';
+import { refReduce, refSoftmaxRows } from '../util/ref/reduce.ts';
+import { refUpsample2x } from '../util/ref/copy.ts';
 
 const f64 = (v: ArrayLike<number>) => Float64Array.from(v);
 const all = (shape: number[]) => shape.map((d) => Array.from({ length: d }, (_, i) => i));

@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { getGenerator, loadCheckpoint, manualSeed, nn, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { DeviceArray } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
-import { refAttention, refMatmul } from '../util/ref-tensor.ts';
+import { multiHeadAttentionRef } from '../util/ref/attention.ts';
+import { refMatmul } from '../util/ref/matmul.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'modules-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,19 +76,10 @@ describe('MultiheadAttention forward', () => {
     const proj = (x: Float32Array, rows: number, part: number) => {
       const w = p.in_proj_weight.subarray(part * e * e, (part + 1) * e * e);
       const bias = p.in_proj_bias.subarray(part * e, (part + 1) * e);
-      return refMatmul(x, [b * rows, e], w, [e, e], { transB: true }).data.map((val, i) => val + bias[i % e]);
+      return refMatmul(x, [b * rows, e], w, [e, e], { transB: true, bias }).data;
     };
-    const heads = (x: Float64Array, rows: number) => {
-      const out = new Float64Array(x.length);
-      const dh = e / h;
-      for (let bi = 0; bi < b; bi++) for (let s = 0; s < rows; s++) for (let hi = 0; hi < h; hi++) for (let d = 0; d < dh; d++) out[((bi * h + hi) * rows + s) * dh + d] = x[(bi * rows + s) * e + hi * dh + d];
-      return out;
-    };
-    const dh = e / h;
-    const att = refAttention(heads(proj(q, sq, 0), sq), heads(proj(k, sk, 1), sk), heads(proj(v, sk, 2), sk), [b, h, sq, dh], sk, dh, { causal: opts.causal, keyPaddingMask: opts.mask });
-    const merged = new Float64Array(b * sq * e);
-    for (let bi = 0; bi < b; bi++) for (let hi = 0; hi < h; hi++) for (let s = 0; s < sq; s++) for (let d = 0; d < dh; d++) merged[(bi * sq + s) * e + hi * dh + d] = att[((bi * h + hi) * sq + s) * dh + d];
-    return refMatmul(merged, [b * sq, e], p['out_proj.weight'], [e, e], { transB: true }).data.map((val, i) => val + p['out_proj.bias'][i % e]);
+    const merged = multiHeadAttentionRef(proj(q, sq, 0), proj(k, sk, 1), proj(v, sk, 2), { N: b, Sq: sq, Sk: sk, heads: h }, { causal: opts.causal, mask: opts.mask });
+    return refMatmul(merged, [b * sq, e], p['out_proj.weight'], [e, e], { transB: true, bias: p['out_proj.bias'] }).data;
   }
 
   it('matches torch.nn.MultiheadAttention math: self-attention (causal) and cross-attention with a key padding mask', async () => {

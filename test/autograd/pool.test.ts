@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { avgPool2d, batchNormInference, mul, nn, sum, tensor, tidy } from '@sd/autograd';
 import { expectClose } from '../util/close.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
-import { refAvgPool } from '../util/ref-pool.ts';
+import { refAvgPool } from '../util/ref/pool.ts';
 
 describe('avgPool2d', () => {
   const cases: { shape: number[]; k: number }[] = [

@@ -13,7 +13,7 @@ import {
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform, type Rng } from '../util/random.ts';
-import { attentionBackwardRef, attentionRef, type AttentionDims } from '../util/ref-attention.ts';
+import { attentionBackwardRef, attentionRef, type AttentionDims } from '../util/ref/attention.ts';
 
 interface Case {
   name: string;

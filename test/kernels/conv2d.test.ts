@@ -16,7 +16,7 @@ import {
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { refConv2d, refConv2dBackward, refConvDims, type RefConvOptions } from '../util/ref-conv.ts';
+import { refConv2d, refConv2dBackward, refConvDims, type RefConvOptions } from '../util/ref/conv.ts';
 import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
 
 type Pair = number | [number, number];

@@ -15,8 +15,8 @@ import {
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
-import { broadcastShape, broadcastTo, sizeOf } from '../util/reference.ts';
-import { dot, forEachIndex, pyRange, refPad, refPermute, refTake } from '../util/ref-copy.ts';
+import { broadcastShape, broadcastTo, sizeOf } from '../util/ref/shape.ts';
+import { dot, forEachIndex, pyRange, refPad, refPermute, refTake } from '../util/ref/copy.ts';
 
 const rng = makeRng(11);
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, binary, unary, unaryBackward, where, type BinaryOp, type UnaryOp } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
-import { erf } from '../util/ref-tensor.ts';
+import { erf } from '../util/ref/elementwise.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { broadcastShape, broadcastTo, sizeOf } from '../util/reference.ts';
+import { broadcastShape, broadcastTo, sizeOf } from '../util/ref/shape.ts';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const K = Math.sqrt(2 / Math.PI);

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DeviceArray, gather, scatterAdd } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, randint, uniform } from '../util/random.ts';
-import { sizeOf } from '../util/reference.ts';
-import { dot, refGather, refScatterAdd } from '../util/ref-copy.ts';
+import { sizeOf } from '../util/ref/shape.ts';
+import { dot, refGather, refScatterAdd } from '../util/ref/copy.ts';
 
 const rng = makeRng(21);
 

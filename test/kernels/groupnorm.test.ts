@@ -2,83 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { DeviceArray, groupNorm, groupNormBackward } from '@sd/kernels';
 import { expectClose, type Tolerance } from '../util/close.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
+import { refGroupNormBackward, refGroupNormForward, type RefGroupNormParams } from '../util/ref/groupnorm.ts';
 import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
-
-interface RefParams {
-  shape: number[];
-  groups: number;
-  w: ArrayLike<number> | null;
-  b: ArrayLike<number> | null;
-  eps: number;
-  silu: boolean;
-}
-
-/** Float64 forward: y, and per-(n, g) mean and rstd (two-pass variance). */
-function refForward(x: ArrayLike<number>, p: RefParams) {
-  const [n, c] = p.shape;
-  const s = size(p.shape.slice(2));
-  const cg = c / p.groups;
-  const m = cg * s;
-  const y = new Float64Array(x.length);
-  const xhat = new Float64Array(x.length);
-  const z = new Float64Array(x.length);
-  const mean = new Float64Array(n * p.groups);
-  const rstd = new Float64Array(n * p.groups);
-  for (let ng = 0; ng < n * p.groups; ng++) {
-    const base = ng * m;
-    let mu = 0;
-    for (let i = 0; i < m; i++) mu += x[base + i];
-    mu /= m;
-    let v = 0;
-    for (let i = 0; i < m; i++) v += (x[base + i] - mu) ** 2;
-    const r = 1 / Math.sqrt(v / m + p.eps);
-    mean[ng] = mu;
-    rstd[ng] = r;
-    for (let i = 0; i < m; i++) {
-      const ch = ((ng % p.groups) * cg + Math.floor(i / s)) % c;
-      const xh = (x[base + i] - mu) * r;
-      const zz = xh * (p.w ? p.w[ch] : 1) + (p.b ? p.b[ch] : 0);
-      xhat[base + i] = xh;
-      z[base + i] = zz;
-      y[base + i] = p.silu ? zz * sigmoid(zz) : zz;
-    }
-  }
-  return { y, mean, rstd, xhat, z };
-}
-
-/** Float64 analytic gradients. */
-function refBackward(dy: ArrayLike<number>, x: ArrayLike<number>, p: RefParams) {
-  const [n, c] = p.shape;
-  const s = size(p.shape.slice(2));
-  const cg = c / p.groups;
-  const m = cg * s;
-  const f = refForward(x, p);
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(c);
-  const db = new Float64Array(c);
-  for (let ng = 0; ng < n * p.groups; ng++) {
-    const base = ng * m;
-    const dxh = new Float64Array(m);
-    let a = 0;
-    let b = 0;
-    for (let i = 0; i < m; i++) {
-      const ch = (ng % p.groups) * cg + Math.floor(i / s);
-      const zz = f.z[base + i];
-      const sg = sigmoid(zz);
-      const dz = p.silu ? dy[base + i] * sg * (1 + zz * (1 - sg)) : dy[base + i];
-      dw[ch] += dz * f.xhat[base + i];
-      db[ch] += dz;
-      dxh[i] = dz * (p.w ? p.w[ch] : 1);
-      a += dxh[i];
-      b += dxh[i] * f.xhat[base + i];
-    }
-    for (let i = 0; i < m; i++) dx[base + i] = f.rstd[ng] * (dxh[i] - a / m - f.xhat[base + i] * (b / m));
-  }
-  return { dx, dw, db };
-}
 
 interface Case {
   name: string;
@@ -118,7 +45,7 @@ describe('groupNorm vs float64 reference', () => {
   CASES.forEach((c, k) => {
     it(c.name, async () => {
       const { xs, ws, bs, dys } = inputs(c, 10 + k);
-      const p: RefParams = { shape: c.shape, groups: c.groups, w: ws, b: bs, eps: 1e-5, silu: c.silu };
+      const p: RefGroupNormParams = { shape: c.shape, groups: c.groups, w: ws, b: bs, eps: 1e-5, silu: c.silu };
       const x = DeviceArray.from(xs, c.shape);
       const w = ws ? DeviceArray.from(ws, [c.shape[1]]) : null;
       const b = bs ? DeviceArray.from(bs, [c.shape[1]]) : null;
@@ -127,8 +54,8 @@ describe('groupNorm vs float64 reference', () => {
       const grads = groupNormBackward(dy, x, w, b, out.mean, out.rstd, c.groups, { silu: c.silu });
       expect(out.y.shape).toEqual(c.shape);
       expect(out.mean.shape).toEqual([c.shape[0], c.groups]);
-      const ref = refForward(xs, p);
-      const refGrad = refBackward(dys, xs, p);
+      const ref = refGroupNormForward(xs, p);
+      const refGrad = refGroupNormBackward(dys, xs, p);
       // With a mean of 1e4, x − mean itself carries f32 rounding of ~1e-3 (x is stored in f32).
       const yTol: Tolerance = c.offset ? { rtol: 1e-4, atol: 2e-3 } : { rtol: 1e-5, atol: 1e-5 };
       expectClose(await out.y.read(), ref.y, yTol, `${c.name}: y`);
@@ -159,7 +86,7 @@ describe('groupNorm gradients vs finite differences', () => {
       const bs = Float64Array.from(uniform(rng, 4));
       const gs = uniform(rng, size(shape));
       const loss = (xv: Float64Array, wv: Float64Array, bv: Float64Array) =>
-        refForward(xv, { shape, groups, w: wv, b: bv, eps: 1e-5, silu }).y.reduce((acc, v, i) => acc + v * gs[i], 0);
+        refGroupNormForward(xv, { shape, groups, w: wv, b: bv, eps: 1e-5, silu }).y.reduce((acc, v, i) => acc + v * gs[i], 0);
       // Central differences of the float64 forward.
       const fd = (which: 0 | 1 | 2) => {
         const base = [xs, ws, bs];

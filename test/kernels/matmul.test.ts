@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, DeviceArray, initRuntime, matmul, profile, rt, runnableVariants, withTuning, type Activation, type MatmulVariant } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { sizeOf } from '../util/reference.ts';
-import { refMatmul } from '../util/ref-matmul.ts';
+import { sizeOf } from '../util/ref/shape.ts';
+import { refMatmul } from '../util/ref/matmul.ts';
 
 const rng = makeRng(7);
 

@@ -3,39 +3,8 @@ import { DeviceArray, layerNorm, layerNormBackward, rmsNorm, rmsNormBackward, wi
 import { expectClose } from '../util/close.ts';
 import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform, type Rng } from '../util/random.ts';
-import { refRowStats } from '../util/ref-reduce.ts';
+import { refNormWithGrads } from '../util/ref/norm.ts';
 import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
-
-/** Float64 forward and gradients of layerNorm (rms=false) or rmsNorm (rms=true). */
-function refNorm(x: ArrayLike<number>, cols: number, eps: number, rms: boolean, w: ArrayLike<number> | null, b: ArrayLike<number> | null, dy: ArrayLike<number>) {
-  const rows = x.length / cols;
-  const { mean, rstd } = refRowStats(x, cols, eps, rms);
-  const y = new Float64Array(x.length);
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(cols);
-  const db = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    let a = 0;
-    let c2 = 0;
-    for (let c = 0; c < cols; c++) {
-      const i = r * cols + c;
-      const xh = (x[i] - mean[r]) * rstd[r];
-      const g = dy[i] * (w ? w[c] : 1);
-      y[i] = xh * (w ? w[c] : 1) + (b ? b[c] : 0);
-      a += g;
-      c2 += g * xh;
-      dw[c] += dy[i] * xh;
-      db[c] += dy[i];
-    }
-    for (let c = 0; c < cols; c++) {
-      const i = r * cols + c;
-      const xh = (x[i] - mean[r]) * rstd[r];
-      const g = dy[i] * (w ? w[c] : 1);
-      dx[i] = rstd[r] * (g - (rms ? 0 : a / cols) - (xh * c2) / cols);
-    }
-  }
-  return { y, mean, rstd, dx, dw, db };
-}
 
 interface Case {
   shape: number[];
@@ -51,7 +20,7 @@ async function check(rng: Rng, { shape, affine, offset = 0 }: Case, rms: boolean
   const dys = uniform(rng, n, -1, 1);
   const ws = affine === 'none' ? null : uniform(rng, cols, 0.5, 1.5);
   const bs = affine === 'both' && !rms ? uniform(rng, cols, -1, 1) : null;
-  const ref = refNorm(xs, cols, eps, rms, ws, bs, dys);
+  const ref = refNormWithGrads(xs, cols, eps, rms, ws, bs, dys);
   const x = DeviceArray.from(xs, shape);
   const dy = DeviceArray.from(dys, shape);
   const w = ws ? DeviceArray.from(ws, [cols]) : null;
@@ -115,7 +84,7 @@ describe('layerNorm', () => {
     const bs = uniform(rng, cols, -1, 1);
     const probe = uniform(rng, 3 * cols, -1, 1); // loss = Σ probe ⊙ y
     for (const rms of [false, true]) {
-      const loss = (v: ArrayLike<number>) => refNorm(v, cols, 1e-5, rms, ws, rms ? null : bs, probe).y.reduce((acc, yi, i) => acc + probe[i] * yi, 0);
+      const loss = (v: ArrayLike<number>) => refNormWithGrads(v, cols, 1e-5, rms, ws, rms ? null : bs, probe).y.reduce((acc, yi, i) => acc + probe[i] * yi, 0);
       const fd = centralDifferences(loss, xs);
       const x = DeviceArray.from(xs, [3, cols]);
       const w = DeviceArray.from(ws, [cols]);

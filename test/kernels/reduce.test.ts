@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DeviceArray, argmax, max, mean, min, sum, sumTo, withTuning } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { reduceTo, sizeOf } from '../util/reference.ts';
-import { refReduce } from '../util/ref-reduce.ts';
+import { reduceTo, sizeOf } from '../util/ref/shape.ts';
+import { refReduce } from '../util/ref/reduce.ts';
 import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
 
 const OPS = { sum, mean, max, min } as const;

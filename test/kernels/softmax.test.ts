@@ -3,8 +3,8 @@ import { DeviceArray, logSoftmax, logSoftmaxBackward, softmax, softmaxBackward, 
 import { expectClose } from '../util/close.ts';
 import { centralDifferences } from '../util/finite-diff.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';
-import { sizeOf } from '../util/reference.ts';
-import { refSoftmaxRows } from '../util/ref-reduce.ts';
+import { sizeOf } from '../util/ref/shape.ts';
+import { refSoftmaxRows } from '../util/ref/reduce.ts';
 import { OTHER_ADAPTER_REDUCE } from '../util/tunings.ts';
 
 // Rows of 1, primes, non-multiples and multiples of 4 (vec4 path), cached and streamed (long) rows.

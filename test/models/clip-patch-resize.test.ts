@@ -5,7 +5,7 @@ import { manualSeed, noGrad, tensor, tidy, type nn } from '@sd/autograd';
 import { CLIP, CLIP_CONFIGS, disposeModule, resizeVitInput, upsamplePatchKernel, type ClipConfig } from '@sd/models';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { refAvgPool } from '../util/ref-pool.ts';
+import { refAvgPool } from '../util/ref/pool.ts';
 
 const randomArray = (n: number, seed: number) => uniform(makeRng(seed), n, -0.5, 0.5);
 

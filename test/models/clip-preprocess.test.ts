@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readSafetensors } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { clipPreprocess, clipResizeCrop, decodeRgb, normalizeClipPixels, preprocessImageFile, preprocessImages, resizedSize, type RgbImage } from '@sd/models';
 import { expectClose } from '../util/close.ts';
 

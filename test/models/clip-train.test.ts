@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manualSeed, readSafetensors } from '@sd/autograd';
+import { manualSeed } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
 import { CLIP, trainClip, type ClipConfig, type ClipTrainSettings, type ContrastiveModel } from '@sd/models';
 

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { noGrad, readSafetensors, serializeSafetensors, sum, tensor, tidy, type nn, type Tensor } from '@sd/autograd';
+import { noGrad, sum, tensor, tidy, type nn, type Tensor } from '@sd/autograd';
+import { readSafetensors, serializeSafetensors } from '@sd/io';
 import {
   CLIP, CLIP_CONFIGS, MultiCLIP, ResidualAttentionBlock, VisionTransformer, clipFromStateDict, disposeModule, inferClipConfig,
   loadClip, loadClipTextEncoder, readClipStateDict, tokenize,

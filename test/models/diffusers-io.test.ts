@@ -4,7 +4,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nn, parseSafetensorsHeader, readSafetensors, writeSafetensors, type SafetensorsInput } from '@sd/autograd';
+import { nn } from '@sd/autograd';
+import { parseSafetensorsHeader, readSafetensors, writeSafetensors, type SafetensorsInput } from '@sd/io';
 import {
   addVariant, hostStateDict, readDiffusersConfig, readDiffusersWeights, resolveModelFolder, resolvePipelineFolder, writeDiffusersFolder,
 } from '@sd/models';

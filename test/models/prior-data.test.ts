@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeNpy, parseNpy, writeNpy } from '../../packages/models/src/io/npy.ts';
+import { encodeNpy, parseNpy, writeNpy } from '@sd/io';
 import { listShards, loadEmbeddingPairs } from '../../packages/models/src/prior/data.ts';
 import { assignClusters, computeShiftStats } from '../../packages/models/src/prior/shift.ts';
 import { makeRng, normal } from '../util/random.ts';

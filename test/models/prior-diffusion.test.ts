@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, tensor, tidy, type Tensor } from '@sd/autograd';
 import { randomNormalHost } from '@sd/kernels';
 import { ShiftedDiffusion, guide, sample } from '../../packages/models/src/prior/diffusion.ts';
-import { linearSchedule, posteriorCoefficients, respace, type Schedule } from '../../packages/models/src/prior/schedule.ts';
+import { linearSchedule, posteriorCoefficients, respace, type Schedule } from '../../packages/models/src/diffusion/schedule.ts';
 import type { ShiftStats } from '../../packages/models/src/prior/shift.ts';
 import { expectClose } from '../util/close.ts';
 import { makeRng, normal, uniform } from '../util/random.ts';

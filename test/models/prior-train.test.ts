@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readSafetensors } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
 import { ShiftedDiffusionPrior, loadPrior, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';

@@ -12,12 +12,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DeviceArray } from '@sd/kernels';
-import { readSafetensors, tensor, tidy, type nn, type Tensor } from '@sd/autograd';
+import { tensor, tidy, type nn, type Tensor } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { ResnetBlock2D } from '../../packages/models/src/unet/resnet.ts';
 import { Transformer2DModel } from '../../packages/models/src/unet/transformer.ts';
 import { unetFromConfig } from '../../packages/models/src/unet/model.ts';
 import { conv2d, refResnetBlock2D, refTransformer2D, refUNet2DCondition, toFloat64Weights, type Arr } from '../util/ref/unet.ts';
-import { refConv2d } from '../util/ref-conv.ts';
+import { refConv2d } from '../util/ref/conv.ts';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform, type Rng } from '../util/random.ts';
 

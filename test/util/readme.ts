@@ -8,7 +8,7 @@ import { expect, vi } from 'vitest';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 
-const PACKAGES = ['kernels', 'autograd', 'models'];
+const PACKAGES = ['io', 'kernels', 'autograd', 'models'];
 
 /** Runs the block and returns what it printed with console.log, one entry per call. */
 export async function runReadmeExample(readme: string, replacements: Record<string, string> = {}, index = 0): Promise<{ lines: string[]; dir: string }> {

@@ -17,6 +17,10 @@ export * from './ops/pool.ts';
 export { memory } from './memory.ts';
 export * as nn from './nn/index.ts';
 export * as optim from './optim/index.ts';
-export * from './io/safetensors.ts';
-export { readTorchCheckpoint, readTorchStateDict, type TorchCheckpoint, type TorchTensor, type TorchDtype } from './io/torch-pickle.ts';
+// The file formats live in @sd/io; re-exported here so code that imported them from @sd/autograd keeps working.
+export {
+  parseSafetensorsHeader, readSafetensors, serializeSafetensors, writeSafetensors,
+  type SafetensorsDtype, type SafetensorsTensor, type SafetensorsInput, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFile,
+  readTorchCheckpoint, readTorchStateDict, type TorchCheckpoint, type TorchTensor, type TorchDtype,
+} from '@sd/io';
 export { saveCheckpoint, loadCheckpoint, checkpointGroups, type TensorGroups, type LoadedCheckpoint } from './io/checkpoint.ts';

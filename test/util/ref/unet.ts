@@ -4,7 +4,12 @@
 // Plain loops over flat row-major arrays; weights are read by their diffusers state-dict names from a
 // Map, so a test can perturb one coordinate in place (the arrays must then be Float64Array: a
 // Float32Array weight is converted on every read and a perturbation of it would be rounded to f32).
-import { refGroupNorm, refLayerNorm, refUpsample2x, REF_UNARY } from '../ref-tensor.ts';
+import { multiHeadAttentionRef } from './attention.ts';
+import { refUpsample2x } from './copy.ts';
+import { REF_UNARY } from './elementwise.ts';
+import { refGroupNorm } from './groupnorm.ts';
+import { refMatmul } from './matmul.ts';
+import { refLayerNorm } from './norm.ts';
 
 export interface RefHostArray {
   shape: number[];
@@ -50,7 +55,8 @@ class Params {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Primitives (fast flat loops where the shared references would be too slow for many forwards).
+// Primitives: the shared references, and a fast conv2d where the plain one (ref/conv.ts) would be too
+// slow for many forwards (unet-grad.test.ts checks the two agree).
 
 /**
  * conv2d of x [N, C, H, W] with w [O, C, kh, kw] (groups 1), bias [O] or null, square stride/padding:
@@ -105,24 +111,13 @@ export function conv2d(x: Arr, w: Arr, bias: Arr | null, stride = 1, padding = 0
   return { data: out, shape: [n, o, oh, ow] };
 }
 
-/** x [..., K] · Wᵀ + b with W [N, K] (PyTorch Linear layout). */
-export function linear(x: Arr, w: Arr, bias: Arr | null): Arr {
+/** x [..., K] · Wᵀ + b with W [N, K] (PyTorch Linear layout), by the shared matmul reference. */
+function linear(x: Arr, w: Arr, bias: Arr | null): Arr {
   const [nOut, k] = w.shape;
   const kIn = x.shape[x.shape.length - 1];
   if (kIn !== k) throw new Error(`ref linear: input has ${kIn} features, weight expects ${k}`);
-  const rows = x.data.length / k;
-  const out = new Float64Array(rows * nOut);
-  const X = x.data;
-  const W = w.data;
-  for (let r = 0; r < rows; r++)
-    for (let j = 0; j < nOut; j++) {
-      let s = bias ? bias.data[j] : 0;
-      const xo = r * k;
-      const wo = j * k;
-      for (let p = 0; p < k; p++) s += X[xo + p] * W[wo + p];
-      out[r * nOut + j] = s;
-    }
-  return { data: out, shape: [...x.shape.slice(0, -1), nOut] };
+  const y = refMatmul(x.data, [x.data.length / k, k], w.data, w.shape, { transB: true, bias: bias?.data });
+  return { data: y.data, shape: [...x.shape.slice(0, -1), nOut] };
 }
 
 const map = (x: Arr, f: (v: number) => number): Arr => ({ data: x.data.map(f), shape: x.shape });
@@ -223,32 +218,8 @@ function attention(p: Params, x: Arr, context: Arr, heads: number): Arr {
   const [n, sq, inner] = q.shape;
   const sk = k.shape[1];
   if (inner % heads !== 0) throw new Error(`ref attention: ${inner} channels for ${heads} heads`);
-  const d = inner / heads;
-  const scale = 1 / Math.sqrt(d);
-  // Head hh of token i is channels hh·D … hh·D + D − 1 (head_to_batch_dim); softmax(q·kᵀ·scale)·v per head.
-  const Q = q.data, Kd = k.data, V = v.data;
-  const merged = new Float64Array(n * sq * inner);
-  const prob = new Float64Array(sk);
-  for (let b = 0; b < n; b++)
-    for (let hh = 0; hh < heads; hh++)
-      for (let i = 0; i < sq; i++) {
-        const qo = (b * sq + i) * inner + hh * d;
-        let max = -Infinity;
-        for (let j = 0; j < sk; j++) {
-          const ko = (b * sk + j) * inner + hh * d;
-          let dot = 0;
-          for (let e = 0; e < d; e++) dot += Q[qo + e] * Kd[ko + e];
-          prob[j] = dot * scale;
-          if (prob[j] > max) max = prob[j];
-        }
-        let sum = 0;
-        for (let j = 0; j < sk; j++) sum += prob[j] = Math.exp(prob[j] - max);
-        for (let j = 0; j < sk; j++) {
-          const pj = prob[j] / sum;
-          const vo = (b * sk + j) * inner + hh * d;
-          for (let e = 0; e < d; e++) merged[qo + e] += pj * V[vo + e];
-        }
-      }
+  // Head hh of token i is channels hh·D … hh·D + D − 1 (head_to_batch_dim); softmax(q·kᵀ/√D)·v per head.
+  const merged = multiHeadAttentionRef(q.data, k.data, v.data, { N: n, Sq: sq, Sk: sk, heads });
   return linearP(p.sub('to_out.0'), { data: merged, shape: [n, sq, inner] });
 }
 

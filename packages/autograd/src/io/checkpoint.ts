@@ -2,7 +2,7 @@
 // written atomically. Group "model" with tensor "a.b" is stored as "model.a.b".
 import type { HostTensor } from '../nn/module.ts';
 import type { Tensor } from '../tensor.ts';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from './safetensors.ts';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
 
 export type TensorGroups = Record<string, Map<string, Tensor>>;
 

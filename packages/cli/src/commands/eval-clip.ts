@@ -1,7 +1,7 @@
 // `sd eval-clip [file]`: zero-shot accuracy and retrieval of an exported CLIP (default: the default
 // CLIP); --update records the result in the file's metadata.
 import { initRuntime } from '@sd/kernels';
-import { readSafetensors } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { parseEvalClip } from '../options.ts';
 import { DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, loadExportedClip, type ClipEvaluation } from '@sd/models';
 

@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { checkpointGroups, manualSeed, readSafetensors, type nn } from '@sd/autograd';
+import { checkpointGroups, manualSeed, type nn } from '@sd/autograd';
+import { readSafetensors } from '@sd/io';
 import { CLIP, DEFAULT_CLIP_CONFIG, type ClipConfig, type ClipViTConfig, type ZeroShotAttribute, DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportedClipWeights, isExportedClip, exportClip, resizeVitInput, trainClip } from '@sd/models';
 import { progressBar } from '../progress.ts';
 import { formatClipEvaluation } from './eval-clip.ts';

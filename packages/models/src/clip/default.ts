@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { noGrad, readSafetensors, writeSafetensors, type nn, type SafetensorsFile, type SafetensorsInput } from '@sd/autograd';
+import { noGrad, type nn } from '@sd/autograd';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
 import type { ClipConfig } from './config.ts';
 import { CLIP } from './model.ts';
 import { clipFromStateDict } from './weights.ts';

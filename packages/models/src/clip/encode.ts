@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RgbImage } from '../data/index.ts';
-import { writeNpy } from '../io/npy.ts';
+import { writeNpy } from '@sd/io';
 import type { ContrastiveModel } from './contrastive.ts';
 import { embedImages, embedTexts } from './evaluate.ts';
 import { tokenize } from './tokenizer.ts';

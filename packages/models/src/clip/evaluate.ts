@@ -1,11 +1,14 @@
 // Evaluating a CLIP on held-out procedural images: zero-shot accuracy per attribute (prompt
-// ensembles scored by the model's own caption probabilities) and text→image retrieval recall.
+// ensembles scored by the model's own caption probabilities) and text→image retrieval recall. The
+// embeddings are computed here; the scoring rules and metrics are in ../eval/.
 import { noGrad, tensor, tidy } from '@sd/autograd';
 import { generateSample, groundTruthClass, zeroShotTask, ZERO_SHOT_ATTRIBUTES, type ZeroShotAttribute } from '../data/index.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { preprocessBatch } from './preprocess-batch.ts';
 import { tokenize } from './tokenizer.ts';
-import { normalizeRowsInPlace, rowDot } from '../math/rows.ts';
+import { normalizeRowsInPlace } from '../math/rows.ts';
+import { retrievalRecall } from '../eval/retrieval.ts';
+import { classifyZeroShot, type ZeroShotRule } from '../eval/zero-shot.ts';
 
 /** Text embeddings [N, E] of `texts` (as the model outputs them, not normalised), in batches. */
 export async function embedTexts(model: ContrastiveModel, texts: string[], batch = 128): Promise<Float32Array> {
@@ -44,39 +47,6 @@ function concatRows(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/**
- * How one class's prompts become its score. Each class's prompts enumerate the attributes it leaves
- * free ("a photo of a {colour} star" for every colour), most of which are plainly wrong for a given
- * image, so the two rules differ:
- *  - 'marginal': log Σ_prompts exp(s·cos(image, prompt)), s the model's logit scale: the class's
- *    probability under the model's own softmax over every caption, free attributes summed out.
- *  - 'mean': cos(image, normalised mean of the prompt embeddings), CLIP's recipe for paraphrase
- *    ensembles; averaging in wrong-colour prompts dilutes (and biases) the evidence.
- */
-export type ZeroShotRule = 'marginal' | 'mean';
-
-/**
- * Predicted class of every image: `images` [N, dim] and each `classPrompts[c]` [P_c, dim] hold
- * unit rows; `logitScale` is s (not its log).
- */
-export function classifyZeroShot(images: Float32Array, classPrompts: Float32Array[], dim: number, rule: ZeroShotRule, logitScale: number): number[] {
-  const means = rule !== 'mean' ? [] : classPrompts.map((prompts) => {
-    const mean = new Float32Array(dim);
-    for (let p = 0; p < prompts.length / dim; p++) for (let d = 0; d < dim; d++) mean[d] += prompts[p * dim + d];
-    return normalizeRowsInPlace(mean, dim);
-  });
-  const score = (i: number, c: number): number => {
-    if (rule === 'mean') return rowDot(images, i, means[c], 0, dim);
-    const logits = Array.from({ length: classPrompts[c].length / dim }, (_, p) => logitScale * rowDot(images, i, classPrompts[c], p, dim));
-    const top = Math.max(...logits);
-    return top + Math.log(logits.reduce((acc, l) => acc + Math.exp(l - top), 0));
-  };
-  return Array.from({ length: images.length / dim }, (_, i) => {
-    const scores = classPrompts.map((_, c) => score(i, c));
-    return scores.indexOf(Math.max(...scores));
-  });
-}
-
 type Accuracy = Record<ZeroShotAttribute, number>;
 
 export interface ClipEvaluation {
@@ -109,28 +79,6 @@ async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldo
     }
   }
   return result;
-}
-
-/** Recall@k of text→image retrieval: for each caption, the rank of its own image among all. */
-export function retrievalRecall(imageEmb: Float32Array, textEmb: Float32Array, dim: number) {
-  const n = imageEmb.length / dim;
-  normalizeRowsInPlace(imageEmb, dim);
-  normalizeRowsInPlace(textEmb, dim);
-  let r1 = 0;
-  let r5 = 0;
-  for (let i = 0; i < n; i++) {
-    const score = (j: number) => {
-      let s = 0;
-      for (let d = 0; d < dim; d++) s += textEmb[i * dim + d] * imageEmb[j * dim + d];
-      return s;
-    };
-    const own = score(i);
-    let rank = 1;
-    for (let j = 0; j < n; j++) if (j !== i && score(j) > own) rank++;
-    if (rank === 1) r1++;
-    if (rank <= 5) r5++;
-  }
-  return { recallAt1: r1 / n, recallAt5: r5 / n, count: n };
 }
 
 export async function evaluateClip(model: ContrastiveModel, options: { dataSeed: number; zeroShotCount?: number; retrievalCount?: number; evalSeed?: number }): Promise<ClipEvaluation> {

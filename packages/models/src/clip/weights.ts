@@ -1,7 +1,8 @@
 // Loading real CLIP weights: OpenAI's .pt files (TorchScript archives, or torch.save'd state dicts)
 // and Hugging Face CLIPModel checkpoints (safetensors, or pytorch_model.bin), all mapped onto OpenAI's
 // names, with the config inferred from the shapes.
-import { nn, readSafetensors, readTorchCheckpoint } from '@sd/autograd';
+import { nn } from '@sd/autograd';
+import { readSafetensors, readTorchCheckpoint } from '@sd/io';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { inferClipConfig, type InferOptions } from './config.ts';
 import { CLIP } from './model.ts';

@@ -1,5 +1,6 @@
 // diffusers-compatible noise schedulers, shared by the prior and the Stable Diffusion decoder.
 export { linearBetas, scaledLinearBetas, cosineBetas, betasFor, cumulativeAlphas, type BetaSchedule } from './betas.ts';
+export { linearSchedule, respace, posteriorCoefficients, type Schedule } from './schedule.ts';
 export { parseSchedulerConfig, type BaseSchedulerConfig, type PredictionType } from './config.ts';
 export type { ConfigSchema as ConfigSpec, KeySpec } from '../io/config-schema.ts';
 export { discreteTimesteps, eulerTimesteps, dpmSolverTimesteps, type TimestepSpacing } from './spacing.ts';

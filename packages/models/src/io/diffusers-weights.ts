@@ -4,7 +4,8 @@
 // Everything comes back as host float32 tensors under diffusers' own names; no renaming happens here.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensors, readTorchStateDict, type nn } from '@sd/autograd';
+import type { nn } from '@sd/autograd';
+import { readSafetensors, readTorchStateDict } from '@sd/io';
 
 type HostTensor = nn.HostTensor;
 

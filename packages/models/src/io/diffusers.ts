@@ -2,9 +2,10 @@
 // arguments plus `_class_name` and `_diffusers_version`) and the weights; a pipeline folder holds
 // model_index.json (component name → [library, class]) and one subfolder per component. Model-agnostic:
 // callers validate the config keys and map names onto their modules.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { writeSafetensors, type nn, type SafetensorsInput, type Tensor } from '@sd/autograd';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { nn, Tensor } from '@sd/autograd';
+import { writeSafetensors, writeTextAtomic, type SafetensorsInput } from '@sd/io';
 import { DIFFUSERS_BIN_INDEX_NAME, DIFFUSERS_WEIGHTS_INDEX_NAME, DIFFUSERS_WEIGHTS_NAME } from './diffusers-weights.ts';
 
 export * from './diffusers-weights.ts';
@@ -64,23 +65,6 @@ function diffusersJson(value: Record<string, unknown>): string {
   const sortKeys = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(sortKeys) : isPlainObject(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])])) : v;
   return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
-
-/** Crash-safe write (temp file beside the target, fsync, rename): readers see the old file or the whole new one. */
-function writeTextAtomic(path: string, text: string): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  const bytes = new TextEncoder().encode(text);
-  const fd = openSync(temp, 'wx', 0o644);
-  try {
-    for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(temp, path);
 }
 
 const F16_MAX = 65504;

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readNpy, type NpyArray } from '../io/npy.ts';
+import { readNpy, type NpyArray } from '@sd/io';
 
 export interface EmbeddingPairs {
   /** [count, dim] image embeddings. */

@@ -3,7 +3,7 @@
 //   q(x_t | x₀) = N(μ + √ᾱ_t (x₀ − μ), (1 − ᾱ_t) diag(s²)),  x_T ≈ μ + s⊙ε.
 // The baseline is the same code with μ = 0, s = 1.
 import { add, gather, mul, noGrad, randn, sub, tensor, type Generator, type Tensor } from '@sd/autograd';
-import { linearSchedule, posteriorCoefficients, respace, type Schedule } from './schedule.ts';
+import { linearSchedule, posteriorCoefficients, respace, type Schedule } from '../diffusion/schedule.ts';
 import type { ShiftStats } from './shift.ts';
 
 /** Per-sample column [B, 1] from host numbers. */

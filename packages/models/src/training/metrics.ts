@@ -1,11 +1,12 @@
 // metrics.jsonl of a run directory: one JSON object per logged step, appended as training goes.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeTextAtomic } from '@sd/io';
 
 /**
  * Keeps only the lines up to `step` (the checkpoint a run resumes from). A process killed between
  * checkpoints has already logged later steps; the resumed run logs them again, and without this cut
  * they would appear twice (and the loss plot would draw them twice). A half-written last line (a
- * kill mid-write) is dropped too. Written to a temporary file and renamed, so a kill here loses nothing.
+ * kill mid-write) is dropped too. Written atomically (writeTextAtomic), so a kill here loses nothing.
  */
 export function truncateMetrics(path: string, step: number): void {
   if (!existsSync(path)) return;
@@ -19,7 +20,5 @@ export function truncateMetrics(path: string, step: number): void {
         return false;
       }
     });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, kept.map((l) => l + '\n').join(''));
-  renameSync(tmp, path);
+  writeTextAtomic(path, kept.map((l) => l + '\n').join(''));
 }

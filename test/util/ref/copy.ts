@@ -1,5 +1,5 @@
-// Float64 CPU references for the data-movement kernels (permute, slice, pad, gather, …).
-import { sizeOf, strides } from './reference.ts';
+// Float64 CPU references for the data-movement kernels (permute, slice, pad, gather, 2× upsampling, …).
+import { sizeOf, strides } from './shape.ts';
 
 /** Calls `fn(coords, flat)` for every coordinate of `shape` in row-major order. */
 export function forEachIndex(shape: readonly number[], fn: (coords: number[], flat: number) => void): void {
@@ -83,4 +83,15 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
+}
+
+/** Nearest-neighbour 2× upsampling of [N, C, H, W]. */
+export function refUpsample2x(x: ArrayLike<number>, shape: number[]): Float64Array {
+  const [n, c, h, w] = shape;
+  const out = new Float64Array(n * c * h * 2 * w * 2);
+  const os = strides([n, c, h * 2, w * 2]);
+  for (let nc = 0; nc < n * c; nc++)
+    for (let y = 0; y < 2 * h; y++)
+      for (let xx = 0; xx < 2 * w; xx++) out[nc * os[1] + y * os[2] + xx] = x[(nc * h + (y >> 1)) * w + (xx >> 1)];
+  return out;
 }

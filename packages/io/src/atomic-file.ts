@@ -32,6 +32,11 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
   }
 }
 
+/** Writes `text` (UTF-8) to `path` atomically. */
+export function writeTextAtomic(path: string, text: string): void {
+  writeFileAtomic(path, [new TextEncoder().encode(text)]);
+}
+
 /** Makes the rename durable; some platforms cannot open a directory, which is not an error there. */
 function syncDirectory(dir: string): void {
   let fd: number | undefined;

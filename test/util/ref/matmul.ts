@@ -1,18 +1,16 @@
-// Float64 reference for batched matmul with transposes, bias and the fused activations.
-import { erf } from './ref-tensor.ts';
-import { broadcastShape, sizeOf, strides } from './reference.ts';
+// Float64 reference for batched matmul with transposes, bias and the fused activations: the one
+// matmul reference of the tests (kernels, autograd gradient checks, the UNet reference's Linear).
+import { REF_UNARY } from './elementwise.ts';
+import { broadcastShape, sizeOf, strides } from './shape.ts';
 
 export type RefActivation = 'relu' | 'gelu_tanh' | 'gelu_erf' | 'silu' | 'quick_gelu';
 
-
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
 export const ACTIVATION_REF: Record<RefActivation, (x: number) => number> = {
-  relu: (x) => Math.max(x, 0),
-  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
-  gelu_erf: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
-  silu: (x) => x * sigmoid(x),
-  quick_gelu: (x) => x * sigmoid(1.702 * x),
+  relu: REF_UNARY.relu,
+  gelu_tanh: REF_UNARY.geluTanh,
+  gelu_erf: REF_UNARY.gelu,
+  silu: REF_UNARY.silu,
+  quick_gelu: REF_UNARY.quickGelu,
 };
 
 export interface RefMatmulOptions {
@@ -33,7 +31,8 @@ export function refMatmul(
   const [a0, a1] = aShape.slice(-2);
   const [b0, b1] = bShape.slice(-2);
   const [M, K] = opts.transA ? [a1, a0] : [a0, a1];
-  const N = opts.transB ? b0 : b1;
+  const [K2, N] = opts.transB ? [b1, b0] : [b0, b1];
+  if (K !== K2) throw new Error(`refMatmul: inner dimensions ${K} and ${K2} differ`);
   const aBatch = aShape.slice(0, -2);
   const bBatch = bShape.slice(0, -2);
   const outBatch = broadcastShape(aBatch, bBatch);
@@ -50,19 +49,20 @@ export function refMatmul(
     }
     return m;
   };
+  // Element (i, k) of op(a) is a[i·aI + k·aK]; element (k, j) of op(b) is b[k·bK + j·bJ].
+  const [aI, aK] = opts.transA ? [1, M] : [K, 1];
+  const [bK, bJ] = opts.transB ? [1, K] : [N, 1];
   const act = opts.activation ? ACTIVATION_REF[opts.activation] : (x: number) => x;
   const out = new Float64Array(batches * M * N);
   for (let z = 0; z < batches; z++) {
     const aBase = matIndex(aBatch, z) * M * K;
     const bBase = matIndex(bBatch, z) * K * N;
     for (let i = 0; i < M; i++) {
+      const ai = aBase + i * aI;
       for (let j = 0; j < N; j++) {
+        const bj = bBase + j * bJ;
         let s = 0;
-        for (let k = 0; k < K; k++) {
-          const av = a[aBase + (opts.transA ? k * M + i : i * K + k)];
-          const bv = b[bBase + (opts.transB ? j * K + k : k * N + j)];
-          s += av * bv;
-        }
+        for (let k = 0; k < K; k++) s += a[ai + k * aK] * b[bj + k * bK];
         out[z * M * N + i * N + j] = act(s + (opts.bias ? opts.bias[j] : 0));
       }
     }

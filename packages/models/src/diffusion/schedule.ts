@@ -1,5 +1,6 @@
-// The noise schedule (linear β, as the seed) and its respacing to fewer sampling steps.
-import { cumulativeAlphas, linearBetas } from '../diffusion/betas.ts';
+// The prior's noise schedule (linear β, as the seed) on host float64 arrays, its respacing to fewer
+// sampling steps and the DDPM posterior coefficients.
+import { cumulativeAlphas, linearBetas } from './betas.ts';
 
 export interface Schedule {
   /** Original timesteps used by this (possibly respaced) schedule, ascending; the network sees these. */

@@ -2,9 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTorchCheckpoint, readTorchStateDict } from '../../packages/autograd/src/io/torch-pickle.ts';
-import { unpickle } from '../../packages/autograd/src/io/pickle.ts';
-import { ZipArchive } from '../../packages/autograd/src/io/zip.ts';
+import { readTorchCheckpoint, readTorchStateDict, unpickle, ZipArchive } from '@sd/io';
 import { op, pickle, storedZip, tensorDictPickle } from '../util/pickle-builder.ts';
 
 // Fixtures written by test/fixtures/gen_torch_fixtures.py with PyTorch 1.13 (see expected.json).

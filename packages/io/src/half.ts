@@ -1,4 +1,4 @@
-// Conversions from 16-bit floats to float32, for checkpoints stored in half or bfloat16 precision.
+// Conversions between 16-bit floats and float32, for checkpoints and arrays stored in half or bfloat16 precision.
 
 let halfTable: Float32Array | undefined;
 
@@ -6,16 +6,19 @@ let halfTable: Float32Array | undefined;
 function halfToFloatTable(): Float32Array {
   if (halfTable) return halfTable;
   const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const mantissa = h & 0x3ff;
-    if (exponent === 0) table[h] = sign * mantissa * 2 ** -24; // zero and subnormals
-    else if (exponent === 31) table[h] = mantissa ? NaN : sign * Infinity;
-    else table[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
+  for (let h = 0; h < 65536; h++) table[h] = halfBitsToFloat(h);
   halfTable = table;
   return table;
+}
+
+/** The value of one IEEE binary16 bit pattern. */
+export function halfBitsToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24; // zero and subnormals
+  if (exponent === 31) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 /** IEEE binary16 bit patterns → float32 values (exact: every half is a float). */

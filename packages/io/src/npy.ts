@@ -1,6 +1,7 @@
 // NumPy .npy files (format 1.0/2.0/3.0): float32/float16/float64/int32 2-D arrays, read and written.
-import { readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.ts';
+import { halfBitsToFloat } from './half.ts';
 
 export interface NpyArray {
   shape: number[];
@@ -9,15 +10,6 @@ export interface NpyArray {
 }
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Parses a .npy file; every problem names the file. */
 export function parseNpy(bytes: Uint8Array, file = '<buffer>'): NpyArray {
@@ -49,7 +41,7 @@ export function parseNpy(bytes: Uint8Array, file = '<buffer>'): NpyArray {
     const o = start + i * size;
     data[i] =
       kind === 'f4' ? view.getFloat32(o, true)
-      : kind === 'f2' ? halfToFloat(view.getUint16(o, true))
+      : kind === 'f2' ? halfBitsToFloat(view.getUint16(o, true))
       : kind === 'f8' ? view.getFloat64(o, true)
       : kind === 'i4' ? view.getInt32(o, true)
       : Number(view.getBigInt64(o, true));
@@ -85,12 +77,7 @@ export function encodeNpy(data: Float32Array, shape: number[]): Uint8Array {
   return out;
 }
 
-/** Writes a .npy file atomically (temporary file, fsync, rename). */
+/** Writes a .npy file atomically (see writeFileAtomic). */
 export function writeNpy(file: string, data: Float32Array, shape: number[]): void {
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
-  writeFileSync(tmp, encodeNpy(data, shape));
-  const fd = openSync(tmp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, file);
+  writeFileAtomic(file, [encodeNpy(data, shape)]);
 }

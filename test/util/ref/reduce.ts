@@ -1,5 +1,6 @@
-// Float64 CPU references for reductions, softmax, cross-entropy and normalisation.
-import { sizeOf, strides } from './reference.ts';
+// Float64 CPU references for reductions, softmax and log-sum-exp over rows, and the per-row statistics
+// the normalisation references (norm.ts, groupnorm.ts) build on.
+import { sizeOf, strides } from './shape.ts';
 
 export type RefReduceOp = 'sum' | 'mean' | 'max' | 'min' | 'argmax';
 
