@@ -10,31 +10,16 @@ import { loadScheduler } from '../../packages/models/src/diffusion/load.ts';
 import { EulerDiscreteScheduler } from '../../packages/models/src/diffusion/euler.ts';
 import { DDIMScheduler } from '../../packages/models/src/diffusion/ddim.ts';
 import { disposeModule } from '../../packages/models/src/clip/weights.ts';
+import { SD2_BASE_SCHEDULER_CONFIG } from '../util/sd2-base.ts';
 
 const GOLDEN = resolve(import.meta.dirname, '../../../shared/data/decoder-golden');
 const root = mkdtempSync(join(tmpdir(), 'pipeline-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-// stabilityai/stable-diffusion-2-base scheduler/scheduler_config.json as published.
-const SD2_SCHEDULER = `{
-  "_class_name": "PNDMScheduler",
-  "_diffusers_version": "0.8.0",
-  "beta_end": 0.012,
-  "beta_schedule": "scaled_linear",
-  "beta_start": 0.00085,
-  "clip_sample": false,
-  "num_train_timesteps": 1000,
-  "prediction_type": "epsilon",
-  "set_alpha_to_one": false,
-  "skip_prk_steps": true,
-  "steps_offset": 1,
-  "trained_betas": null
-}`;
-
 cpSync(join(GOLDEN, 'unet-sd2-tiny'), join(root, 'unet'), { recursive: true });
 cpSync(join(GOLDEN, 'vae-tiny'), join(root, 'vae'), { recursive: true });
 mkdirSync(join(root, 'scheduler'));
-writeFileSync(join(root, 'scheduler', 'scheduler_config.json'), SD2_SCHEDULER);
+writeFileSync(join(root, 'scheduler', 'scheduler_config.json'), SD2_BASE_SCHEDULER_CONFIG);
 writeFileSync(
   join(root, 'model_index.json'),
   JSON.stringify({ _class_name: 'StableDiffusionPipeline', _diffusers_version: '0.8.0', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], scheduler: ['diffusers', 'PNDMScheduler'], text_encoder: ['transformers', 'CLIPTextModel'], requires_safety_checker: false }),

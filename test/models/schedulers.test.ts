@@ -20,6 +20,7 @@ import {
 import { expectClose } from '../util/close.ts';
 import { makeRng, normal } from '../util/random.ts';
 import { DDIM_DDPM_TIMESTEPS, DPM_SOLVER_TIMESTEPS, EULER_TIMESTEPS } from '../util/ref/diffusers-timesteps.ts';
+import { SD2_BASE_SCHEDULER_CONFIG } from '../util/sd2-base.ts';
 import {
   refAlphasCumprod,
   refAncestralUp,
@@ -33,22 +34,7 @@ import {
   type Kind,
 } from '../util/ref/schedulers.ts';
 
-/** stabilityai/stable-diffusion-2-base's scheduler/scheduler_config.json, as published. */
-const SD2_BASE_CONFIG = `{
-  "_class_name": "PNDMScheduler",
-  "_diffusers_version": "0.10.0.dev0",
-  "beta_end": 0.012,
-  "beta_schedule": "scaled_linear",
-  "beta_start": 0.00085,
-  "clip_sample": false,
-  "num_train_timesteps": 1000,
-  "prediction_type": "epsilon",
-  "set_alpha_to_one": false,
-  "skip_prk_steps": true,
-  "steps_offset": 1,
-  "trained_betas": null
-}`;
-const SD2 = parseSchedulerConfig(SD2_BASE_CONFIG);
+const SD2 = parseSchedulerConfig(SD2_BASE_SCHEDULER_CONFIG);
 const SD_ALPHAS = refAlphasCumprod('scaled_linear', 1000, 0.00085, 0.012);
 
 type Name = 'ddpm' | 'ddim' | 'euler' | 'euler_ancestral' | 'dpm';
@@ -193,7 +179,7 @@ describe('timesteps match diffusers for the Stable Diffusion 2 base config', () 
   }
 
   it('DDIM with the config as published (leading, steps_offset 1): 981, 961, …, 1 for 50 steps', () => {
-    const s = DDIMScheduler.fromConfig(SD2_BASE_CONFIG);
+    const s = DDIMScheduler.fromConfig(SD2_BASE_SCHEDULER_CONFIG);
     s.setTimesteps(50);
     expect(s.timesteps).toEqual(Array.from({ length: 50 }, (_, i) => 981 - 20 * i));
     expect(s.finalAlphaCumprod).toBeCloseTo(1 - 0.00085, 15); // set_alpha_to_one false → ᾱ_0
@@ -229,7 +215,7 @@ describe('config validation', () => {
       expect('set_alpha_to_one' in s.config).toBe(false);
     }
     const seen: string[] = [];
-    DDIMScheduler.fromConfig(SD2_BASE_CONFIG, { warn: (m) => seen.push(m) });
+    DDIMScheduler.fromConfig(SD2_BASE_SCHEDULER_CONFIG, { warn: (m) => seen.push(m) });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/"skip_prk_steps" = true/);
   });

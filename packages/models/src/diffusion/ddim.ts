@@ -5,7 +5,7 @@ import type { ConfigSchema } from '../io/config-schema.ts';
 import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig } from './config.ts';
 import { applyAffine, clampSymmetric, combine, vpPrediction } from './linear.ts';
 import { DiffusionScheduler, type SchedulerStepOptions } from './scheduler.ts';
-import { checkStepCount, checkTimesteps, discreteTimesteps } from './spacing.ts';
+import { discreteSchedule } from './spacing.ts';
 
 export interface DDIMConfig extends BaseSchedulerConfig {
   clip_sample: boolean;
@@ -35,10 +35,7 @@ export class DDIMScheduler extends DiffusionScheduler<DDIMConfig> {
   }
 
   setTimesteps(numInferenceSteps: number): void {
-    const T = this.config.num_train_timesteps;
-    checkStepCount(this.name, numInferenceSteps, T);
-    const ts = discreteTimesteps(this.config.timestep_spacing, T, numInferenceSteps, this.config.steps_offset);
-    this.timesteps = checkTimesteps(this.name, ts, T, numInferenceSteps);
+    this.timesteps = discreteSchedule(this.name, this.config, numInferenceSteps);
     this.numInferenceSteps = numInferenceSteps;
   }
 

@@ -5,7 +5,7 @@ import { only, type ConfigSchema } from '../io/config-schema.ts';
 import { CLIP_SPEC, commonSpec, type BaseSchedulerConfig } from './config.ts';
 import { applyAffine, clampSymmetric, combine, vpPrediction } from './linear.ts';
 import { DiffusionScheduler, type SchedulerStepOptions } from './scheduler.ts';
-import { checkStepCount, checkTimesteps, discreteTimesteps } from './spacing.ts';
+import { discreteSchedule } from './spacing.ts';
 
 export interface DDPMConfig extends BaseSchedulerConfig {
   /** Posterior variance: β̃ (fixed_small, default) or β (fixed_large). */
@@ -28,10 +28,7 @@ export class DDPMScheduler extends DiffusionScheduler<DDPMConfig> {
   }
 
   setTimesteps(numInferenceSteps: number): void {
-    const T = this.config.num_train_timesteps;
-    checkStepCount(this.name, numInferenceSteps, T);
-    const ts = discreteTimesteps(this.config.timestep_spacing, T, numInferenceSteps, this.config.steps_offset);
-    this.timesteps = checkTimesteps(this.name, ts, T, numInferenceSteps);
+    this.timesteps = discreteSchedule(this.name, this.config, numInferenceSteps);
     this.numInferenceSteps = numInferenceSteps;
   }
 

@@ -63,3 +63,13 @@ export function checkTimesteps(who: string, timesteps: number[], T: number, n: n
 export function checkStepCount(who: string, n: number, T: number): void {
   if (!Number.isInteger(n) || n < 1 || n > T) throw new Error(`${who}.setTimesteps: the number of steps must be an integer in [1, ${T}], got ${n}`);
 }
+
+/**
+ * The timesteps of the discrete-time schedulers (DDPM, DDIM) for `steps` sampling steps: checked
+ * count, diffusers' spacing and offset, checked result.
+ */
+export function discreteSchedule(name: string, config: { num_train_timesteps: number; timestep_spacing: TimestepSpacing; steps_offset: number }, steps: number): number[] {
+  const T = config.num_train_timesteps;
+  checkStepCount(name, steps, T);
+  return checkTimesteps(name, discreteTimesteps(config.timestep_spacing, T, steps, config.steps_offset), T, steps);
+}

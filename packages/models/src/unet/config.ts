@@ -107,10 +107,8 @@ export interface UNetLayout {
   crossAttentionDim: number;
 }
 
-/** Parses and checks a raw config; returns the config with defaults, its layout and warnings. */
-export function readUNetConfig<C extends UNetConfig = UNetConfig>(raw: Record<string, unknown>, label: string, schema: ConfigSchema = UNET_SCHEMA): { config: C; layout: UNetLayout; warnings: string[] } {
-  const { values, warnings } = parseConfig(raw, schema, label);
-  const config = values as C;
+/** What the UNet and the VAE both check: one block type each way per channel count, groups dividing every count. */
+export function checkBlocks(config: { block_out_channels: number[]; down_block_types: string[]; up_block_types: string[]; norm_num_groups: number }, label: string): number {
   const blocks = config.block_out_channels.length;
   if (blocks === 0) throw new Error(`${label}: "block_out_channels" is empty`);
   for (const key of ['down_block_types', 'up_block_types'] as const) {
@@ -119,6 +117,14 @@ export function readUNetConfig<C extends UNetConfig = UNetConfig>(raw: Record<st
   for (const c of config.block_out_channels) {
     if (c % config.norm_num_groups !== 0) throw new Error(`${label}: norm_num_groups ${config.norm_num_groups} does not divide block channel count ${c}`);
   }
+  return blocks;
+}
+
+/** Parses and checks a raw config; returns the config with defaults, its layout and warnings. */
+export function readUNetConfig<C extends UNetConfig = UNetConfig>(raw: Record<string, unknown>, label: string, schema: ConfigSchema = UNET_SCHEMA): { config: C; layout: UNetLayout; warnings: string[] } {
+  const { values, warnings } = parseConfig(raw, schema, label);
+  const config = values as C;
+  const blocks = checkBlocks(config, label);
   const crossDims = perBlock(config.cross_attention_dim, blocks, 'cross_attention_dim', label);
   if (new Set(crossDims).size !== 1) throw new Error(`${label}: "cross_attention_dim" differs between blocks (${crossDims.join(', ')}); one context width is implemented`);
   // diffusers: num_attention_heads = num_attention_heads or attention_head_dim (a naming accident it keeps).

@@ -1,4 +1,5 @@
 // AutoencoderKL's config.json, as diffusers reads it.
+import { checkBlocks } from '../unet/config.ts';
 import { only, onlyEach, parseConfig, type ConfigSchema } from '../io/config-schema.ts';
 
 export interface VaeConfig {
@@ -42,14 +43,7 @@ export const VAE_SCHEMA: ConfigSchema = {
 export function readVaeConfig(raw: Record<string, unknown>, label: string): { config: VaeConfig; warnings: string[] } {
   const { values, warnings } = parseConfig(raw, VAE_SCHEMA, label);
   const config = values as VaeConfig;
-  const n = config.block_out_channels.length;
-  if (n === 0) throw new Error(`${label}: "block_out_channels" is empty`);
-  for (const key of ['down_block_types', 'up_block_types'] as const) {
-    if (config[key].length !== n) throw new Error(`${label}: "${key}" has ${config[key].length} entries for ${n} block_out_channels`);
-  }
-  for (const c of config.block_out_channels) {
-    if (c % config.norm_num_groups !== 0) throw new Error(`${label}: norm_num_groups ${config.norm_num_groups} does not divide block channel count ${c}`);
-  }
+  checkBlocks(config, label);
   if (!(config.scaling_factor > 0)) throw new Error(`${label}: "scaling_factor" must be positive, got ${config.scaling_factor}`);
   return { config, warnings };
 }
