@@ -86,7 +86,7 @@ export const UNET_SCHEMA: ConfigSchema = {
   encoder_hid_dim_type: { kind: 'string', default: null, nullable: true, supported: only(null) },
   reverse_transformer_layers_per_block: { kind: 'int[]', default: null, nullable: true, supported: only(null) },
   attention_type: { kind: 'string', default: 'default', supported: only('default') },
-  dropout: { kind: 'number', default: 0 },
+  dropout: { kind: 'number', default: 0, supported: only(0) },
   resnet_skip_time_act: { kind: 'bool', default: false, supported: only(false) },
   resnet_out_scale_factor: { kind: 'number', default: 1, supported: only(1) },
 };

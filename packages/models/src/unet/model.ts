@@ -6,6 +6,7 @@ import { DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockContext } fr
 import { readUNetConfig, UNET_EMB_SCHEMA, type UNetConfig, type UNetEmbConfig, type UNetLayout } from './config.ts';
 import { embeddingTensor, TimestepEmbedding, timestepsFor } from './time.ts';
 import { loadPretrained, savePretrained, type DiffusersModel, type PretrainedOptions } from '../io/pretrained.ts';
+import type { ConfigSchema } from '../io/config-schema.ts';
 import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 
 export interface UNetInputs {
@@ -37,7 +38,7 @@ export class UNet2DConditionModel extends nn.Module implements DiffusersModel {
   readonly convNormOut: nn.GroupNorm;
   readonly convOut: nn.Conv2d;
 
-  constructor(rawConfig: Record<string, unknown>, options: UNetBuildOptions & { schema?: typeof UNET_EMB_SCHEMA } = {}) {
+  constructor(rawConfig: Record<string, unknown>, options: UNetBuildOptions & { schema?: ConfigSchema } = {}) {
     super();
     const label = options.label ?? 'UNet2DConditionModel config';
     const { config, layout, warnings } = readUNetConfig(rawConfig, label, options.schema);
