@@ -2,12 +2,14 @@
 // one `diffusion_pytorch_model.safetensors`, a sharded set behind `….safetensors.index.json`, or the
 // older PyTorch pickles (`diffusion_pytorch_model.bin`, possibly sharded behind `….bin.index.json`).
 // Everything comes back as host float32 tensors under diffusers' own names; no renaming happens here.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { nn } from '@sd/autograd';
 import { readSafetensors, readTorchStateDict } from '@sd/io';
+import { isPlainObject, readJsonObject } from './json.ts';
 
 type HostTensor = nn.HostTensor;
+
 
 export type DiffusersWeightFormat = 'safetensors' | 'sharded-safetensors' | 'bin' | 'sharded-bin';
 
@@ -74,16 +76,10 @@ function readShardIndex(indexPath: string): Map<string, string[]> {
   const fail = (problem: string): never => {
     throw new Error(`${indexPath}: ${problem}`);
   };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    return fail(`not valid JSON (${(e as Error).message})`);
-  }
-  const weightMap = (parsed as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) fail('has no "weight_map" object');
+  const weightMap = readJsonObject(indexPath).weight_map;
+  if (!isPlainObject(weightMap)) return fail('has no "weight_map" object');
   const byShard = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+  for (const [name, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string') fail(`weight_map["${name}"] is ${JSON.stringify(shard)}, not a file name`);
     // Shards live beside the index; a path would let an index point anywhere on the disk.
     const file = shard as string;

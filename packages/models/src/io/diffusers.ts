@@ -2,11 +2,12 @@
 // arguments plus `_class_name` and `_diffusers_version`) and the weights; a pipeline folder holds
 // model_index.json (component name → [library, class]) and one subfolder per component. Model-agnostic:
 // callers validate the config keys and map names onto their modules.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { nn, Tensor } from '@sd/autograd';
 import { writeSafetensors, writeTextAtomic, type SafetensorsInput } from '@sd/io';
 import { DIFFUSERS_BIN_INDEX_NAME, DIFFUSERS_WEIGHTS_INDEX_NAME, DIFFUSERS_WEIGHTS_NAME } from './diffusers-weights.ts';
+import { describeJson, isPlainObject, readJsonObject } from './json.ts';
 
 export * from './diffusers-weights.ts';
 
@@ -22,20 +23,6 @@ export const SCHEDULER_CONFIG_NAME = 'scheduler_config.json';
 export const DEFAULT_DIFFUSERS_VERSION = '0.30.0';
 
 const isDir = (path: string) => existsSync(path) && statSync(path).isDirectory();
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
-
-/** Parses a JSON file that must hold an object; errors name the file. */
-function readJsonObject(file: string): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!isPlainObject(parsed)) throw new Error(`${file}: expected a JSON object, found ${describe(parsed)}`);
-  return parsed;
-}
 
 /**
  * Reads `dir/config.json`. With `expectedClass`, its `_class_name` must be that class (or one of
@@ -91,7 +78,7 @@ export function writeDiffusersFolder(
   const fail = (problem: string): never => {
     throw new Error(`writeDiffusersFolder ${dir}: ${problem}`);
   };
-  if (!isPlainObject(config)) fail(`config must be an object, found ${describe(config)}`);
+  if (!isPlainObject(config)) fail(`config must be an object, found ${describeJson(config)}`);
   const className = config['_class_name'];
   if (typeof className !== 'string' || className === '') fail(`config needs a string _class_name (e.g. 'UNet2DConditionModel'), found ${JSON.stringify(className)}`);
   const dtype = options.dtype ?? 'F32';
