@@ -2,13 +2,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { noGrad, zeros } from '@sd/autograd';
 import { UNet2DConditionModel, UNet2DConditionModelEmb, unetFromConfig } from '../../packages/models/src/unet/model.ts';
 import { AutoencoderKL } from '../../packages/models/src/vae/model.ts';
 import { disposeModule } from '../../packages/models/src/clip/weights.ts';
+import { GOLDEN } from '../util/decoder-golden.ts';
 
-const GOLDEN = resolve(import.meta.dirname, '../../../shared/data/decoder-golden');
 const scratch = mkdtempSync(join(tmpdir(), 'decoder-errors-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

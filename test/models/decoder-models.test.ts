@@ -4,9 +4,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { rt } from '@sd/kernels';
-import { Generator, nn, noGrad, randn, tensor, tidy } from '@sd/autograd';
+import { Generator, nn, noGrad, randn, tensor } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
 import { AutoencoderKL, DiagonalGaussian, vaeStateDictNames } from '../../packages/models/src/vae/model.ts';
 import { SD2_BASE_VAE_CONFIG } from '../../packages/models/src/vae/config.ts';
@@ -14,8 +14,8 @@ import { UNet2DConditionModel, UNet2DConditionModelEmb } from '../../packages/mo
 import { SD2_BASE_UNET_CONFIG } from '../../packages/models/src/unet/config.ts';
 import { writeDiffusersFolder } from '../../packages/models/src/io/diffusers.ts';
 import { disposeModule } from '../../packages/models/src/clip/weights.ts';
+import { GOLDEN, goldenError, goldens, goldenUNetOutput } from '../util/decoder-golden.ts';
 
-const GOLDEN = resolve(import.meta.dirname, '../../../shared/data/decoder-golden');
 const scratch = mkdtempSync(join(tmpdir(), 'decoder-models-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -34,40 +34,15 @@ function stateDictListing(build: () => nn.Module): string[] {
   return listing;
 }
 
-function goldens(folder: string) {
-  const g = readSafetensors(join(GOLDEN, folder, 'golden.safetensors')).tensors;
-  return {
-    tensor: (k: string) => tensor(g.get(k)!.data as Float32Array, g.get(k)!.shape),
-    host: (k: string) => g.get(k)!.data as Float32Array,
-    timesteps: () => Array.from(g.get('timestep')!.data),
-  };
-}
-
 /** Bit-for-bit equality (vitest's toEqual walks typed arrays element by element: far too slow here). */
 const sameBits = (a: ArrayBufferView, b: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 /** The issue's criterion: max |got − want| ≤ 1e-4 · max |want|. */
 function expectGolden(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   expect(got.length, what).toBe(want.length);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < want.length; i++) {
-    scale = Math.max(scale, Math.abs(want[i]));
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-  }
+  const { err, scale } = goldenError(got, want);
   expect(scale, `${what}: golden is not all zeros`).toBeGreaterThan(0.1);
   expect(err / scale, `${what}: max error ${err} vs max magnitude ${scale}`).toBeLessThanOrEqual(1e-4);
-}
-
-async function runUNet(model: UNet2DConditionModel, folder: string): Promise<Float32Array> {
-  const g = goldens(folder);
-  return noGrad<Promise<Float32Array>>(() =>
-    tidy(() =>
-      model instanceof UNet2DConditionModelEmb
-        ? model.forwardEmb({ sample: g.tensor('sample'), timestep: g.timesteps(), imageEmbedding: g.tensor('image_embedding') })
-        : model.forward({ sample: g.tensor('sample'), timestep: g.timesteps(), encoderHiddenStates: g.tensor('encoder_hidden_states') }),
-    ).read() as Promise<Float32Array>,
-  );
 }
 
 describe('UNet2DConditionModel against diffusers', () => {
@@ -75,7 +50,7 @@ describe('UNet2DConditionModel against diffusers', () => {
     const model = UNet2DConditionModel.fromPretrained(join(GOLDEN, folder));
     expect(model instanceof UNet2DConditionModelEmb).toBe(folder === 'unet-emb-tiny');
     expect(model.warnings).toEqual([]);
-    expectGolden(await runUNet(model, folder), goldens(folder).host('output'), folder);
+    expectGolden(await goldenUNetOutput(model, folder), goldens(folder).host('output'), folder);
     disposeModule(model);
   });
 
@@ -96,7 +71,7 @@ describe('UNet2DConditionModel against diffusers', () => {
     const reloaded = UNet2DConditionModel.fromPretrained(dir);
     const reloadedState = reloaded.stateDict();
     for (const [name, t] of original.stateDict()) expect(sameBits(await reloadedState.get(name)!.read(), await t.read()), name).toBe(true);
-    expect(sameBits(await runUNet(reloaded, 'unet-emb-tiny'), await runUNet(original, 'unet-emb-tiny'))).toBe(true);
+    expect(sameBits(await goldenUNetOutput(reloaded, 'unet-emb-tiny'), await goldenUNetOutput(original, 'unet-emb-tiny'))).toBe(true);
     disposeModule(original);
     disposeModule(reloaded);
   });

@@ -3,7 +3,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { AutoencoderKL } from '../../packages/models/src/vae/model.ts';
 import { UNet2DConditionModel } from '../../packages/models/src/unet/model.ts';
 import { loadScheduler } from '../../packages/models/src/diffusion/load.ts';
@@ -11,8 +11,8 @@ import { EulerDiscreteScheduler } from '../../packages/models/src/diffusion/eule
 import { DDIMScheduler } from '../../packages/models/src/diffusion/ddim.ts';
 import { disposeModule } from '../../packages/models/src/clip/weights.ts';
 import { SD2_BASE_SCHEDULER_CONFIG } from '../util/sd2-base.ts';
+import { GOLDEN } from '../util/decoder-golden.ts';
 
-const GOLDEN = resolve(import.meta.dirname, '../../../shared/data/decoder-golden');
 const root = mkdtempSync(join(tmpdir(), 'pipeline-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

@@ -21,8 +21,8 @@ import { conv2d, refResnetBlock2D, refTransformer2D, refUNet2DCondition, toFloat
 import { refConv2d } from '../util/ref/conv.ts';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform, type Rng } from '../util/random.ts';
+import { GOLDEN } from '../util/decoder-golden.ts';
 
-const GOLDEN = join(import.meta.dirname, '../../../shared/data/decoder-golden');
 
 /**
  * Observed on lavapipe: |g − g_fd| ≤ 2e-6·max|g_fd| and ≤ 7e-5·|g_fd| at every checked coordinate, so these
