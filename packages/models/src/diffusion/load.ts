@@ -11,6 +11,7 @@ import { EulerAncestralDiscreteScheduler } from './euler-ancestral.ts';
 import { EulerDiscreteScheduler } from './euler.ts';
 import type { DiffusionScheduler, FromConfigOptions } from './scheduler.ts';
 import { parseSchedulerConfig, type BaseSchedulerConfig } from './config.ts';
+import { SCHEDULER_CONFIG_NAME } from '../io/diffusers.ts';
 
 export const SCHEDULERS = {
   DDPMScheduler,
@@ -34,7 +35,7 @@ export const SCHEDULER_ALIASES: Record<string, SchedulerName> = {
 function configFile(path: string): string {
   if (!existsSync(path)) throw new Error(`${path}: no such file or folder`);
   if (!statSync(path).isDirectory()) return path;
-  for (const candidate of [join(path, 'scheduler_config.json'), join(path, 'scheduler', 'scheduler_config.json')]) {
+  for (const candidate of [join(path, SCHEDULER_CONFIG_NAME), join(path, 'scheduler', SCHEDULER_CONFIG_NAME)]) {
     if (existsSync(candidate)) return candidate;
   }
   throw new Error(`${path}: no scheduler_config.json (looked in the folder and in its scheduler/)`);
