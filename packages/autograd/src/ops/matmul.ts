@@ -30,11 +30,14 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const { transA = false, transB = false } = options;
   const out = K.matmul(a.data, b.data, { transA, transB });
+  // One B for a batch of A matrices (a Linear layer): the kernel folds the batch into M, and B's
+  // gradient folds it into K (one GEMM, instead of one per batch item summed afterwards).
+  const foldsBatch = b.rank === 2 && a.rank > 2 && !transA;
   return fromOp('matmul', out, [a, b], (g) => {
     const mm = (x: Tensor, y: Tensor, tA: boolean, tB: boolean) => new Tensor(K.matmul(x.data, y.data, { transA: tA, transB: tB }));
     // C = op(A)·op(B); dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC, then undo the transposes.
     const da = !a.requiresGrad ? null : transA ? mm(b, g, transB, true) : mm(g, b, false, !transB);
-    const db = !b.requiresGrad ? null : transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
+    const db = !b.requiresGrad ? null : foldsBatch ? foldedWeightGrad(a, g, transB) : transB ? mm(g, a, true, transA) : mm(a, g, !transA, false);
     return [da && unbroadcast(da, a), db && unbroadcast(db, b)];
   });
 }
@@ -57,4 +60,11 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, activati
 function addBias(y: Tensor, bias: Tensor): Tensor {
   const out = K.binary('add', y.data, bias.data);
   return fromOp('add_bias', out, [y, bias], (g) => [g, bias.requiresGrad ? sum(g, g.shape.slice(0, -1).map((_, i) => i)) : null]);
+}
+
+/** dB of C = A·op(B) for A [..., M, K] with the batch axes folded into rows: [K, N], or [N, K] when transB. */
+function foldedWeightGrad(a: Tensor, g: Tensor, transB: boolean): Tensor {
+  const rows = (x: Tensor) => x.data.reshape([x.size / x.shape[x.rank - 1], x.shape[x.rank - 1]]);
+  const [a2, g2] = [rows(a), rows(g)];
+  return new Tensor(transB ? K.matmul(g2, a2, { transA: true }) : K.matmul(a2, g2, { transA: true }));
 }
