@@ -50,7 +50,7 @@ export class PassTimer {
     encoder.resolveQuerySet(this.querySet, 0, count, this.resolve, 0);
     encoder.copyBufferToBuffer(this.resolve, 0, readback, 0, count * 8);
     this.device.queue.submit([encoder.finish()]);
-    await readback.mapAsync(0x0001 /* READ */);
+    await rt().wait(readback.mapAsync(0x0001 /* READ */));
     const stamps = new BigUint64Array(readback.getMappedRange().slice(0));
     readback.unmap();
     readback.destroy();

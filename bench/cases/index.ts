@@ -10,3 +10,4 @@ export { cases as reductions } from './reductions.ts';
 export { cases as prior } from './prior.ts';
 export { cases as attention } from './attention.ts';
 export { cases as decoder } from './decoder.ts';
+export { cases as dispatch } from './dispatch.ts';

@@ -1,6 +1,7 @@
 // @sd/kernels: the WebGPU runtime and the hand-written WGSL kernels.
 export { initRuntime, rt } from './runtime/current.ts';
 export { Runtime, type Dispatch } from './runtime/runtime.ts';
+export { kernelSource, verifyKernelKeys } from './runtime/kernel-source.ts';
 export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
 export {
   adapterProfile,

@@ -66,5 +66,10 @@ function addBias(y: Tensor, bias: Tensor): Tensor {
 function foldedWeightGrad(a: Tensor, g: Tensor, transB: boolean): Tensor {
   const rows = (x: Tensor) => x.data.reshape([x.size / x.shape[x.rank - 1], x.shape[x.rank - 1]]);
   const [a2, g2] = [rows(a), rows(g)];
-  return new Tensor(transB ? K.matmul(g2, a2, { transA: true }) : K.matmul(a2, g2, { transA: true }));
+  try {
+    return new Tensor(transB ? K.matmul(g2, a2, { transA: true }) : K.matmul(a2, g2, { transA: true }));
+  } finally {
+    a2.dispose();
+    g2.dispose();
+  }
 }

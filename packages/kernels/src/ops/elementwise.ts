@@ -2,6 +2,7 @@
 // Unary, binary, comparison, `where` and the fused backward rules of activations are all this kernel.
 import { DeviceArray, type DType } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { broadcastShapes, broadcastStrides, collapseDims, contiguousStrides, sizeOf } from '../shape.ts';
 import { bindings, grid, gridMain, linearIndex, Params, stridedOffsets } from '../wgsl.ts';
 
@@ -28,21 +29,25 @@ export function mapElementwise(
   const collapsed = collapseDims(outShape, [contiguousStrides(outShape), ...strides]);
   const inputStrides = collapsed.strides.slice(1);
   const params = new Params().u32('n', n);
-  const reads: string[] = [];
-  let arrayIndex = 0;
   operands.forEach((o, k) => {
-    if (typeof o === 'number') {
-      params.f32(`s${k}`, o);
-      reads.push(`let v${k} = p.s${k};`);
-    } else {
-      const j = arrayIndex++;
-      reads.push(`let v${k} = f32(a${j}[o${j}]);`);
-    }
+    if (typeof o === 'number') params.f32(`s${k}`, o);
   });
-  const code = `${bindings(
-    arrays.map((a, j) => [`a${j}`, a.dtype]),
-    [['out', outDtype]],
-  )}${params.decl(arrays.length + 1)}
+  const operandKinds = operands.map((o) => (typeof o === 'number' ? 's' : o.dtype)).join(',');
+  const key = `map:${name}:${expr}:${operandKinds}>${outDtype}:${collapsed.shape}:${inputStrides.join(';')}:${options.prelude ?? ''}`;
+  const code = kernelSource(key, () => {
+    const reads: string[] = [];
+    let arrayIndex = 0;
+    operands.forEach((o, k) => {
+      if (typeof o === 'number') reads.push(`let v${k} = p.s${k};`);
+      else {
+        const j = arrayIndex++;
+        reads.push(`let v${k} = f32(a${j}[o${j}]);`);
+      }
+    });
+    return `${bindings(
+      arrays.map((a, j) => [`a${j}`, a.dtype]),
+      [['out', outDtype]],
+    )}${params.decl(arrays.length + 1)}
 ${options.prelude ?? ''}
 ${gridMain()} {
   let idx = ${linearIndex()};
@@ -51,6 +56,7 @@ ${stridedOffsets(collapsed.shape, inputStrides, arrays.map((_, j) => `o${j}`))}
   ${reads.join('\n  ')}
   out[idx] = ${outDtype}(${expr});
 }`;
+  });
   rt().dispatch({ name, code, inputs: arrays.map((a) => a.buffer), outputs: [out.buffer], params: params.pack(), workgroups: grid(n) });
   return out;
 }

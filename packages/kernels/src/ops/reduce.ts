@@ -4,6 +4,7 @@
 // Past 64k elements per output, several workgroups share an output and a second pass combines them.
 import { DeviceArray, type DType } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { collapseDims, contiguousStrides, fmt, normAxis, shapesEqual, sizeOf, type Shape } from '../shape.ts';
 import { bindings } from '../wgsl.ts';
 import { mapElementwise } from './elementwise.ts';
@@ -360,7 +361,10 @@ function runPass(p: PassSpec): void {
     write = p.kind === 'argmax' ? `pv[o * ${splits}u + split] = acc.v;\n    pi[o * ${splits}u + split] = acc.i;` : `pv[o * ${splits}u + split] = acc;`;
   }
 
-  const code = `${enableFor(l)}${bindings(inputs, outputs)}${FLOAT_HELPERS}
+  const dims = (d: Dims) => `${d.shape}/${d.strides}`;
+  const ending = p.out ? `${p.outType}/${p.divideBy}` : `partial${p.pi ? '+i' : ''}`;
+  const key = `reduce:${p.kind}:${p.srcType}${p.srcIdx ? '+i' : ''}>${p.accType}:${O}x${R}:${dims(p.kept)}:${dims(p.red)}:${l.TX},${l.TY},${l.tyFast},${l.subgroup}:${p.vec}:${splits}:${ending}`;
+  const code = kernelSource(key, () => `${enableFor(l)}${bindings(inputs, outputs)}${FLOAT_HELPERS}
 ${st.decl}
 ${reduceCode.decl}
 ${entry(l)} {
@@ -381,7 +385,7 @@ ${entry(l)} {
   if (ty == 0u && o < ${O}u) {
     ${write}
   }
-}`;
+}`);
   const buffers = [p.src, ...(p.srcIdx ? [p.srcIdx] : [])];
   const outBuffers = p.out ? [p.out] : [p.pv!, ...(p.pi ? [p.pi] : [])];
   rt().dispatch({ name: p.name, code, inputs: buffers, outputs: outBuffers, workgroups: foldGroups(tiles * splits) });

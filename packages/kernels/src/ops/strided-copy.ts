@@ -3,6 +3,7 @@
 // window (padding). permute, slice, expand, pad, concat pieces, upsampling and cast are all plans for it.
 import type { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { sizeOf } from '../shape.ts';
 import { bindings, grid, gridMain, linearIndex, Params } from '../wgsl.ts';
 
@@ -81,35 +82,39 @@ export function stridedCopy(name: string, src: DeviceArray, dst: DeviceArray, pl
   const iter = dims.map((d, k) => (k === dims.length - 1 ? { ...d, size: d.size / per, src: d.src * per, dst: d.dst * per } : d));
   const invocations = n / per;
 
-  const lines = [`var s: u32 = ${plan.src.offset}u;`, `var d: u32 = ${plan.dst.offset}u;`, 'var rem: u32 = idx;'];
-  if (windowed) lines.push('var inside = true;');
-  for (let k = iter.length - 1; k >= 0; k--) {
-    const { size, src: ss, dst: ds, window } = iter[k];
-    lines.push(`{ let c = ${k === 0 ? 'rem' : `rem % ${size}u`};`);
-    if (k > 0) lines.push(`  rem = rem / ${size}u;`);
-    if (ds !== 0) lines.push(`  d += c * ${ds}u;`);
-    if (window) {
-      const [lo, hi] = window;
-      lines.push(`  inside = inside && c >= ${lo}u && c < ${hi}u;`);
-      // c − lo wraps around when outside the window; that offset is never read.
-      if (ss !== 0) lines.push(`  s += (c - ${lo}u) * ${ss}u;`);
-    } else if (ss !== 0) lines.push(`  s += c * ${ss}u;`);
-    lines.push('}');
-  }
-  const stores: string[] = [];
-  for (let j = 0; j < per; j++) {
-    const at = (base: string, stride: number) => (j === 0 || stride === 0 ? base : `${base} + ${j * stride}u`);
-    const value = `${dst.dtype}(src[${at('s', innermost?.src ?? 0)}])`;
-    const target = `dst[${at('d', innermost?.dst ?? 0)}]`;
-    stores.push(windowed ? `if (inside) { ${target} = ${value}; } else { ${target} = bitcast<${dst.dtype}>(p.fill); }` : `${target} = ${value};`);
-  }
   const params = windowed ? new Params().u32('fill', fillBits(plan.fill ?? 0, dst.dtype)) : undefined;
-  const code = `${bindings([['src', src.dtype]], [['dst', dst.dtype]])}${params?.decl(2) ?? ''}
+  const dimsKey = iter.map((d) => `${d.size}:${d.src}:${d.dst}:${d.window ?? ''}`).join(';');
+  const key = `copy:${src.dtype}>${dst.dtype}:${plan.src.offset}>${plan.dst.offset}:${per}:${dimsKey}`;
+  const code = kernelSource(key, () => {
+    const lines = [`var s: u32 = ${plan.src.offset}u;`, `var d: u32 = ${plan.dst.offset}u;`, 'var rem: u32 = idx;'];
+    if (windowed) lines.push('var inside = true;');
+    for (let k = iter.length - 1; k >= 0; k--) {
+      const { size, src: ss, dst: ds, window } = iter[k];
+      lines.push(`{ let c = ${k === 0 ? 'rem' : `rem % ${size}u`};`);
+      if (k > 0) lines.push(`  rem = rem / ${size}u;`);
+      if (ds !== 0) lines.push(`  d += c * ${ds}u;`);
+      if (window) {
+        const [lo, hi] = window;
+        lines.push(`  inside = inside && c >= ${lo}u && c < ${hi}u;`);
+        // c − lo wraps around when outside the window; that offset is never read.
+        if (ss !== 0) lines.push(`  s += (c - ${lo}u) * ${ss}u;`);
+      } else if (ss !== 0) lines.push(`  s += c * ${ss}u;`);
+      lines.push('}');
+    }
+    const stores: string[] = [];
+    for (let j = 0; j < per; j++) {
+      const at = (base: string, stride: number) => (j === 0 || stride === 0 ? base : `${base} + ${j * stride}u`);
+      const value = `${dst.dtype}(src[${at('s', innermost?.src ?? 0)}])`;
+      const target = `dst[${at('d', innermost?.dst ?? 0)}]`;
+      stores.push(windowed ? `if (inside) { ${target} = ${value}; } else { ${target} = bitcast<${dst.dtype}>(p.fill); }` : `${target} = ${value};`);
+    }
+    return `${bindings([['src', src.dtype]], [['dst', dst.dtype]])}${params?.decl(2) ?? ''}
 ${gridMain()} {
   let idx = ${linearIndex()};
   if (idx >= ${invocations}u) { return; }
   ${lines.join('\n  ')}
   ${stores.join('\n  ')}
 }`;
+  });
   rt().dispatch({ name, code, inputs: [src.buffer], outputs: [dst.buffer], params: params?.pack(), workgroups: grid(invocations) });
 }

@@ -35,8 +35,17 @@ export type AttentionVariant = 'subgroup' | 'tiled';
 /** The texture kernels (matmul 'lavapipe', attention 'subgroup') are written for 8-lane subgroups: lavapipe's SIMD width. */
 export const TEXTURE_KERNEL_LANES = 8;
 
+/**
+ * How the host waits for the GPU. 'spin': Dawn's Node binding polls its events from setImmediate,
+ * keeping a core busy while anything is pending. 'yield': the runtime makes those polls 1 ms timers
+ * while it waits, leaving the cores to lavapipe, which runs the kernels on them (measured: 20
+ * 512³ matmuls on 2 cores, 283 → 149 ms).
+ */
+export type HostWait = 'spin' | 'yield';
+
 export interface AdapterProfile {
   kind: AdapterKind;
+  host: { wait: HostWait };
   subgroup: {
     /**
      * The size of every subgroup when the adapter has 'subgroups' and its minimum and maximum sizes
@@ -107,6 +116,8 @@ export function adapterProfile(info: DeviceInfo): AdapterProfile {
   const fixed = hasSubgroups && min > 0 && min === max ? min : 0;
   return {
     kind,
+    // Lavapipe shares the CPU with the host; a real GPU answers sooner than a 1 ms timer.
+    host: { wait: lavapipe ? 'yield' : 'spin' },
     subgroup: { fixed, min: hasSubgroups ? min : 0 },
     matmul: {
       variant: lavapipe ? 'lavapipe' : nvidia ? 'nvidia' : 'portable',

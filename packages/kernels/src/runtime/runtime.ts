@@ -1,7 +1,10 @@
 // The runtime: one device, a pipeline cache, a buffer pool, and a command batcher that encodes many
 // dispatches per submit and flushes on readback, on upload, or when the batch is full.
 import { acquireDevice, type DeviceInfo } from './device.ts';
+import { BindingCache, type CompiledKernel } from './bindings.ts';
 import { BufferPool } from './pool.ts';
+import { profile } from './profile.ts';
+import { awaitYielding } from './wait.ts';
 
 /** A compute dispatch. Bindings are declared in the shader in this order: inputs, outputs, then params. */
 export interface Dispatch {
@@ -21,18 +24,25 @@ export interface Dispatch {
 }
 
 const BATCH_LIMIT = 96;
-const UNIFORM_RING_BYTES = 1 << 16;
+
+// Fills a buffer with one 32-bit pattern (the poisoning of allocations in tests).
+const FILL_KERNEL = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+struct Params { n: u32, bits: u32 }
+@group(0) @binding(1) var<uniform> p: Params;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i < p.n) { out[i] = p.bits; }
+}`;
 
 export class Runtime {
   readonly pool: BufferPool;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  /** Compiled kernels by WGSL source. Generators return the same string object for the same configuration (see kernelSource), so a lookup compares pointers, not text. */
+  private kernels = new Map<string, CompiledKernel>();
+  private readonly bindings: BindingCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private batchKernels: string[] = [];
-  private uniformRing: GPUBuffer;
-  private uniformStaging = new Uint8Array(UNIFORM_RING_BYTES);
-  private uniformOffset = 0;
-  private readonly uniformAlign: number;
   private pendingErrors: Promise<string | null>[] = [];
   private lostReason: string | null = null;
   /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
@@ -41,6 +51,10 @@ export class Runtime {
   private uploadStaging: GPUBuffer[] = [];
   /** Counters for benchmarks and leak checks. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+  /** Bind groups created vs reused and uniform blocks written (see BindingCache). */
+  get bindingStats(): Readonly<{ created: number; reused: number; uniformWrites: number }> {
+    return this.bindings.stats;
+  }
   /** Benchmarks set this to add timestamp writes (or a label) to every compute pass the runtime begins. */
   passDescriptor: (() => GPUComputePassDescriptor | undefined) | null = null;
 
@@ -49,12 +63,8 @@ export class Runtime {
     readonly info: DeviceInfo,
   ) {
     this.pool = new BufferPool(device, Math.min(info.limits.maxBufferSize, info.limits.maxStorageBufferBindingSize));
-    this.uniformAlign = Math.max(16, info.limits.minUniformBufferOffsetAlignment ?? 256);
-    this.uniformRing = device.createBuffer({
-      size: UNIFORM_RING_BYTES,
-      usage: 0x0040 /* UNIFORM */ | 0x0008 /* COPY_DST */,
-      label: 'uniform-ring',
-    });
+    const uniformAlign = Math.max(256, info.limits.minUniformBufferOffsetAlignment ?? 256);
+    this.bindings = new BindingCache(device, uniformAlign, () => this.flush());
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -83,19 +93,11 @@ export class Runtime {
 
   /** Fills the first `words` 32-bit words of `buffer` with `bits`, in stream order. */
   fillWords(buffer: GPUBuffer, words: number, bits: number): void {
-    const code = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
-struct Params { n: u32, bits: u32 }
-@group(0) @binding(1) var<uniform> p: Params;
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
-  if (i < p.n) { out[i] = p.bits; }
-}`;
     const groups = Math.ceil(words / 256);
     const y = Math.ceil(groups / 65535);
     this.dispatch({
       name: 'fill',
-      code,
+      code: FILL_KERNEL,
       inputs: [],
       outputs: [buffer],
       params: new Uint32Array([words, bits >>> 0, 0, 0]).buffer,
@@ -154,16 +156,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       throw new Error(`${d.name}: dispatch of [${x}, ${y}, ${z}] workgroups exceeds the device limit ${maxGroups} per dimension`);
     }
     for (const out of d.outputs) {
-      const uses = [...d.inputs, ...d.outputs].filter((b) => b === out).length;
+      let uses = 0;
+      for (const b of d.inputs) if (b === out) uses++;
+      for (const b of d.outputs) if (b === out) uses++;
       if (uses > 1) throw new Error(`${d.name}: an output buffer is also bound as another input or output of the same dispatch`);
     }
-    const pipeline = this.pipeline(d.name, d.code);
-    const entries: GPUBindGroupEntry[] = [...d.inputs, ...d.outputs].map((buffer, i) => ({ binding: i, resource: { buffer } }));
-    if (d.params) entries.push({ binding: entries.length, resource: this.uniformSlice(d.params) });
-    for (const resource of d.resources ?? []) entries.push({ binding: entries.length, resource });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: d.name });
+    const kernel = this.kernel(d.name, d.code);
+    const bindGroup = this.bindings.bindGroup(kernel, d.name, d);
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
+    pass.setPipeline(kernel.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.batchKernels.push(d.name);
@@ -184,10 +185,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
-    if (this.uniformOffset > 0) {
-      this.device.queue.writeBuffer(this.uniformRing, 0, this.uniformStaging, 0, this.uniformOffset);
-      this.uniformOffset = 0;
-    }
     const kernels = summarize(this.batchKernels);
     this.device.queue.submit([this.encoder.finish()]);
     // Destroying after submit is safe: the submitted copies still complete.
@@ -203,7 +200,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   /** Waits for the GPU to finish all submitted work and throws the first error it reported. */
   async sync(): Promise<void> {
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.wait(this.device.queue.onSubmittedWorkDone());
     await this.throwPendingErrors();
   }
 
@@ -217,7 +214,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (size > 0) this.encoder!.copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
     this.flush();
     try {
-      await staging.mapAsync(0x0001 /* READ */);
+      await this.wait(staging.mapAsync(0x0001 /* READ */));
     } catch (e) {
       await this.throwPendingErrors();
       this.checkAlive();
@@ -233,17 +230,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   private async throwPendingErrors(): Promise<void> {
     const pending = this.pendingErrors;
     this.pendingErrors = [];
-    const messages = (await Promise.all(pending)).filter((m): m is string => m !== null);
+    const messages = (await this.wait(Promise.all(pending))).filter((m): m is string => m !== null);
     this.checkAlive();
     if (messages.length) throw new Error(messages.join('\n'));
+  }
+
+  /** Awaits a promise that Dawn settles, the way the adapter profile says (see wait.ts). */
+  wait<T>(promise: Promise<T>): Promise<T> {
+    return profile().host.wait === 'yield' ? awaitYielding(promise) : promise;
   }
 
   private checkAlive(): void {
     if (this.lostReason) throw new Error(`GPU device lost (${this.lostReason}); restart the process to get a new device`);
   }
 
-  private pipeline(name: string, code: string): GPUComputePipeline {
-    const cached = this.pipelines.get(code);
+  private kernel(name: string, code: string): CompiledKernel {
+    const cached = this.kernels.get(code);
     if (cached) return cached;
     this.device.pushErrorScope('validation');
     const module = this.device.createShaderModule({ code, label: name });
@@ -259,20 +261,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return `WGSL compile error in kernel "${name}":\n${details.join('\n') || e.message}`;
       }),
     );
-    this.pipelines.set(code, pipeline);
+    const kernel = { id: this.bindings.id(pipeline), pipeline, layout: pipeline.getBindGroupLayout(0) };
+    this.kernels.set(code, kernel);
     this.stats.pipelinesCompiled++;
-    return pipeline;
-  }
-
-  private uniformSlice(params: ArrayBuffer): GPUBufferBinding {
-    const size = Math.ceil(params.byteLength / 16) * 16;
-    if (this.uniformOffset + size > UNIFORM_RING_BYTES) this.flush();
-    this.commandEncoder(); // a flush above ends the batch; the slice belongs to the next one
-    const offset = this.uniformOffset;
-    this.uniformStaging.set(new Uint8Array(params), offset);
-    this.uniformStaging.fill(0, offset + params.byteLength, offset + size);
-    this.uniformOffset = Math.ceil((offset + size) / this.uniformAlign) * this.uniformAlign;
-    return { buffer: this.uniformRing, offset, size };
+    return kernel;
   }
 
   private commandEncoder(): GPUCommandEncoder {

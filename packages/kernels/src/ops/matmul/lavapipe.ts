@@ -12,7 +12,8 @@
 import { rt } from '../../runtime/current.ts';
 import { profile, TEXTURE_KERNEL_LANES } from '../../runtime/profile.ts';
 import { Params } from '../../wgsl.ts';
-import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, type MatmulProblem } from './problem.ts';
+import { kernelSource } from '../../runtime/kernel-source.ts';
+import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, problemSourceKey, type MatmulProblem } from './problem.ts';
 import { operandTexture, packOperand } from './textures.ts';
 
 export interface LavapipeConfig {
@@ -93,7 +94,9 @@ export function encodeLavapipe(
   packOperand(b, texB, bMatrix, panelled ? panelWidth : panels * panelWidth, kPad, 0);
   const texA = direct ? null : operandTexture('a', kTexels, chunkRows, p.aMatrices);
 
-  const code = lavapipeKernel(p, cfg, panelled, direct);
+  const code = kernelSource(`matmul_lavapipe:${cfg.rm},${cfg.cn},${cfg.kb}:${panelled}:${direct}:${problemSourceKey(p)}`, () =>
+    lavapipeKernel(p, cfg, panelled, direct),
+  );
   for (let r0 = 0; r0 < p.M; r0 += chunkRows) {
     if (texA) packOperand(a, texA, { rows: p.M, cols: p.K, transposed: p.transA, matrices: p.aMatrices }, kTexels, chunkRows, r0);
     const rowGroups = Math.ceil(Math.min(chunkRows, p.M - r0) / cfg.rm);

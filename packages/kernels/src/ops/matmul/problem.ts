@@ -89,6 +89,15 @@ fn epilogue(v: f32, col: u32) -> f32 {
 }`;
 }
 
+/**
+ * What a kernel's source takes from the problem besides its own configuration: the epilogue and the
+ * batch rank (shapes and strides are uniforms). Part of every matmul kernel's kernelSource key.
+ */
+export function problemSourceKey(p: MatmulProblem): string {
+  const unbatched = p.batchShape.length === 1 && p.batchShape[0] === 1;
+  return `${p.hasBias ? 'bias' : ''}+${p.activation ?? ''}:${unbatched ? 0 : p.batchShape.length}`;
+}
+
 /** True when the epilogue is the identity (no bias, no activation). */
 export function plainEpilogue(p: MatmulProblem): boolean {
   return !p.hasBias && !p.activation;

@@ -2,6 +2,7 @@
 // (reused across matmuls, never allocated per call) and the pack kernel that fills one from a buffer.
 import { rt } from '../../runtime/current.ts';
 import { bucketSize } from '../../runtime/pool.ts';
+import { kernelSource } from '../../runtime/kernel-source.ts';
 import { Params } from '../../wgsl.ts';
 
 const TEXTURE_USAGE = 0x08 /* STORAGE_BINDING */ | 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */;
@@ -72,25 +73,8 @@ export function packOperand(
   r0: number,
 ): void {
   const panels = m.panels ?? 1;
-  const params = new Params().u32('rows', m.rows).u32('cols', m.cols).u32('width', texWidth).u32('r0', r0).u32('panels', panels);
-  const index = m.transposed ? 'c * p.rows + r' : 'r * p.cols + c';
-  const code = `@group(0) @binding(0) var<storage, read> src: array<f32>;
-${params.decl(1)}@group(0) @binding(2) var dst: texture_storage_2d_array<rgba32float, write>;
-
-fn element(base: u32, r: u32, c: u32) -> f32 {
-  if (r >= p.rows || c >= p.cols) { return 0.0; }
-  return src[base + ${index}];
-}
-
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  if (gid.x >= p.width) { return; }
-  let base = (gid.z / p.panels) * p.rows * p.cols;
-  let r = p.r0 + gid.y;
-  let c = ((gid.z % p.panels) * p.width + gid.x) * 4u;
-  let v = vec4<f32>(element(base, r, c), element(base, r, c + 1u), element(base, r, c + 2u), element(base, r, c + 3u));
-  textureStore(dst, vec2<u32>(gid.x, gid.y), gid.z, v);
-}`;
+  const params = new Params().u32('rows', m.rows).u32('cols', m.cols).u32('width', texWidth).u32('height', texHeight).u32('r0', r0).u32('panels', panels);
+  const code = kernelSource(`matmul_pack:${m.transposed}`, () => packKernel(params, m.transposed ? 'c * p.rows + r' : 'r * p.cols + c'));
   rt().dispatch({
     name: 'matmul_pack',
     code,
@@ -98,6 +82,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     outputs: [],
     params: params.pack(),
     resources: [view],
-    workgroups: [Math.ceil(texWidth / 64), texHeight, m.matrices * panels],
+    // 8×8 texels per workgroup: operand textures are often only a few texels wide, and a row-long
+    // workgroup of 64 would leave most lanes idle (lavapipe pays per workgroup).
+    workgroups: [Math.ceil(texWidth / 8), Math.ceil(texHeight / 8), m.matrices * panels],
   });
+}
+
+function packKernel(params: Params, index: string): string {
+  return `@group(0) @binding(0) var<storage, read> src: array<f32>;
+${params.decl(1)}@group(0) @binding(2) var dst: texture_storage_2d_array<rgba32float, write>;
+
+fn element(base: u32, r: u32, c: u32) -> f32 {
+  if (r >= p.rows || c >= p.cols) { return 0.0; }
+  return src[base + ${index}];
+}
+
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  let base = (gid.z / p.panels) * p.rows * p.cols;
+  let r = p.r0 + gid.y;
+  let c = ((gid.z % p.panels) * p.width + gid.x) * 4u;
+  let v = vec4<f32>(element(base, r, c), element(base, r, c + 1u), element(base, r, c + 2u), element(base, r, c + 3u));
+  textureStore(dst, vec2<u32>(gid.x, gid.y), gid.z, v);
+}`;
 }

@@ -7,7 +7,8 @@ import { Params } from '../../wgsl.ts';
 import { gemmBody, MATMUL_SPELLING } from '../gemm/kernel.ts';
 import { matrixOperand } from '../gemm/operands.ts';
 import { GEMM_PORTABLE, pickGemmTile, type GemmConfig } from '../gemm/tile.ts';
-import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, type MatmulProblem } from './problem.ts';
+import { kernelSource } from '../../runtime/kernel-source.ts';
+import { batchCount, batchOperandsUniform, dispatchBatches, epilogueWgsl, problemSourceKey, type MatmulProblem } from './problem.ts';
 
 /** The tile of a tiled variant for this problem: 'portable' always single-buffers; 'nvidia' takes big tiles per the profile's threshold. */
 export function tiledConfig(variant: 'nvidia' | 'portable', p: MatmulProblem): GemmConfig {
@@ -26,7 +27,10 @@ export function encodeTiled(
 ): void {
   const inputs = bias ? [a, b, bias] : [a, b];
   const workgroups: [number, number] = [Math.ceil(p.N / cfg.bn), Math.ceil(p.M / cfg.bm)];
-  dispatchBatches(p, { name: 'matmul_tiled', code: tiledKernel(p, cfg), inputs, outputs: [out] }, workgroups, (z0) => tiledParams(p, cfg, z0).params.pack());
+  const vectors = [(p.transA ? p.M : p.K) % 4 === 0, (p.transB ? p.K : p.N) % 4 === 0, p.N % 4 === 0].map(Number).join('');
+  const key = `matmul_tiled:${Object.values(cfg).join(',')}:${+p.transA}${+p.transB}:${vectors}:${profile().matmul.constantKLoop}:${problemSourceKey(p)}`;
+  const code = kernelSource(key, () => tiledKernel(p, cfg));
+  dispatchBatches(p, { name: 'matmul_tiled', code, inputs, outputs: [out] }, workgroups, (z0) => tiledParams(p, cfg, z0).params.pack());
 }
 
 function tiledParams(p: MatmulProblem, cfg: GemmConfig, z0: number): { params: Params; batchCode: string } {
