@@ -44,11 +44,12 @@ export abstract class Optimizer {
   /** Applies one update from `.grad` (parameters without a gradient are skipped). */
   update(options: StepOptions = {}): void {
     const withGrad = this.params.map((p, i) => i).filter((i) => this.params[i].grad);
+    this.beginUpdate(withGrad);
     let scale: DeviceArray | number = options.gradScale ?? 1;
     let clip: DeviceArray | null = null;
     if (options.maxGradNorm !== undefined && withGrad.length > 0) {
       // The norm is that of the scaled gradients; the clip coefficient then multiplies the scale.
-      const squares = K.sumOfSquares(withGrad.map((i) => this.params[i].grad!.data));
+      const squares = this.gradSquares(withGrad);
       const scaledSquares = scale === 1 ? squares : K.binary('mul', squares, (scale as number) ** 2);
       clip = K.gradClipScale(scaledSquares, options.maxGradNorm);
       if (scale !== 1) {
@@ -62,11 +63,24 @@ export abstract class Optimizer {
     }
     this.step++;
     const lr = this.lr * this.schedule(this.step - 1);
+    this.applyAll(withGrad, lr, scale);
+    clip?.dispose();
+  }
+
+  /** Called first in every update with the parameters that have gradients (a hook for batched optimizers). */
+  protected beginUpdate(_withGrad: number[]): void {}
+
+  /** Σ of the squared gradients of these parameters, as a 1-element array. */
+  protected gradSquares(withGrad: number[]): DeviceArray {
+    return K.sumOfSquares(withGrad.map((i) => this.params[i].grad!.data));
+  }
+
+  /** Updates these parameters, one `apply` each. */
+  protected applyAll(withGrad: number[], lr: number, scale: DeviceArray | number): void {
     for (const i of withGrad) {
       const p = this.params[i];
       this.apply(p, p.grad!.data, lr, scale, ++this.paramSteps[i]);
     }
-    clip?.dispose();
   }
 
   zeroGrad(): void {
@@ -138,66 +152,114 @@ export interface AdamWConfig {
   weightDecay?: number;
 }
 
-/** torch.optim.AdamW (decoupled weight decay, bias correction), fused per parameter. */
+/**
+ * torch.optim.AdamW (decoupled weight decay, bias correction). Multi-tensor: the moments of all
+ * parameters live end to end in two flat buffers, and each update copies the gradients and the
+ * parameters into flat buffers, so the gradient norm and the update of every parameter are one
+ * dispatch each (bit-identical to the per-parameter kernels; see K.SegmentedTensors).
+ */
 export class AdamW extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  private m = new Map<Tensor, Tensor>();
-  private v = new Map<Tensor, Tensor>();
+  private readonly layout: K.SegmentedTensors;
+  /** exp_avg, exp_avg_sq, and the per-update copies of the parameters and gradients, flat; allocated on first use. */
+  private flat: { m: DeviceArray; v: DeviceArray; param: DeviceArray; grad: DeviceArray } | null = null;
+  /** Per-parameter copies of the moments handed out by stateDict() (owned, refreshed by each call). */
+  private stateViews: Tensor[] = [];
 
   constructor(params: Tensor[], config: AdamWConfig = {}) {
     super(params, config.lr ?? 1e-3);
     [this.beta1, this.beta2] = config.betas ?? [0.9, 0.999];
     this.eps = config.eps ?? 1e-8;
     this.weightDecay = config.weightDecay ?? 0.01;
+    this.layout = new K.SegmentedTensors(params.map((p) => p.size));
   }
 
-  protected apply(p: Tensor, grad: DeviceArray, lr: number, gradScale: DeviceArray | number, step: number): void {
-    if (!this.m.has(p)) {
-      this.m.set(p, zerosLike(p));
-      this.v.set(p, zerosLike(p));
+  private buffers(): NonNullable<AdamW['flat']> {
+    if (!this.flat) {
+      const zeros = () => {
+        const a = DeviceArray.empty([this.layout.total], 'f32', 'optimizer_state');
+        if (a.size) K.rt().fillWords(a.buffer, a.size, 0);
+        return a;
+      };
+      const scratch = () => DeviceArray.empty([this.layout.total], 'f32', 'optimizer_scratch');
+      this.flat = { m: zeros(), v: zeros(), param: scratch(), grad: scratch() };
     }
-    K.adamw(p.data, grad, this.m.get(p)!.data, this.v.get(p)!.data, {
+    return this.flat;
+  }
+
+  protected override beginUpdate(withGrad: number[]): void {
+    if (withGrad.length === 0) return;
+    const flat = this.buffers();
+    const segments = this.layout.select(withGrad);
+    K.gatherSegments(withGrad.map((i) => this.params[i].grad!.data), segments, flat.grad);
+    K.gatherSegments(withGrad.map((i) => this.params[i].data), segments, flat.param);
+  }
+
+  protected override gradSquares(withGrad: number[]): DeviceArray {
+    return this.layout.sumOfSquares(this.buffers().grad, withGrad);
+  }
+
+  protected override applyAll(withGrad: number[], lr: number, gradScale: DeviceArray | number): void {
+    if (withGrad.length === 0) return;
+    const flat = this.buffers();
+    const steps = withGrad.map((i) => ++this.paramSteps[i]);
+    this.layout.adamw(flat.param, flat.grad, flat.m, flat.v, withGrad, {
       lr,
-      step,
+      steps,
       beta1: this.beta1,
       beta2: this.beta2,
       eps: this.eps,
       weightDecay: this.weightDecay,
       gradScale,
     });
+    K.scatterSegments(flat.param, this.layout.select(withGrad), withGrad.map((i) => this.params[i].data));
+  }
+
+  protected apply(): void {
+    throw new Error('AdamW updates all parameters at once (applyAll)');
   }
 
   stateDict(): Map<string, Tensor> {
     const out = new Map<string, Tensor>(this.stepState());
-    this.params.forEach((p, i) => {
-      if (!this.m.has(p)) {
-        this.m.set(p, zerosLike(p));
-        this.v.set(p, zerosLike(p));
-      }
-      out.set(`${i}.exp_avg`, this.m.get(p)!);
-      out.set(`${i}.exp_avg_sq`, this.v.get(p)!);
+    const flat = this.buffers();
+    if (this.stateViews.length === 0) {
+      this.stateViews = this.params.flatMap((p) => [0, 1].map(() => new Tensor(DeviceArray.empty(p.shape, 'f32', 'optimizer_state')).keep()));
+    }
+    const all = this.params.map((_, i) => i);
+    K.scatterSegments(flat.m, this.layout.select(all), all.map((i) => this.stateViews[2 * i].data));
+    K.scatterSegments(flat.v, this.layout.select(all), all.map((i) => this.stateViews[2 * i + 1].data));
+    this.params.forEach((_, i) => {
+      out.set(`${i}.exp_avg`, this.stateViews[2 * i]);
+      out.set(`${i}.exp_avg_sq`, this.stateViews[2 * i + 1]);
     });
     return out;
   }
 
   loadStateDict(state: HostState): void {
     this.loadStepState(state);
+    const flat = this.buffers();
     this.params.forEach((p, i) => {
-      this.m.get(p)?.dispose();
-      this.v.get(p)?.dispose();
-      this.m.set(p, loadInto(state, `${i}.exp_avg`, p));
-      this.v.set(p, loadInto(state, `${i}.exp_avg_sq`, p));
+      const { offset } = this.layout.segments[i];
+      for (const [name, into] of [[`${i}.exp_avg`, flat.m], [`${i}.exp_avg_sq`, flat.v]] as const) {
+        const host = state.get(name);
+        if (!host) throw new Error(`optimizer state: "${name}" is missing`);
+        if (K.fmt(host.shape) !== K.fmt(p.shape)) throw new Error(`optimizer state: "${name}" has shape ${K.fmt(host.shape)}, parameter has ${K.fmt(p.shape)}`);
+        if (!(host.data instanceof Float32Array)) throw new Error(`optimizer state: "${name}" must be f32`);
+        K.rt().upload(into.buffer, host.data, offset * 4);
+      }
     });
   }
 
   override dispose(): void {
     super.dispose();
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear();
-    this.v.clear();
+    if (this.flat) for (const a of Object.values(this.flat)) a.dispose();
+    this.flat = null;
+    for (const t of this.stateViews) t.dispose();
+    this.stateViews = [];
+    this.layout.dispose();
   }
 }
 

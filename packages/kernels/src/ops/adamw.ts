@@ -3,6 +3,7 @@
 // Per-step scalars (lr, step, …) travel in a uniform, so one pipeline serves every step and tensor.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { fmt, shapesEqual } from '../shape.ts';
 import { bindings, grid, gridMain, linearIndex, Params, WG } from '../wgsl.ts';
 import { mapElementwise } from './elementwise.ts';
@@ -71,7 +72,7 @@ export function adamw(param: DeviceArray, grad: DeviceArray, m: DeviceArray, v: 
     .f32('eps', eps)
     .f32('scale', scale.host);
   const inputs: Array<[string, string]> = [['grad', 'f32'], ...(scale.buffer ? [['scale_buf', 'f32'] as [string, string]] : [])];
-  const code = `${bindings(inputs, [['param', 'f32'], ['m', 'f32'], ['v', 'f32']])}${params.decl(inputs.length + 3)}
+  const code = kernelSource(`adamw:${!!scale.buffer}`, () => `${bindings(inputs, [['param', 'f32'], ['m', 'f32'], ['v', 'f32']])}${params.decl(inputs.length + 3)}
 ${gridMain()} {
   let i = ${linearIndex()};
   if (i >= p.n) { return; }
@@ -82,7 +83,7 @@ ${gridMain()} {
   v[i] = vi;
   let denom = sqrt(vi) * p.inv_sqrt_bc2 + p.eps;
   param[i] = param[i] * p.decay - p.step_size * mi / denom;
-}`;
+}`);
   rt().dispatch({
     name: 'adamw',
     code,
@@ -160,7 +161,7 @@ ${gridMain()} {
 const MAX_GROUPS = 256;
 const ITEMS_PER_THREAD = 4;
 
-const TREE_REDUCE = `
+export const TREE_REDUCE = `
   scratch[t] = acc;
   workgroupBarrier();
   for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
@@ -175,11 +176,10 @@ const TREE_REDUCE = `
  */
 export function sumOfSquares(xs: DeviceArray[]): DeviceArray {
   for (const x of xs) if (x.dtype !== 'f32') throw new Error(`sumOfSquares: arrays must be f32, got ${x.dtype} of shape ${fmt(x.shape)}`);
-  const groups = xs.map((x) => Math.min(MAX_GROUPS, Math.ceil(x.size / (WG * ITEMS_PER_THREAD))));
+  const groups = xs.map((x) => sumOfSquaresGroups(x.size));
   const totalPartials = groups.reduce((a, b) => a + b, 0);
   const partials = DeviceArray.empty([totalPartials], 'f32', 'sumOfSquares');
-  const out = DeviceArray.empty([1], 'f32', 'sumOfSquares');
-  const firstPass = `${bindings([['x', 'f32']], [['partials', 'f32']])}${new Params().u32('n', 0).u32('base', 0).u32('groups', 0).decl(2)}
+  const firstPass = kernelSource('sumOfSquares', () => `${bindings([['x', 'f32']], [['partials', 'f32']])}${new Params().u32('n', 0).u32('base', 0).u32('groups', 0).decl(2)}
 var<workgroup> scratch: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -187,7 +187,7 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
   for (var i = wg.x * ${WG}u + t; i < p.n; i += p.groups * ${WG}u) { let v = x[i]; acc += v * v; }
   ${TREE_REDUCE}
   if (t == 0u) { partials[p.base + wg.x] = scratch[0]; }
-}`;
+}`);
   let base = 0;
   xs.forEach((x, k) => {
     if (groups[k] === 0) return;
@@ -195,7 +195,21 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
     rt().dispatch({ name: 'sumOfSquares', code: firstPass, inputs: [x.buffer], outputs: [partials.buffer], params: params.pack(), workgroups: [groups[k]] });
     base += groups[k];
   });
-  const finalPass = `${bindings([['partials', 'f32']], [['out', 'f32']])}${new Params().u32('n', 0).decl(2)}
+  const out = sumOfSquaresFinal(partials, totalPartials);
+  partials.dispose();
+  return out;
+}
+
+/** Workgroups of the first pass for an array of `size` elements. */
+export function sumOfSquaresGroups(size: number): number {
+  return Math.min(MAX_GROUPS, Math.ceil(size / (WG * ITEMS_PER_THREAD)));
+}
+
+/** The second pass: one workgroup sums the first `count` partials in a fixed order. */
+export function sumOfSquaresFinal(partials: DeviceArray, count: number): DeviceArray {
+  const out = DeviceArray.empty([1], 'f32', 'sumOfSquares');
+  const params = new Params().u32('n', count);
+  const code = kernelSource('sumOfSquares_final', () => `${bindings([['partials', 'f32']], [['out', 'f32']])}${params.decl(2)}
 var<workgroup> scratch: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) t: u32) {
@@ -203,16 +217,8 @@ fn main(@builtin(local_invocation_index) t: u32) {
   for (var i = t; i < p.n; i += ${WG}u) { acc += partials[i]; }
   ${TREE_REDUCE}
   if (t == 0u) { out[0] = scratch[0]; }
-}`;
-  rt().dispatch({
-    name: 'sumOfSquares_final',
-    code: finalPass,
-    inputs: [partials.buffer],
-    outputs: [out.buffer],
-    params: new Params().u32('n', totalPartials).pack(),
-    workgroups: [1],
-  });
-  partials.dispose();
+}`);
+  rt().dispatch({ name: 'sumOfSquares_final', code, inputs: [partials.buffer], outputs: [out.buffer], params: params.pack(), workgroups: [1] });
   return out;
 }
 
