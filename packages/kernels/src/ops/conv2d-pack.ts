@@ -2,6 +2,7 @@
 // block's weights for a reduction channel are contiguous), and the zero-padded source texture.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import {
   blocksPerGroup,
@@ -49,14 +50,14 @@ function packedAt(p: DirectProblem, tile: DirectTile, layout: WeightLayout): str
 export function packWeights(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout): DeviceArray {
   const total = packedWeightSize(p, tile);
   const out = DeviceArray.empty([total], 'f32', 'conv2d');
-  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+  const code = kernelSource(`conv2d_pack_weights:${problemKey(p, tile)}:${layout}`, () => `@group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 ${packedAt(p, tile, layout)}
 ${gridMain()} {
   let i = ${linearIndex()};
   if (i >= ${total}u) { return; }
   out[i] = packed_at(i);
-}`;
+}`);
   rt().dispatch({ name: 'conv2d_pack_weights', code, inputs: [w.buffer], outputs: [out.buffer], workgroups: grid(total) });
   return out;
 }
@@ -68,9 +69,9 @@ ${gridMain()} {
  */
 export function packWeightsTexture(w: DeviceArray, p: DirectProblem, tile: DirectTile, layout: WeightLayout, segment: number): GPUTextureView {
   const shape = weightTextureShape(p, tile, segment);
-  const texture = scratchTexture('weights', shape.width, shape.rows, shape.layers);
+  const view = scratchTexture('weights', shape.width, shape.rows, shape.layers);
   const total = shape.width * shape.rows * shape.layers;
-  const code = `@group(0) @binding(0) var<storage, read> w: array<f32>;
+  const code = kernelSource(`conv2d_pack_weights_texture:${problemKey(p, tile)}:${layout}:${segment}`, () => `@group(0) @binding(0) var<storage, read> w: array<f32>;
 @group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;
 ${packedAt(p, tile, layout)}
 ${gridMain()} {
@@ -81,49 +82,63 @@ ${gridMain()} {
   let row = (t / ${shape.width}u) % ${shape.rows}u;
   let layer = t / ${shape.width * shape.rows}u;
   textureStore(dst, vec2<i32>(i32(tx), i32(row)), i32(layer), vec4<f32>(packed_at(i), packed_at(i + 1u), packed_at(i + 2u), packed_at(i + 3u)));
-}`;
-  const view = texture.createView({ dimension: '2d-array' });
+}`);
   rt().dispatch({ name: 'conv2d_pack_weights_texture', code, inputs: [w.buffer], outputs: [], resources: [view], workgroups: grid(total) });
   return view;
 }
 
-// Scratch textures are reused across calls (keyed by role and size); a model has few conv shapes.
-// The least recently used one is destroyed past this many (each is at most a few tens of MB).
-const textures = new Map<string, GPUTexture>();
-const MAX_CACHED_TEXTURES = 16;
+// Scratch textures are reused across calls (keyed by role and size), each with its one view, so
+// that a recurring conv binds the same view (and its cached bind group). A UNet has a few dozen
+// conv shapes; the least recently used textures are destroyed past a byte budget (a count limit
+// of 16 thrashed there: each eviction forces a submit).
+interface Scratch {
+  texture: GPUTexture;
+  view: GPUTextureView;
+  bytes: number;
+}
+const textures = new Map<string, Scratch>();
+let cachedBytes = 0;
+const MAX_CACHED_BYTES = 256 * 1024 * 1024;
 
 /** Destroys the scratch textures conv2d keeps between calls (after submitting pending work). */
 export function releaseConv2dScratch(): void {
   if (textures.size === 0) return;
   rt().flush();
-  for (const t of textures.values()) t.destroy();
+  for (const t of textures.values()) t.texture.destroy();
   textures.clear();
+  cachedBytes = 0;
 }
 
-function scratchTexture(slot: string, width: number, height: number, layers: number): GPUTexture {
+function scratchTexture(slot: string, width: number, height: number, layers: number): GPUTextureView {
   const key = `${slot}:${width}x${height}x${layers}`;
-  let texture = textures.get(key);
-  if (texture) {
+  const hit = textures.get(key);
+  if (hit) {
     textures.delete(key); // re-insert: most recently used last
-    textures.set(key, texture);
-    return texture;
+    textures.set(key, hit);
+    return hit.view;
   }
-  if (textures.size >= MAX_CACHED_TEXTURES) {
-    // Work already encoded may still use the oldest texture: submit it before destroying (WebGPU
+  const bytes = width * height * layers * 16;
+  if (cachedBytes + bytes > MAX_CACHED_BYTES && textures.size > 0) {
+    // Work already encoded may still use the evicted textures: submit it before destroying (WebGPU
     // defers the destruction of submitted work's resources until that work completes).
     rt().flush();
-    const [oldKey, old] = textures.entries().next().value!;
-    textures.delete(oldKey);
-    old.destroy();
+    for (const [oldKey, old] of textures) {
+      if (cachedBytes + bytes <= MAX_CACHED_BYTES) break;
+      textures.delete(oldKey);
+      old.texture.destroy();
+      cachedBytes -= old.bytes;
+    }
   }
-  texture = rt().device.createTexture({
+  const texture = rt().device.createTexture({
     size: [width, height, layers],
     format: 'rgba32float',
     usage: 0x08 /* STORAGE_BINDING */,
     label: `conv2d-${key}`,
   });
-  textures.set(key, texture);
-  return texture;
+  const entry = { texture, view: texture.createView({ dimension: '2d-array' }), bytes };
+  textures.set(key, entry);
+  cachedBytes += bytes;
+  return entry.view;
 }
 
 /**
@@ -134,13 +149,19 @@ function scratchTexture(slot: string, width: number, height: number, layers: num
 export function sourceTexture(x: DeviceArray, p: DirectProblem, tile: DirectTile, slot = 'src'): GPUTextureView {
   const t = sourceTextureShape(p, tile);
   const height = p.n * t.rows;
-  const texture = scratchTexture(slot, t.width, height, t.layers);
+  const view = scratchTexture(slot, t.width, height, t.layers);
   const total = t.width * height * t.layers;
+  const code = kernelSource(`conv2d_source_texture:${problemKey(p, tile)}`, () => sourceTextureKernel(p, t, height, total));
+  rt().dispatch({ name: 'conv2d_source_texture', code, inputs: [x.buffer], outputs: [], resources: [view], workgroups: grid(total) });
+  return view;
+}
+
+function sourceTextureKernel(p: DirectProblem, t: { width: number; rows: number; layers: number }, height: number, total: number): string {
   const reads = [0, 1, 2, 3].map(
     (k) => `  { let col = i32(tx * 4u + ${k}u) - ${p.pw};
     if (rowOk && col >= 0 && col < ${p.wx}) { v[${k}] = x[rowBase + u32(col)]; } }`,
   );
-  const code = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+  return `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var dst: texture_storage_2d_array<rgba32float, write>;
 ${gridMain()} {
   let i = ${linearIndex()};
@@ -156,7 +177,9 @@ ${gridMain()} {
 ${reads.join('\n')}
   textureStore(dst, vec2<i32>(i32(tx), i32(y)), i32(c), v);
 }`;
-  const view = texture.createView({ dimension: '2d-array' });
-  rt().dispatch({ name: 'conv2d_source_texture', code, inputs: [x.buffer], outputs: [], resources: [view], workgroups: grid(total) });
-  return view;
+}
+
+/** Every field of the problem and the tile: the pack kernels bake them in. */
+function problemKey(p: DirectProblem, tile: DirectTile): string {
+  return `${Object.values(p).join(',')}|${Object.values(tile).join(',')}`;
 }

@@ -5,6 +5,7 @@
 // (subgroupAdd, or through workgroup memory), and chunks, when there are several, by a second pass.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { cachedKernel } from '../runtime/kernel-source.ts';
 import { profile } from '../runtime/profile.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { forwardProblem, textureFits, type DirectProblem } from './conv2d-direct.ts';
@@ -253,7 +254,7 @@ export function conv2dWeightGrad(dy: DeviceArray, x: DeviceArray, g: ConvGeometr
     return dw;
   }
   const plan = planWeightGrad(g);
-  const kernel = weightGradKernel(g, plan);
+  const kernel = cachedKernel(`conv2d_weight_grad:${Object.values(g)}|${Object.values(plan)}`, () => weightGradKernel(g, plan));
   const part = plan.chunks > 1 ? DeviceArray.empty([plan.chunks * wsize], 'f32', op) : dw;
   if (plan.source === 'texture') {
     const tile = { ot: 1, px: PX, wg: 1, cu: 1 };

@@ -8,6 +8,7 @@
 // 'subgroup' variant is 'texture' with storage-buffer sources.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { cachedKernel } from '../runtime/kernel-source.ts';
 import { profile, type Conv2dVariant } from '../runtime/profile.ts';
 import { fmt, type Shape } from '../shape.ts';
 import { sum } from './reduce.ts';
@@ -158,7 +159,9 @@ function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: W
     return;
   }
   const plan = planDirect(p, variant, profile().subgroup.fixed);
-  const kernel = directKernel(p, plan, bias !== null);
+  const kernel = cachedKernel(`conv2d:${Object.values(p)}|${Object.values(plan.tile)}|${plan.source},${plan.weights},${plan.weightSource},${plan.subgroup},${plan.vecStore}|${bias !== null}`, () =>
+    directKernel(p, plan, bias !== null),
+  );
   const inputs: GPUBuffer[] = [];
   const resources: GPUTextureView[] = [];
   if (plan.source === 'texture') resources.push(sourceTexture(src, p, plan.tile));

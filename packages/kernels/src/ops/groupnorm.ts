@@ -5,6 +5,7 @@
 // instead of N·G long ones. The backward likewise reduces per channel, then per group.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { fmt, sizeOf } from '../shape.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import { f32Lit } from './reduce-kit.ts';
@@ -109,7 +110,8 @@ export function groupNorm(
 /** Per (n, c): the mean and Σ(x − mean)² over the spatial positions. */
 function channelMoments(op: string, x: DeviceArray, d: Dims, chanMean: DeviceArray, chanM2: DeviceArray): void {
   const k = new RowKernel(planRows(d.n * d.c, d.s));
-  const body = `${k.load(['x'])}
+  const code = k.source(`${op}_channel_moments:${d.n},${d.c},${d.s},${d.groups}`, () => {
+    const body = `${k.load(['x'])}
   let shift = ${k.plan.width === 4 ? 'x[rb].x' : 'x[rb]'};
   var s = 0.0;
   ${k.each((at) => `s += hsum(${at('x')} - shift);`)}
@@ -119,7 +121,8 @@ function channelMoments(op: string, x: DeviceArray, d: Dims, chanMean: DeviceArr
   ${k.each((at) => `let e = (${at('x')} - shift) - delta; q += hsum(e * e);`)}
   ${k.reduce('q', { type: 'f32', combine: 'comb_sum' }, 'q')}
   if (row_ok && ty == 0u) { mean_out[row] = shift + delta; m2_out[row] = q; }`;
-  const code = k.shader([['x', 'V']], [['mean_out', 'f32'], ['m2_out', 'f32']], body);
+    return k.shader([['x', 'V']], [['mean_out', 'f32'], ['m2_out', 'f32']], body);
+  });
   k.dispatch(`${op}_channel_moments`, code, [x.buffer], [chanMean.buffer, chanM2.buffer]);
 }
 
@@ -127,7 +130,7 @@ function channelMoments(op: string, x: DeviceArray, d: Dims, chanMean: DeviceArr
 function groupMoments(op: string, d: Dims, eps: number, chanMean: DeviceArray, chanM2: DeviceArray, mean: DeviceArray, rstd: DeviceArray): void {
   const cg = d.c / d.groups;
   const rows = d.n * d.groups;
-  const code = `@group(0) @binding(0) var<storage, read> cmean: array<f32>;
+  const code = kernelSource(`${op}_group_moments:${d.n},${d.c},${d.s},${d.groups}:${eps}`, () => `@group(0) @binding(0) var<storage, read> cmean: array<f32>;
 @group(0) @binding(1) var<storage, read> cm2: array<f32>;
 @group(0) @binding(2) var<storage, read_write> mean_out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rstd_out: array<f32>;
@@ -142,7 +145,7 @@ ${gridMain(64)} {
   for (var c = 0u; c < ${cg}u; c++) { let e = cmean[c0 + c] - m; m2 += cm2[c0 + c] + ${f32Lit(d.s)} * e * e; }
   mean_out[i] = m;
   rstd_out[i] = inverseSqrt(m2 / ${f32Lit(cg * d.s)} + ${f32Lit(eps)});
-}`;
+}`);
   rt().dispatch({
     name: `${op}_group_moments`,
     code,
@@ -176,7 +179,7 @@ function normalize(
   if (weight) inputs.push(['w', weight]);
   if (bias) inputs.push(['b', bias]);
   const decl = inputs.map(([name], j) => `@group(0) @binding(${j}) var<storage, read> ${name}: array<${name === 'x' ? 'V' : 'f32'}>;`);
-  const code = `alias V = ${width === 4 ? 'vec4<f32>' : 'f32'};
+  const code = kernelSource(`${op}:${d.n},${d.c},${d.s},${d.groups}:${!!weight}${!!bias}${silu}`, () => `alias V = ${width === 4 ? 'vec4<f32>' : 'f32'};
 ${decl.join('\n')}
 @group(0) @binding(${inputs.length}) var<storage, read_write> y: array<V>;
 ${gridMain()} {
@@ -186,7 +189,7 @@ ${gridMain()} {
   var z = (x[i] - V(mean[ng])) * rstd[ng]${weight ? ' * w[c]' : ''}${bias ? ' + b[c]' : ''};
   ${silu ? `z = z * ${sigmoid('z')};` : ''}
   y[i] = z;
-}`;
+}`);
   rt().dispatch({ name: op, code, inputs: inputs.map(([, a]) => a.buffer), outputs: [y.buffer], workgroups: grid(units) });
 }
 
@@ -268,7 +271,13 @@ function channelGradSums(
   p2: DeviceArray,
 ): void {
   const k = new RowKernel(planRows(d.n * d.c, d.s));
-  const body = `${k.load(['dy', 'x'])}
+  const inputs: Array<[string, string]> = [['dy', 'V'], ['x', 'V'], ['mean', 'f32'], ['rstd', 'f32']];
+  const buffers = [dy.buffer, x.buffer, mean.buffer, rstd.buffer];
+  // The affine parameters only matter here through the pre-activation of the SiLU.
+  if (w && silu) (inputs.push(['w', 'f32']), buffers.push(w.buffer));
+  if (b && silu) (inputs.push(['b', 'f32']), buffers.push(b.buffer));
+  const code = k.source(`${op}_channel_sums:${d.n},${d.c},${d.s},${d.groups}:${!!w}${!!b}${silu}`, () => {
+    const body = `${k.load(['dy', 'x'])}
   let c = row % ${d.c}u;
   let ng = row / ${d.c / d.groups}u;
   var s1 = 0.0;
@@ -277,12 +286,8 @@ function channelGradSums(
   var s12 = vec2<f32>(s1, s2);
   ${k.reduce('s12', { type: 'vec2<f32>', combine: 'comb_sum2' }, 's12')}
   if (row_ok && ty == 0u) { p1[row] = s12.x; p2[row] = s12.y; }`;
-  const inputs: Array<[string, string]> = [['dy', 'V'], ['x', 'V'], ['mean', 'f32'], ['rstd', 'f32']];
-  const buffers = [dy.buffer, x.buffer, mean.buffer, rstd.buffer];
-  // The affine parameters only matter here through the pre-activation of the SiLU.
-  if (w && silu) (inputs.push(['w', 'f32']), buffers.push(w.buffer));
-  if (b && silu) (inputs.push(['b', 'f32']), buffers.push(b.buffer));
-  const code = k.shader(inputs, [['p1', 'f32'], ['p2', 'f32']], body);
+    return k.shader(inputs, [['p1', 'f32'], ['p2', 'f32']], body);
+  });
   k.dispatch(`${op}_channel_sums`, code, buffers, [p1.buffer, p2.buffer]);
 }
 
@@ -290,7 +295,7 @@ function channelGradSums(
 function groupGradSums(op: string, d: Dims, w: DeviceArray | null, p1: DeviceArray, p2: DeviceArray, ab: DeviceArray): void {
   const cg = d.c / d.groups;
   const rows = d.n * d.groups;
-  const code = `@group(0) @binding(0) var<storage, read> p1: array<f32>;
+  const code = kernelSource(`${op}_group_sums:${d.n},${d.c},${d.s},${d.groups}:${!!w}`, () => `@group(0) @binding(0) var<storage, read> p1: array<f32>;
 @group(0) @binding(1) var<storage, read> p2: array<f32>;
 ${w ? '@group(0) @binding(2) var<storage, read> w: array<f32>;' : ''}
 @group(0) @binding(${w ? 3 : 2}) var<storage, read_write> ab: array<f32>;
@@ -308,7 +313,7 @@ ${gridMain(64)} {
   }
   ab[2u * i] = a / ${f32Lit(cg * d.s)};
   ab[2u * i + 1u] = b / ${f32Lit(cg * d.s)};
-}`;
+}`);
   const inputs = [p1.buffer, p2.buffer, ...(w ? [w.buffer] : [])];
   rt().dispatch({ name: `${op}_group_sums`, code, inputs, outputs: [ab.buffer], workgroups: grid(rows, 64) });
 }
@@ -338,7 +343,7 @@ function inputGrad(
   if (w) inputs.push(['w', w, 'f32']);
   if (b && silu) inputs.push(['b', b, 'f32']);
   const decl = inputs.map(([name, , type], j) => `@group(0) @binding(${j}) var<storage, read> ${name}: array<${type}>;`);
-  const code = `alias V = ${width === 4 ? 'vec4<f32>' : 'f32'};
+  const code = kernelSource(`${op}_dx:${d.n},${d.c},${d.s},${d.groups}:${!!w}${!!b}${silu}`, () => `alias V = ${width === 4 ? 'vec4<f32>' : 'f32'};
 ${decl.join('\n')}
 @group(0) @binding(${inputs.length}) var<storage, read_write> dx: array<V>;
 ${gridMain()} {
@@ -347,6 +352,6 @@ ${gridMain()} {
   ${unitHeader(d, width)}
   ${dzCode(w, b, silu, 'x[i]', 'dy[i]')}
   dx[i] = rstd[ng] * (dz${w ? ' * w[c]' : ''} - V(ab[2u * ng]) - xh * ab[2u * ng + 1u]);
-}`;
+}`);
   rt().dispatch({ name: `${op}_dx`, code, inputs: inputs.map(([, a]) => a.buffer), outputs: [dx.buffer], workgroups: grid(units) });
 }

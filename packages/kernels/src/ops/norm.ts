@@ -4,6 +4,7 @@
 // Weight/bias gradients are column sums over all rows: a parallel column reduction in two passes.
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { fmt, shapesEqual } from '../shape.ts';
 import { bindings, Params } from '../wgsl.ts';
 import { sum } from './reduce.ts';
@@ -44,7 +45,12 @@ export function layerNorm(x: DeviceArray, weight?: DeviceArray | null, bias?: De
   if (rows === 0) return { y, mean, rstd };
   const k = new RowKernel(planRows(rows, cols));
   const affine = `${weight ? ' * w[u]' : ''}${bias ? ' + b[u]' : ''}`;
-  const body = `${k.load(['x'])}
+  const inputs: Array<[string, string]> = [['x', 'V']];
+  const buffers = [x.buffer];
+  if (weight) (inputs.push(['w', 'V']), buffers.push(weight.buffer));
+  if (bias) (inputs.push(['b', 'V']), buffers.push(bias.buffer));
+  const code = k.source(`${op}:${affine}:${cols}:${eps}`, () => {
+    const body = `${k.load(['x'])}
   let shift = ${k.plan.width === 4 ? 'x[rb].x' : 'x[rb]'};
   var s = 0.0;
   ${k.each((at) => `s += hsum(${at('x')} - shift);`)}
@@ -58,11 +64,8 @@ export function layerNorm(x: DeviceArray, weight?: DeviceArray | null, bias?: De
     ${k.each((at) => `y[rb + u] = ((${at('x')} - shift) - delta) * rs${affine};`)}
     if (ty == 0u) { mean_out[row] = shift + delta; rstd_out[row] = rs; }
   }`;
-  const inputs: Array<[string, string]> = [['x', 'V']];
-  const buffers = [x.buffer];
-  if (weight) (inputs.push(['w', 'V']), buffers.push(weight.buffer));
-  if (bias) (inputs.push(['b', 'V']), buffers.push(bias.buffer));
-  const code = k.shader(inputs, [['y', 'V'], ['mean_out', 'f32'], ['rstd_out', 'f32']], body);
+    return k.shader(inputs, [['y', 'V'], ['mean_out', 'f32'], ['rstd_out', 'f32']], body);
+  });
   k.dispatch(op, code, buffers, [y.buffer, mean.buffer, rstd.buffer]);
   return { y, mean, rstd };
 }
@@ -92,7 +95,9 @@ export function rmsNorm(x: DeviceArray, weight?: DeviceArray | null, eps = 1e-6)
   const rstd = DeviceArray.empty(rowShape, 'f32', op);
   if (rows === 0) return { y, rstd };
   const k = new RowKernel(planRows(rows, cols));
-  const body = `${k.load(['x'])}
+  const inputs: Array<[string, string]> = weight ? [['x', 'V'], ['w', 'V']] : [['x', 'V']];
+  const code = k.source(`${op}:${!!weight}:${cols}:${eps}`, () => {
+    const body = `${k.load(['x'])}
   var q = 0.0;
   ${k.each((at) => `q += hsum(${at('x')} * ${at('x')});`)}
   ${k.reduce('q', { type: 'f32', combine: 'comb_sum' }, 'q')}
@@ -101,8 +106,8 @@ export function rmsNorm(x: DeviceArray, weight?: DeviceArray | null, eps = 1e-6)
     ${k.each((at) => `y[rb + u] = ${at('x')} * rs${weight ? ' * w[u]' : ''};`)}
     if (ty == 0u) { rstd_out[row] = rs; }
   }`;
-  const inputs: Array<[string, string]> = weight ? [['x', 'V'], ['w', 'V']] : [['x', 'V']];
-  const code = k.shader(inputs, [['y', 'V'], ['rstd_out', 'f32']], body);
+    return k.shader(inputs, [['y', 'V'], ['rstd_out', 'f32']], body);
+  });
   k.dispatch(op, code, weight ? [x.buffer, weight.buffer] : [x.buffer], [y.buffer, rstd.buffer]);
   return { y, rstd };
 }
@@ -156,10 +161,17 @@ function normBackward(
   if (rows > 0) {
     // dx = rstd · (g − mean(g) − x̂ · mean(g ⊙ x̂)) with g = dy ⊙ weight (RMSNorm: no mean(g) term).
     const k = new RowKernel(planRows(rows, cols));
+    const inputs: Array<[string, string]> = [['dy', 'V'], ['x', 'V']];
+    const buffers = [dy.buffer, x.buffer];
+    if (weight) (inputs.push(['w', 'V']), buffers.push(weight.buffer));
+    if (mean) (inputs.push(['mean', 'f32']), buffers.push(mean.buffer));
+    inputs.push(['rstd', 'f32']);
+    buffers.push(rstd.buffer);
     const g = (at: (n: string) => string) => `${at('dy')}${weight ? ' * w[u]' : ''}`;
     const xhat = (at: (n: string) => string) => (mean ? `(${at('x')} - mu) * rs` : `${at('x')} * rs`);
     const n = f32Lit(cols);
-    const body = `${k.load(['dy', 'x'])}
+    const code = k.source(`${op}:${!!weight}:${!!mean}:${cols}`, () => {
+      const body = `${k.load(['dy', 'x'])}
   let rs = rstd[row];
   ${mean ? 'let mu = mean[row];' : ''}
   var ab = vec2<f32>(0.0);
@@ -168,13 +180,9 @@ function normBackward(
   let a = ${mean ? `ab.x / ${n}` : '0.0'};
   let b = ab.y / ${n};
   if (row_ok) { ${k.each((at) => `let xh = ${xhat(at)}; dx[rb + u] = rs * ((${g(at)} - a) - xh * b);`)} }`;
-    const inputs: Array<[string, string]> = [['dy', 'V'], ['x', 'V']];
-    const buffers = [dy.buffer, x.buffer];
-    if (weight) (inputs.push(['w', 'V']), buffers.push(weight.buffer));
-    if (mean) (inputs.push(['mean', 'f32']), buffers.push(mean.buffer));
-    inputs.push(['rstd', 'f32']);
-    buffers.push(rstd.buffer);
-    k.dispatch(op, k.shader(inputs, [['dx', 'V']], body), buffers, [dx.buffer]);
+      return k.shader(inputs, [['dx', 'V']], body);
+    });
+    k.dispatch(op, code, buffers, [dx.buffer]);
   }
   const params = weightGrad || biasGrad ? paramGrads(op, dy, x, mean, rstd, rows, cols, weightGrad, biasGrad) : { dw: null, db: null };
   return { dx, dweight: params.dw, dbias: params.db };
@@ -232,7 +240,7 @@ function paramGrads(
   if (wantB) outputs.push(['db_out', V]);
   // Row counts are uniforms (batch sizes vary); only the column layout is baked.
   const params = new Params().u32('rows', rows).u32('chunk', chunk).u32('count', tiles * splits);
-  const code = `${bindings(inputs, outputs)}${params.decl(inputs.length + outputs.length)}
+  const code = kernelSource(`${name}:${width}:${units}:${TX}x${TY}:${tiles}:${wantW}${wantB}${!!mean}`, () => `${bindings(inputs, outputs)}${params.decl(inputs.length + outputs.length)}
 @compute @workgroup_size(${TX * TY})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let wid = wg.x + wg.y * nwg.x;
@@ -255,7 +263,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
   let o = (split * ${TY}u + ty) * ${units}u + cu;
   ${wantW ? 'dw_out[o] = aw;' : ''}
   ${wantB ? 'db_out[o] = ab;' : ''}
-}`;
+}`);
   const pw = wantW ? DeviceArray.empty([partials, cols], 'f32', name) : null;
   const pb = wantB ? DeviceArray.empty([partials, cols], 'f32', name) : null;
   const outBuffers = [pw, pb].filter((a): a is DeviceArray => a !== null).map((a) => a.buffer);

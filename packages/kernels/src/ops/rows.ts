@@ -2,6 +2,7 @@
 // each row gets TY lanes of a workgroup (TX rows per workgroup); rows whose length is a multiple
 // of 4 are read as vec4; short enough rows are held in registers between the passes over them.
 import { rt } from '../runtime/current.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { profile } from '../runtime/profile.ts';
 import { bindings, Params } from '../wgsl.ts';
 import { enableFor, entry, FLOAT_HELPERS, foldGroups, groupReduce, laneSetup, makeLanes, maxThreads, pow2ceil, rowLanes, type Lanes, type State } from './reduce-kit.ts';
@@ -121,6 +122,17 @@ ${entry(l)} {
   let rb = row * ${plan.units}u;
   ${body}
 }`;
+  }
+
+  /**
+   * The shader for `key` under this plan, built by `build` (which generates the body with this
+   * kernel's helpers and calls `shader`) only on first use; `key` names the op and whatever else
+   * its body depends on.
+   */
+  source(key: string, build: () => string): string {
+    const { plan } = this;
+    const l = plan.lanes;
+    return kernelSource(`rows:${key}:${l.TX},${l.TY},${l.tyFast},${l.subgroup}:${plan.width}:${plan.units}:${plan.perLane}:${plan.cached}`, build);
   }
 
   dispatch(name: string, code: string, inputs: GPUBuffer[], outputs: GPUBuffer[]): void {

@@ -11,6 +11,7 @@
 //  - 'tiled' (portable): the workgroup stages a tile of streamed rows in workgroup memory between
 //    two barriers, then every invocation reads them at (nearly) uniform addresses.
 // Dot products over a row split across lanes are finished with subgroupShuffleXor.
+import { cachedKernel, kernelSource } from '../../runtime/kernel-source.ts';
 import { Params } from '../../wgsl.ts';
 
 export type Feed = 'subgroup' | 'tiled';
@@ -348,6 +349,10 @@ const zeroVecs = (rl: RowLayout, name: string) => range(rl.chunks).map((ch) => `
  * steps of keys. Inputs q [, mask] (+ k, v when tiled); outputs out, lse; textures t_k, t_v.
  */
 export function forwardKernel(c: KernelConfig): Kernel {
+  return cachedKernel(`attention_forwardKernel:${Object.values(c)}`, () => forwardKernelSource(c));
+}
+
+function forwardKernelSource(c: KernelConfig): Kernel {
   const rl = new RowLayout(c.d, c.lanes);
   const rows = range(c.rows);
   const steps = range(c.step);
@@ -401,6 +406,10 @@ export function forwardKernel(c: KernelConfig): Kernel {
  * [, mask] (+ k, v when tiled); output dq; textures t_k, t_v.
  */
 export function dqKernel(c: KernelConfig): Kernel {
+  return cachedKernel(`attention_dqKernel:${Object.values(c)}`, () => dqKernelSource(c));
+}
+
+function dqKernelSource(c: KernelConfig): Kernel {
   const rl = new RowLayout(c.d, c.lanes);
   const rows = range(c.rows);
   const steps = range(c.step);
@@ -447,6 +456,10 @@ export function dqKernel(c: KernelConfig): Kernel {
  * textures t_q, t_dout.
  */
 export function dkdvKernel(c: KernelConfig): Kernel {
+  return cachedKernel(`attention_dkdvKernel:${Object.values(c)}`, () => dkdvKernelSource(c));
+}
+
+function dkdvKernelSource(c: KernelConfig): Kernel {
   const rl = new RowLayout(c.d, c.lanes);
   const rows = range(c.rows);
   const steps = range(c.step);
@@ -505,6 +518,10 @@ export function dkdvKernel(c: KernelConfig): Kernel {
 
 /** Δ_i = Σ_d out_id · dout_id for every row of a [rows, D] pair (one invocation per row). */
 export function deltaKernel(d: number): string {
+  return kernelSource(`attention_delta:${d}`, () => deltaKernelSource(d));
+}
+
+function deltaKernelSource(d: number): string {
   const vec = d % 4 === 0;
   const n = vec ? d / 4 : d;
   return `@group(0) @binding(0) var<storage, read> out: array<${vec ? 'vec4<f32>' : 'f32'}>;
