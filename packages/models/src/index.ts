@@ -28,3 +28,5 @@ export * from './unet/index.ts';
 export * from './vae/index.ts';
 export { assertFreshRunDir } from './training/run-dir.ts';
 export { renderLossCurve, type Series } from './training/plot.ts';
+export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
+export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';

@@ -1,0 +1,76 @@
+// The VAE's data: square RGB images held as bytes on the host (a 64×64 image is 12 KB; as floats on
+// the device it would be four times that), turned into [-1, 1] float batches one step at a time.
+import { createHash } from 'node:crypto';
+import { generateSample, type Resolution, type Split } from '../data/dataset.ts';
+import { readImageFolder } from '../data/imagefolder.ts';
+
+export interface ImageSet {
+  /** RGB bytes, count × side × side × 3, row-major (the procedural dataset's and PNG's layout). */
+  pixels: Uint8Array;
+  count: number;
+  side: number;
+  /** Where the images came from, for config.json and messages. */
+  source: string;
+}
+
+export interface ProceduralImageOptions {
+  /** The dataset seed (which images exist). */
+  seed: number;
+  split: Split;
+  /** First sample index (default 0). */
+  start?: number;
+  /** Image side (default 64; 32 draws the same scenes coarser, for small tests). */
+  resolution?: Resolution;
+}
+
+/** Samples start..start+count-1 of the procedural dataset. */
+export function proceduralImages(count: number, o: ProceduralImageOptions): ImageSet {
+  const side = o.resolution ?? 64;
+  const start = o.start ?? 0;
+  const pixels = new Uint8Array(count * side * side * 3);
+  for (let i = 0; i < count; i++) pixels.set(generateSample(start + i, { seed: o.seed, split: o.split, resolution: side }).image, i * side * side * 3);
+  return { pixels, count, side, source: `procedural ${side}×${side} (seed ${o.seed}, ${o.split} split, samples ${start}..${start + count - 1})` };
+}
+
+/**
+ * Every image of an imagefolder (captions optional: they are never read). An image of another size
+ * is refused, naming the file: resizing would silently train on something other than the data.
+ */
+export async function imageFolderImages(dir: string, side: number): Promise<ImageSet> {
+  const entries = await readImageFolder(dir, { requireText: false });
+  if (entries.length === 0) throw new Error(`${dir}: the imagefolder lists no images (metadata.jsonl is empty)`);
+  const pixels = new Uint8Array(entries.length * side * side * 3);
+  entries.forEach((e, i) => {
+    const image = e.image!;
+    if (image.width !== side || image.height !== side) {
+      throw new Error(`${e.path}: the image is ${image.width}×${image.height}; the VAE trains on ${side}×${side} images (resize the folder's images first)`);
+    }
+    pixels.set(image.data, i * side * side * 3);
+  });
+  return { pixels, count: entries.length, side, source: dir };
+}
+
+/** Images start..end-1 of a set (no copy). */
+export function subsetImages(set: ImageSet, start: number, end: number): ImageSet {
+  const bytes = set.side * set.side * 3;
+  return { ...set, pixels: set.pixels.subarray(start * bytes, end * bytes), count: end - start, source: `${set.source} [${start}, ${end})` };
+}
+
+/** sha256 over the size and the bytes: a resume on other images is refused. */
+export function fingerprintImages(set: ImageSet): string {
+  return createHash('sha256').update(`${set.count}×${set.side}×${set.side}×3\n`).update(set.pixels).digest('hex');
+}
+
+/** The images at `rows` as a [B, 3, side, side] batch in [-1, 1] (the VAE's input range). */
+export function imageBatch(set: ImageSet, rows: ArrayLike<number>): Float32Array {
+  const hw = set.side * set.side;
+  const out = new Float32Array(rows.length * 3 * hw);
+  for (let b = 0; b < rows.length; b++) {
+    const src = rows[b] * hw * 3;
+    const dst = b * 3 * hw;
+    for (let p = 0; p < hw; p++) {
+      for (let c = 0; c < 3; c++) out[dst + c * hw + p] = set.pixels[src + p * 3 + c] / 127.5 - 1;
+    }
+  }
+  return out;
+}
