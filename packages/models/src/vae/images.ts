@@ -1,6 +1,7 @@
 // The VAE's data: square RGB images held as bytes on the host (a 64×64 image is 12 KB; as floats on
 // the device it would be four times that), turned into [-1, 1] float batches one step at a time.
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { generateSample, type Resolution, type Split } from '../data/dataset.ts';
 import { readImageFolder } from '../data/imagefolder.ts';
 
@@ -37,6 +38,9 @@ export function proceduralImages(count: number, o: ProceduralImageOptions): Imag
  * is refused, naming the file: resizing would silently train on something other than the data.
  */
 export async function imageFolderImages(dir: string, side: number): Promise<ImageSet> {
+  // Said plainly here: readImageFolder would only report the missing metadata.jsonl.
+  if (!existsSync(dir)) throw new Error(`${dir}: no such image folder`);
+  if (readdirSync(dir).length === 0) throw new Error(`${dir}: the image folder is empty (it needs the images and a metadata.jsonl with one {"file_name": ...} line per image)`);
   const entries = await readImageFolder(dir, { requireText: false });
   if (entries.length === 0) throw new Error(`${dir}: the imagefolder lists no images (metadata.jsonl is empty)`);
   const pixels = new Uint8Array(entries.length * side * side * 3);
