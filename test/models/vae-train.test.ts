@@ -72,7 +72,7 @@ describe('VAE training', () => {
   it('the loss falls; the run directory holds config, checkpoint, metrics and a diffusers folder', async () => {
     // The reconstruction error on the whole training set, with the run's initial weights and after
     // training: one batch of 4 is too noisy a loss to compare alone.
-    const initial = buildVae({ format: 'sd-vae/1', model: TINY_VAE, train: SETTINGS, data: { source: '', count: 0, side: 0, sha256: '' } });
+    const initial = buildVae(TINY_VAE, SETTINGS.seed);
     const before = await evaluateReconstruction(initial, images);
     const result = await trainVae(images, TINY_VAE, SETTINGS, { outDir: full });
     const after = await evaluateReconstruction(result.vae, images);

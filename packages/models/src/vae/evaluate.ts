@@ -11,6 +11,11 @@ import type { AutoencoderKL } from './model.ts';
  * error is taken on the [0, 1] scale (peak 1), the convention for 8-bit images.
  */
 export function psnr(original: ArrayLike<number>, reconstruction: ArrayLike<number>): number {
+  return -10 * Math.log10(unitScaleMse(original, reconstruction));
+}
+
+/** The mean squared error psnr is taken from: reconstruction clamped, both mapped to [0, 1]. */
+function unitScaleMse(original: ArrayLike<number>, reconstruction: ArrayLike<number>): number {
   if (original.length !== reconstruction.length || original.length === 0) throw new Error(`psnr: sizes differ or are empty (${original.length} vs ${reconstruction.length})`);
   let sum = 0;
   for (let i = 0; i < original.length; i++) {
@@ -18,7 +23,7 @@ export function psnr(original: ArrayLike<number>, reconstruction: ArrayLike<numb
     const d = (r - original[i]) / 2;
     sum += d * d;
   }
-  return 10 * Math.log10(1 / (sum / original.length));
+  return sum / original.length;
 }
 
 export interface ReconstructionMetrics {
@@ -43,9 +48,9 @@ export async function evaluateReconstruction(vae: AutoencoderKL, images: ImageSe
     decoded.dispose();
     for (let b = 0; b < rows.length; b++) {
       const o = original.subarray(b * perImage, (b + 1) * perImage);
-      const value = psnr(o, reconstruction.subarray(b * perImage, (b + 1) * perImage));
-      psnrSum += value;
-      squaredError += perImage * 10 ** (-value / 10);
+      const mse = unitScaleMse(o, reconstruction.subarray(b * perImage, (b + 1) * perImage));
+      psnrSum += -10 * Math.log10(mse);
+      squaredError += mse * perImage;
     }
   }
   return { psnr: psnrSum / images.count, mse: squaredError / (images.count * perImage), count: images.count };

@@ -69,9 +69,9 @@ export function vaeBatchRows(s: VaeTrainSettings, step: number, count: number): 
 }
 
 /** The VAE's initial weights, drawn from the run's own init stream. */
-export function buildVae(config: VaeRunConfig): AutoencoderKL {
-  manualSeed(purposeSeed(config.train.seed, 'vae/init'));
-  return new AutoencoderKL(config.model, { label: 'VAE config' });
+export function buildVae(model: Record<string, unknown>, seed: number): AutoencoderKL {
+  manualSeed(purposeSeed(seed, 'vae/init'));
+  return new AutoencoderKL(model, { label: 'VAE config' });
 }
 
 /**
@@ -111,7 +111,7 @@ export async function trainVae(images: ImageSet, model: Record<string, unknown>,
   } else writeFileSync(metricsPath, '');
   writeFileSync(join(options.outDir, 'config.json'), JSON.stringify(config, null, 2));
 
-  const vae = buildVae(config);
+  const vae = buildVae(model, settings.seed);
   const params = vae.parameters();
   const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
   opt.schedule = optim.linearWarmup(settings.warmupSteps);
