@@ -58,7 +58,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(33); // 11 train-prior, 9 train-clip, 6 train-vae, 4 eval-prior, 2 build-embedded, 1 eval-clip
+    expect(checked).toBe(34); // 11 train-prior, 9 train-clip, 7 train-vae, 4 eval-prior, 2 build-embedded, 1 eval-clip
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {

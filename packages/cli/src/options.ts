@@ -163,9 +163,10 @@ export interface TrainVaeCli {
   seed: string;
   resume?: boolean;
   out: string;
+  zeroShotCount: string;
 }
 
-export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number } {
+export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number } {
   const steps = integer('steps', o.steps, { min: 1 });
   const settings: VaeTrainSettings = {
     steps,
@@ -181,5 +182,5 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     checkpointEvery: 250,
     logEvery: 25,
   };
-  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })) };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }) };
 }

@@ -66,6 +66,7 @@ export function buildProgram(): Command {
     .option('--kl-weight <x>', 'weight of the KL term against the reconstruction error, both summed per image (SD: 1e-6)', '1e-6')
     .option('--seed <n>', 'random seed', '0')
     .option('--resume', 'continue from the checkpoint in --out')
+    .option('--zero-shot-count <n>', 'held-out single-object images the default CLIP classifies, originals and reconstructions (0: skip; procedural data only)', '500')
     .option('--out <dir>', 'run directory', 'runs/vae')
     .action(trainVaeCommand);
 

@@ -15,7 +15,7 @@ export * from './diffusion/index.ts';
 export { type ContrastiveModel } from './clip/contrastive.ts';
 export { clipLoss, l2normalize, MAX_LOGIT_SCALE } from './clip/loss.ts';
 export { trainClip, clipBatch, type ClipTrainSettings, type ClipTrainOptions, type ClipStepReport } from './clip/train.ts';
-export { evaluateClip, embedTexts, embedImages, type ClipEvaluation } from './clip/evaluate.ts';
+export { evaluateClip, embedTexts, embedImages, zeroShotAccuracyOn, type ClipEvaluation, type Accuracy } from './clip/evaluate.ts';
 export { retrievalRecall, scoreEmbeddings, type PriorMetrics } from './eval/retrieval.ts';
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';

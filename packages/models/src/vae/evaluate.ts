@@ -2,7 +2,7 @@
 // latents, whose inverse is the scaling_factor that brings them to unit variance for the diffusion model.
 import { noGrad, tensor, tidy } from '@sd/autograd';
 import { purposeGenerator } from '../training/rng.ts';
-import { imageBatch, type ImageSet } from './images.ts';
+import { imageBatch, imageBytes, type ImageSet } from './images.ts';
 import type { AutoencoderKL } from './model.ts';
 
 /**
@@ -34,26 +34,44 @@ export interface ReconstructionMetrics {
   count: number;
 }
 
-/** Encodes each image to its posterior mode (deterministic) and decodes it; PSNR against the original. */
-export async function evaluateReconstruction(vae: AutoencoderKL, images: ImageSet, options: { batchSize?: number } = {}): Promise<ReconstructionMetrics> {
-  const batchSize = options.batchSize ?? 16;
-  const perImage = 3 * images.side * images.side;
-  let psnrSum = 0;
-  let squaredError = 0;
+/**
+ * Mode reconstructions (deterministic) of `images`, batch by batch: `each` gets the batch's first
+ * index, its originals and its reconstructions, both [B, 3, side, side] in [-1, 1].
+ */
+async function forEachReconstruction(vae: AutoencoderKL, images: ImageSet, batchSize: number, each: (first: number, original: Float32Array, reconstruction: Float32Array) => void): Promise<void> {
   for (let start = 0; start < images.count; start += batchSize) {
     const rows = Array.from({ length: Math.min(batchSize, images.count - start) }, (_, i) => start + i);
     const original = imageBatch(images, rows);
     const decoded = tidy(() => noGrad(() => vae.decode(vae.encode(tensor(original, [rows.length, 3, images.side, images.side])).mode())).keep());
     const reconstruction = (await decoded.read()) as Float32Array;
     decoded.dispose();
-    for (let b = 0; b < rows.length; b++) {
-      const o = original.subarray(b * perImage, (b + 1) * perImage);
-      const mse = unitScaleMse(o, reconstruction.subarray(b * perImage, (b + 1) * perImage));
+    each(start, original, reconstruction);
+  }
+}
+
+/** Encodes each image to its posterior mode and decodes it; PSNR against the original. */
+export async function evaluateReconstruction(vae: AutoencoderKL, images: ImageSet, options: { batchSize?: number } = {}): Promise<ReconstructionMetrics> {
+  const perImage = 3 * images.side * images.side;
+  let psnrSum = 0;
+  let squaredError = 0;
+  await forEachReconstruction(vae, images, options.batchSize ?? 16, (_, original, reconstruction) => {
+    for (let b = 0; b < original.length / perImage; b++) {
+      const mse = unitScaleMse(original.subarray(b * perImage, (b + 1) * perImage), reconstruction.subarray(b * perImage, (b + 1) * perImage));
       psnrSum += -10 * Math.log10(mse);
       squaredError += mse * perImage;
     }
-  }
+  });
   return { psnr: psnrSum / images.count, mse: squaredError / (images.count * perImage), count: images.count };
+}
+
+/** The mode reconstructions as 8-bit images (what saving them as PNGs would keep). */
+export async function reconstructImages(vae: AutoencoderKL, images: ImageSet, options: { batchSize?: number } = {}): Promise<ImageSet> {
+  const pixels = new Uint8Array(images.pixels.length);
+  const bytesPerImage = 3 * images.side * images.side;
+  await forEachReconstruction(vae, images, options.batchSize ?? 16, (first, _, reconstruction) => {
+    pixels.set(imageBytes(reconstruction, reconstruction.length / bytesPerImage, images.side), first * bytesPerImage);
+  });
+  return { ...images, pixels, source: `reconstructions of ${images.source}` };
 }
 
 export interface ScalingMeasurement {

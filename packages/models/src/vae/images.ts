@@ -22,6 +22,8 @@ export interface ProceduralImageOptions {
   start?: number;
   /** Image side (default 64; 32 draws the same scenes coarser, for small tests). */
   resolution?: Resolution;
+  /** Objects per image (default 'mixed', the dataset's own mix). */
+  objectCount?: 1 | 2 | 'mixed';
 }
 
 /** Samples start..start+count-1 of the procedural dataset. */
@@ -29,8 +31,10 @@ export function proceduralImages(count: number, o: ProceduralImageOptions): Imag
   const side = o.resolution ?? 64;
   const start = o.start ?? 0;
   const pixels = new Uint8Array(count * side * side * 3);
-  for (let i = 0; i < count; i++) pixels.set(generateSample(start + i, { seed: o.seed, split: o.split, resolution: side }).image, i * side * side * 3);
-  return { pixels, count, side, source: `procedural ${side}×${side} (seed ${o.seed}, ${o.split} split, samples ${start}..${start + count - 1})` };
+  const options = { seed: o.seed, split: o.split, resolution: side, objectCount: o.objectCount };
+  for (let i = 0; i < count; i++) pixels.set(generateSample(start + i, options).image, i * side * side * 3);
+  const objects = o.objectCount && o.objectCount !== 'mixed' ? `, ${o.objectCount} object${o.objectCount > 1 ? 's' : ''}` : '';
+  return { pixels, count, side, source: `procedural ${side}×${side} (seed ${o.seed}, ${o.split} split${objects}, samples ${start}..${start + count - 1})` };
 }
 
 /**
@@ -77,4 +81,22 @@ export function imageBatch(set: ImageSet, rows: ArrayLike<number>): Float32Array
     }
   }
   return out;
+}
+
+/** A [B, 3, side, side] batch in [-1, 1] back to RGB bytes (clamped, rounded): imageBatch's inverse. */
+export function imageBytes(batch: ArrayLike<number>, count: number, side: number): Uint8Array {
+  const hw = side * side;
+  const out = new Uint8Array(count * hw * 3);
+  for (let b = 0; b < count; b++) {
+    for (let p = 0; p < hw; p++) {
+      for (let c = 0; c < 3; c++) out[(b * hw + p) * 3 + c] = Math.round((Math.min(1, Math.max(-1, batch[(b * 3 + c) * hw + p])) + 1) * 127.5);
+    }
+  }
+  return out;
+}
+
+/** Image `i` of a set in the {data, width, height} form the CLIP preprocessing takes. */
+export function imageAt(set: ImageSet, i: number): { data: Uint8Array; width: number; height: number } {
+  const bytes = set.side * set.side * 3;
+  return { data: set.pixels.subarray(i * bytes, (i + 1) * bytes), width: set.side, height: set.side };
 }
