@@ -28,11 +28,12 @@ describe('sd train-vae', () => {
     const data = folder('four', { 'a.png': png(0), 'b.png': png(1), 'c.png': png(2), 'd.png': png(3) });
     const out = join(root, 'run');
     await trainVaeCommand(cli({ data, holdout: '1', out }));
-    for (const f of ['config.json', 'checkpoint.safetensors', 'metrics.jsonl', 'loss.png', 'eval.json', 'scaling.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    for (const f of ['config.json', 'checkpoint.safetensors', 'metrics.jsonl', 'loss.png', 'eval.json', 'scaling.json', 'reconstructions.png']) expect(existsSync(join(out, f)), f).toBe(true);
     const evaluation = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
     expect(evaluation.reconstruction.count).toBe(1);
     expect(Number.isFinite(evaluation.reconstruction.psnr)).toBe(true);
     expect(evaluation.scaling.images).toBe(3);
+    expect(evaluation.zeroShot).toBeNull(); // the folder's images have no known attributes
     expect(AutoencoderKL.fromPretrained(join(out, 'final')).scalingFactor).toBe(evaluation.scaling.scalingFactor);
     // The same command again is refused before any image is read (this --data does not exist).
     await expect(trainVaeCommand(cli({ data: join(root, 'nowhere'), out }))).rejects.toThrow(/already holds a run .*continue it with --resume/);

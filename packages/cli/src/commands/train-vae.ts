@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   DEFAULT_DATA_SEED, PROCEDURAL_VAE_CONFIG, VAE_FINAL_DIR, ZERO_SHOT_ATTRIBUTES, assertFreshRunDir, evaluateReconstruction, imageFolderImages,
-  loadDefaultClip, proceduralImages, reconstructionZeroShot, renderLossCurve, subsetImages, trainVae, type ImageSet, type ReconstructionZeroShot,
+  encodeRgbPng, imageGrid, loadDefaultClip, proceduralImages, reconstructImages, reconstructionZeroShot, renderLossCurve, subsetImages, trainVae, type ImageSet, type ReconstructionZeroShot,
 } from '@sd/models';
 import { parseTrainVae, type TrainVaeCli } from '../options.ts';
 import { progressBar } from '../progress.ts';
@@ -42,13 +42,15 @@ export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
   const points = readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((m) => ({ x: m.step, y: m.loss }));
   writeFileSync(join(o.out, 'loss.png'), renderLossCurve([{ label: 'vae', color: [200, 40, 40], points }]));
   const reconstruction = await evaluateReconstruction(result.vae, heldOut);
+  const shown = subsetImages(heldOut, 0, Math.min(8, heldOut.count));
+  writeFileSync(join(o.out, 'reconstructions.png'), encodeRgbPng(imageGrid([shown, await reconstructImages(result.vae, shown)], shown.count)));
   // Attributes are known only for the procedural images.
   const zeroShot = zeroShotCount > 0 && !o.data ? await reconstructionZeroShot(result.vae, loadDefaultClip(), { count: zeroShotCount, dataSeed: DEFAULT_DATA_SEED }) : null;
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify({ heldOut: heldOut.source, reconstruction, scaling: result.scaling, zeroShot }, null, 2));
   console.log(`held-out reconstruction: PSNR ${reconstruction.psnr.toFixed(2)} dB over ${reconstruction.count} images (posterior mode)`);
   if (zeroShot) console.log(formatZeroShot(zeroShot));
   console.log(`scaling_factor ${result.scaling!.scalingFactor.toPrecision(6)} (1/std of ${result.scaling!.images} training images' sampled latents)`);
-  console.log(`wrote ${o.out}/ (config.json, checkpoint.safetensors, metrics.jsonl, loss.png, eval.json, scaling.json) and the diffusers folder ${join(o.out, VAE_FINAL_DIR)}/`);
+  console.log(`wrote ${o.out}/ (config.json, checkpoint.safetensors, metrics.jsonl, loss.png, eval.json, scaling.json, reconstructions.png) and the diffusers folder ${join(o.out, VAE_FINAL_DIR)}/`);
 }
 
 /** The default CLIP's accuracy on the originals and on their reconstructions, one row each. */

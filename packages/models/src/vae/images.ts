@@ -100,3 +100,26 @@ export function imageAt(set: ImageSet, i: number): { data: Uint8Array; width: nu
   const bytes = set.side * set.side * 3;
   return { data: set.pixels.subarray(i * bytes, (i + 1) * bytes), width: set.side, height: set.side };
 }
+
+/**
+ * The first `columns` images of each set as one RGB picture, a row per set with a 2-pixel white
+ * gap (originals above their reconstructions, so a person can compare them at a glance).
+ */
+export function imageGrid(rows: ImageSet[], columns: number): { width: number; height: number; data: Uint8Array } {
+  const side = rows[0].side;
+  const gap = 2;
+  const width = columns * side + (columns - 1) * gap;
+  const height = rows.length * side + (rows.length - 1) * gap;
+  const data = new Uint8Array(width * height * 3).fill(255);
+  rows.forEach((set, r) => {
+    if (set.side !== side) throw new Error(`imageGrid: row ${r} has ${set.side}-pixel images, row 0 ${side}`);
+    for (let c = 0; c < Math.min(columns, set.count); c++) {
+      const image = imageAt(set, c).data;
+      for (let y = 0; y < side; y++) {
+        const to = ((r * (side + gap) + y) * width + c * (side + gap)) * 3;
+        data.set(image.subarray(y * side * 3, (y + 1) * side * 3), to);
+      }
+    }
+  });
+  return { width, height, data };
+}
