@@ -1,7 +1,8 @@
 // Training the VAE end to end on a tiny config and 32×32 procedural images: the loss falls, a killed
 // and resumed run reaches the uninterrupted run's weights bit for bit, a used run directory is refused,
 // the stored scaling_factor is 1/std of the training latents (checked in float64 here), and the
-// reconstruction PSNR matches a float64 computation, and the default CLIP scores originals and
+// reconstruction PSNR matches a float64 computation, a diverging run keeps its last good checkpoint,
+// and the default CLIP scores originals and
 // reconstructions image for image.
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { noGrad, tensor, tidy } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
+import { DeviceArray } from '@sd/kernels';
 import {
   AutoencoderKL, buildVae, evaluateReconstruction, generateSample, imageBatch, imageBytes, loadDefaultClip, proceduralImages, psnr,
   purposeGenerator, reconstructionZeroShot, subsetImages, trainVae, zeroShotAccuracyOn, type VaeTrainSettings,
@@ -174,5 +176,22 @@ describe('VAE training', () => {
     expect(got.original).toEqual((await zeroShotAccuracyOn(clip, samples.map((s) => ({ data: s.image, width: 64, height: 64 })), truth)).marginal);
     expect(got.reconstruction).toEqual((await zeroShotAccuracyOn(clip, reconstructions, truth)).marginal);
     expect(got.original.colour).toBeGreaterThanOrEqual(0.9); // the default CLIP: 100% over 500 such images
+  });
+
+  it('a diverging run stops with a message and keeps the last good checkpoint, byte for byte', async () => {
+    const dir = join(root, 'diverge');
+    const file = join(dir, 'checkpoint.safetensors');
+    await trainVae(images, TINY_VAE, { ...SETTINGS, steps: 10 }, { outDir: dir });
+    const good = sha256(file);
+    // NaN in one weight after the update of step 13: the loss of step 14 is NaN.
+    const corrupt = (step: number, vae: AutoencoderKL) => {
+      if (step !== 13) return;
+      const p = new Map(vae.namedParameters()).get('decoder.conv_out.bias')!;
+      p.assign(DeviceArray.from(new Float32Array(p.size).fill(NaN), p.shape));
+    };
+    await expect(trainVae(images, TINY_VAE, { ...SETTINGS, steps: 20 }, { outDir: dir, resume: true, afterUpdate: corrupt }))
+      .rejects.toThrow(/loss is NaN at step 14; the last good checkpoint is kept in .*checkpoint\.safetensors/);
+    expect(sha256(file)).toBe(good);
+    expect(existsSync(join(dir, 'final'))).toBe(true); // from the finished 10-step run, not replaced
   });
 });
