@@ -2,8 +2,7 @@
 // and resumed run reaches the uninterrupted run's weights bit for bit, a used run directory is refused,
 // the stored scaling_factor is 1/std of the training latents (checked in float64 here), and the
 // reconstruction PSNR matches a float64 computation, a diverging run keeps its last good checkpoint,
-// and the default CLIP scores originals and
-// reconstructions image for image.
+// and the default CLIP scores originals and reconstructions image for image.
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
