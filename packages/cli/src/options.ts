@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, type PriorConfig, type TrainSettings } from '@sd/models';
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 
 export interface Range {
   min?: number;
@@ -151,4 +151,36 @@ export function parseEvalClip(o: { evalCount: string }): { evalCount: number } {
 
 export function parseBuildEmbedded(o: { train: string; heldout: string }): { train: number; heldout: number } {
   return { train: integer('train', o.train, { min: 1 }), heldout: integer('heldout', o.heldout, { min: 1 }) };
+}
+
+export interface TrainVaeCli {
+  data?: string;
+  holdout?: string;
+  steps: string;
+  batchSize: string;
+  lr: string;
+  klWeight: string;
+  seed: string;
+  resume?: boolean;
+  out: string;
+  zeroShotCount: string;
+}
+
+export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number } {
+  const steps = integer('steps', o.steps, { min: 1 });
+  const settings: VaeTrainSettings = {
+    steps,
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
+    betas: [0.9, 0.999],
+    weightDecay: 0.01,
+    eps: 1e-8,
+    maxGradNorm: 1,
+    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+    klWeight: number('kl-weight', o.klWeight, { min: 0 }),
+    seed: seed('seed', o.seed),
+    checkpointEvery: 250,
+    logEvery: 25,
+  };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }) };
 }

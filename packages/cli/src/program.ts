@@ -7,6 +7,7 @@ import { encodeCommand } from './commands/encode.ts';
 import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
 import { evalClipCommand } from './commands/eval-clip.ts';
+import { trainVaeCommand } from './commands/train-vae.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
@@ -53,6 +54,21 @@ export function buildProgram(): Command {
     .option('--export [path]', 'write the F16 default checkpoint (default: packages/models/assets/default-clip.safetensors)')
     .option('--out <dir>', 'run directory', 'runs/clip')
     .action(trainClipCommand);
+
+  program
+    .command('train-vae')
+    .description('train the VAE (AutoencoderKL, 64×64 → 16×16×4) on images, measure its scaling_factor and held-out PSNR')
+    .option('--data <dir>', 'an imagefolder of 64×64 images (captions not needed); default: the procedural images')
+    .option('--holdout <n>', 'with --data: hold out the last n images for evaluation (default 10%)')
+    .option('--steps <n>', 'training steps', '2000')
+    .option('--batch-size <n>', 'batch size', '16')
+    .option('--lr <x>', 'peak learning rate (AdamW; 2e-3 beat 5e-4 by 3.4 dB of held-out PSNR at 150 steps)', '2e-3')
+    .option('--kl-weight <x>', 'weight of the KL term against the reconstruction error, both summed per image (SD: 1e-6)', '1e-6')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--zero-shot-count <n>', 'held-out single-object images the default CLIP classifies, originals and reconstructions (0: skip; procedural data only)', '500')
+    .option('--out <dir>', 'run directory', 'runs/vae')
+    .action(trainVaeCommand);
 
   program
     .command('eval-clip [file]')

@@ -2,7 +2,7 @@
 // ensembles scored by the model's own caption probabilities) and text→image retrieval recall. The
 // embeddings are computed here; the scoring rules and metrics are in ../eval/.
 import { noGrad, tensor, tidy } from '@sd/autograd';
-import { generateSample, groundTruthClass, zeroShotTask, ZERO_SHOT_ATTRIBUTES, type ZeroShotAttribute } from '../data/index.ts';
+import { generateSample, groundTruthClass, zeroShotTask, ZERO_SHOT_ATTRIBUTES, type SampleAttributes, type ZeroShotAttribute } from '../data/index.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { preprocessBatch } from './preprocess-batch.ts';
 import { tokenize } from './tokenizer.ts';
@@ -47,7 +47,7 @@ function concatRows(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-type Accuracy = Record<ZeroShotAttribute, number>;
+export type Accuracy = Record<ZeroShotAttribute, number>;
 
 export interface ClipEvaluation {
   /** Zero-shot accuracy per attribute ('marginal' rule) on held-out single-object images (unseen shape–colour pairs). */
@@ -63,7 +63,18 @@ export interface ClipEvaluation {
 /** Accuracy per attribute under each rule, on `count` single-object images of `split`. */
 async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldout', count: number, dataSeed: number, evalSeed: number): Promise<Record<ZeroShotRule, Accuracy>> {
   const samples = Array.from({ length: count }, (_, i) => generateSample(evalSeed + i, { seed: dataSeed, split, objectCount: 1 }));
-  const imageEmb = await embedImages(model, samples.map((s) => ({ data: s.image, width: s.width, height: s.height })));
+  return zeroShotAccuracyOn(model, samples.map((s) => ({ data: s.image, width: s.width, height: s.height })), samples.map((s) => s.attributes));
+}
+
+/**
+ * Accuracy per attribute under each rule of the model's zero-shot classification of `images`,
+ * single-object scenes whose true attributes are `truth` (the same order). Any RGB images: the
+ * procedural ones, or what a VAE or decoder made of them.
+ */
+export async function zeroShotAccuracyOn(model: ContrastiveModel, images: { data: Uint8Array; width: number; height: number }[], truth: SampleAttributes[]): Promise<Record<ZeroShotRule, Accuracy>> {
+  if (images.length !== truth.length || images.length === 0) throw new Error(`zeroShotAccuracyOn: ${images.length} images and ${truth.length} attribute sets (must be equal and non-zero)`);
+  const count = images.length;
+  const imageEmb = await embedImages(model, images);
   const dim = imageEmb.length / count;
   normalizeRowsInPlace(imageEmb, dim);
   const logitScale = Math.exp((await model.logitScale.read())[0]);
@@ -72,10 +83,10 @@ async function zeroShotAccuracy(model: ContrastiveModel, split: 'train' | 'heldo
     const task = zeroShotTask(attribute);
     const classPrompts: Float32Array[] = [];
     for (const prompts of task.prompts) classPrompts.push(normalizeRowsInPlace(await embedTexts(model, prompts), dim));
-    const truth = samples.map((s) => groundTruthClass(attribute, s.attributes));
+    const classes = truth.map((t) => groundTruthClass(attribute, t));
     for (const rule of ['marginal', 'mean'] as const) {
       const predicted = classifyZeroShot(imageEmb, classPrompts, dim, rule, logitScale);
-      result[rule][attribute] = predicted.filter((c, i) => c === truth[i]).length / count;
+      result[rule][attribute] = predicted.filter((c, i) => c === classes[i]).length / count;
     }
   }
   return result;

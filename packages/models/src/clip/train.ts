@@ -4,10 +4,10 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCheckpoint, minimum, noGrad, optim, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { contrastGroup, generateSample, ZERO_SHOT_ATTRIBUTES, type Split, type ZeroShotAttribute } from '../data/index.ts';
-import { stepRng } from '../prior/rng.ts';
+import { stepRng } from '../training/rng.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
-import { configDifferences, parametersFinite } from '../training/guards.ts';
+import { assertResumable, configDifferences, parametersFinite } from '../training/guards.ts';
 import { tokenize } from './tokenizer.ts';
 import type { ContrastiveModel } from './contrastive.ts';
 import { clipLoss, MAX_LOGIT_SCALE } from './loss.ts';
@@ -95,7 +95,7 @@ function checkResumable(metadata: Record<string, string>, settings: ClipTrainSet
   }
   const saved = { settings: JSON.parse(metadata.settings) as unknown, model: JSON.parse(metadata.config ?? 'null') as unknown };
   const diffs = configDifferences(saved, JSON.parse(JSON.stringify({ settings, model: config ?? null })));
-  if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
+  assertResumable(ckptPath, diffs);
 }
 
 export async function trainClip(model: ContrastiveModel, settings: ClipTrainSettings, options: ClipTrainOptions): Promise<{ step: number; lastLoss: number }> {

@@ -66,6 +66,11 @@ export interface ImageFolderEntry {
 export interface ReadImageFolderOptions {
   /** Decode every image (default true). false only checks that each file exists. */
   loadImages?: boolean;
+  /**
+   * Require a "text" caption on every line (default true). Image-only training (the VAE, the
+   * language-free decoder) never reads captions, so it accepts lines without one (text: '').
+   */
+  requireText?: boolean;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -78,6 +83,7 @@ async function exists(path: string): Promise<boolean> {
  */
 export async function readImageFolder(dir: string, options: ReadImageFolderOptions = {}): Promise<ImageFolderEntry[]> {
   const loadImages = options.loadImages ?? true;
+  const requireText = options.requireText ?? true;
   const metadataPath = join(dir, METADATA_FILE);
   if (!(await exists(metadataPath))) {
     const csv = (await exists(join(dir, 'metadata.csv'))) ? ' (metadata.csv is not supported; convert it to JSON lines)' : '';
@@ -100,7 +106,7 @@ export async function readImageFolder(dir: string, options: ReadImageFolderOptio
     }
     const { file_name: fileName, text, ...extra } = record as Record<string, unknown>;
     if (typeof fileName !== 'string' || fileName === '') throw new Error(`readImageFolder: ${where}: missing or non-string "file_name"`);
-    if (typeof text !== 'string') throw new Error(`readImageFolder: ${where}: missing or non-string "text" (for ${fileName})`);
+    if (typeof text !== 'string' && (requireText || text !== undefined)) throw new Error(`readImageFolder: ${where}: missing or non-string "text" (for ${fileName})`);
     const rel = normalize(fileName);
     if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
       throw new Error(`readImageFolder: ${where}: file_name "${fileName}" must be a path inside the folder`);
@@ -116,7 +122,7 @@ export async function readImageFolder(dir: string, options: ReadImageFolderOptio
       const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${(e as Error).message})`;
       throw new Error(`readImageFolder: ${where}: image file "${fileName}" ${why}`);
     }
-    const entry: ImageFolderEntry = { fileName, path, text, extra, line: i + 1 };
+    const entry: ImageFolderEntry = { fileName, path, text: typeof text === 'string' ? text : '', extra, line: i + 1 };
     if (bytes) {
       try {
         entry.image = decodeRgb(bytes, fileName);

@@ -1,13 +1,11 @@
 // The prior's randomness. Host draws (batch rows, timesteps, text drops) are a pure function of
 // (seed, step, stream), so a resumed run draws exactly what an uninterrupted one would; device draws
 // (initial weights, training noise, sampling noise) each come from a Philox stream of their own.
-import { Generator } from '@sd/autograd';
-import { hashSeed, mulberry32, purposeSeed } from '../data/prng.ts';
+import type { Generator } from '@sd/autograd';
+import { purposeSeed } from '../data/prng.ts';
+import { purposeGenerator } from '../training/rng.ts';
 
-/** A mulberry32 stream seeded by hashing (seed, step, stream). */
-export function stepRng(seed: number, step: number, stream: number): () => number {
-  return mulberry32(hashSeed(seed, step, stream));
-}
+export { stepRng } from '../training/rng.ts';
 
 export const STREAM = { batch: 1, timesteps: 2, dropText: 3 } as const;
 
@@ -24,5 +22,5 @@ export function purposeSeedOf(seed: number, purpose: PriorPurpose): number {
 
 /** The Philox stream of one purpose, from `offset`. */
 export function priorGenerator(seed: number, purpose: PriorPurpose, offset = 0): Generator {
-  return new Generator(purposeSeedOf(seed, purpose), offset);
+  return purposeGenerator(seed, `prior/${purpose}`, offset);
 }

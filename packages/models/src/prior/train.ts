@@ -1,6 +1,6 @@
 // Training the shifted-diffusion prior: data on the GPU, AdamW with clipping, optional EMA,
 // periodic atomic checkpoints with everything needed to resume to the same weights.
-import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
@@ -10,9 +10,11 @@ import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
+import { stepOffset } from '../training/rng.ts';
+import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
-import { configDifferences, parametersFinite } from '../training/guards.ts';
+import { assertResumable, configDifferences } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
 export interface TrainSettings {
@@ -49,12 +51,7 @@ export interface RunConfig {
   data: { source: string; count: number; dim: number; sha256: string };
 }
 
-export interface StepReport {
-  step: number;
-  loss: number;
-  lr: number;
-  itPerSec: number;
-}
+export type { StepReport };
 
 /** Everything a trained prior needs at sampling time. */
 export interface PriorBundle {
@@ -166,7 +163,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     resumeFrom = loadCheckpoint(ckptPath);
     const saved = parseConfig(resumeFrom.metadata.config, ckptPath);
     const diffs = configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config).map((d) => (d.startsWith('data.sha256:') ? dataChanged(saved, config) : d));
-    if (diffs.length) throw new Error(`${ckptPath}: cannot resume with different settings:\n  ${diffs.join('\n  ')}`);
+    assertResumable(ckptPath, diffs);
     stats = statsFromCheckpoint(resumeFrom.groups, ckptPath);
   } else {
     stats = shiftStatsFor(pairs, settings);
@@ -202,7 +199,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
   const T = bundle.diffusion.timesteps;
 
-  const save = async () => {
+  const save = async (completed: number) => {
     const names = [...bundle.model.namedParameters()].map(([n]) => n);
     const groups: Record<string, Map<string, Tensor>> = {
       model: bundle.model.stateDict(),
@@ -210,66 +207,53 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
       shift: statsTensors(stats),
     };
     if (ema) groups.ema = new Map(ema.shadow.map((s, i) => [names[i], s]));
-    await saveCheckpoint(ckptPath, groups, { config: JSON.stringify(config), step: String(step) });
+    await saveCheckpoint(ckptPath, groups, { config: JSON.stringify(config), step: String(completed) });
     for (const t of groups.shift.values()) t.dispose();
   };
 
-  let lastLoss = NaN;
-  let timer = performance.now();
-  let timedSteps = 0;
   const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? step + options.stopAfter : Infinity);
-  while (step < stopAt) {
-    const { rows, t, keep } = drawStep(settings, step, pairs.count, T);
-    const lr = opt.currentLr();
-    const loss = tidy(() => {
-      const ids = tensor(rows, [rows.length], { dtype: 'i32' });
-      const x0 = gather(images, ids, 0);
-      const text = gather(texts, ids, 0);
-      const batchClusters = Int32Array.from(rows, (r) => clusters[r]);
-      const { mu, s } = bundle.diffusion.shiftOf(batchClusters);
-      const eps = randnStep(settings.seed, step, x0.shape);
-      const xt = bundle.diffusion.qSample(x0, t, eps, mu, s);
-      const pred = bundle.model.forward({ xt, timesteps: t, clusters: batchClusters, textEmbedding: text, keepText: tensor(keep, [keep.length, 1]) });
-      const l = bundle.diffusion.loss(x0, pred, t);
-      l.backward();
-      opt.update({ maxGradNorm: settings.maxGradNorm });
-      opt.zeroGrad();
-      ema?.update();
-      return l.detach();
-    });
-    step++;
-    timedSteps++;
-    options.afterUpdate?.(step, bundle.model);
-    const checkpointNow = step % settings.checkpointEvery === 0 || step === stopAt;
-    if (step % settings.logEvery === 0 || checkpointNow) {
-      lastLoss = await loss.item();
-      loss.dispose();
-      if (!Number.isFinite(lastLoss)) {
-        throw new Error(`training diverged: loss is ${lastLoss} at step ${step}; the last good checkpoint is kept in ${ckptPath}`);
-      }
-      const now = performance.now();
-      const report = { step, loss: lastLoss, lr, itPerSec: (timedSteps * 1000) / (now - timer) };
-      timer = now;
-      timedSteps = 0;
-      appendFileSync(metricsPath, JSON.stringify(report) + '\n');
-      options.onStep?.(report);
-    } else loss.dispose();
-    if (checkpointNow) {
-      if (!(await parametersFinite(params))) {
-        throw new Error(`training diverged: parameters became NaN/Inf by step ${step}; the last good checkpoint is kept in ${ckptPath}`);
-      }
-      await save();
-    }
-  }
+  const done = await runCheckpointedSteps({
+    from: step,
+    stopAt,
+    logEvery: settings.logEvery,
+    checkpointEvery: settings.checkpointEvery,
+    metricsPath,
+    checkpointPath: ckptPath,
+    params,
+    save,
+    onStep: options.onStep,
+    afterUpdate: (completed) => options.afterUpdate?.(completed, bundle.model),
+    runStep: (current) => {
+      const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
+      const lr = opt.currentLr();
+      const loss = tidy(() => {
+        const ids = tensor(rows, [rows.length], { dtype: 'i32' });
+        const x0 = gather(images, ids, 0);
+        const text = gather(texts, ids, 0);
+        const batchClusters = Int32Array.from(rows, (r) => clusters[r]);
+        const { mu, s } = bundle.diffusion.shiftOf(batchClusters);
+        const eps = randnStep(settings.seed, current, x0.shape);
+        const xt = bundle.diffusion.qSample(x0, t, eps, mu, s);
+        const pred = bundle.model.forward({ xt, timesteps: t, clusters: batchClusters, textEmbedding: text, keepText: tensor(keep, [keep.length, 1]) });
+        const l = bundle.diffusion.loss(x0, pred, t);
+        l.backward();
+        opt.update({ maxGradNorm: settings.maxGradNorm });
+        opt.zeroGrad();
+        ema?.update();
+        return l.detach();
+      });
+      return { loss, lr };
+    },
+  });
   images.dispose();
   texts.dispose();
   if (ema) ema.copyTo();
   bundle.model.eval();
-  return { ...bundle, step, lastLoss };
+  return { ...bundle, ...done };
 }
 
 /** ε for one step: its own range of the noise stream, so resumption reproduces it. */
 function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return randn(shape, { generator: priorGenerator(seed, 'noise', step * Math.ceil(size / 4) * 4) });
+  return randn(shape, { generator: priorGenerator(seed, 'noise', stepOffset(step, size)) });
 }

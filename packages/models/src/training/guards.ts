@@ -22,3 +22,8 @@ export async function parametersFinite(params: Tensor[]): Promise<boolean> {
   total.dispose();
   return Number.isFinite(value);
 }
+
+/** Refuses a resume whose recorded run differs from the requested one, listing every difference. */
+export function assertResumable(checkpointPath: string, differences: string[]): void {
+  if (differences.length) throw new Error(`${checkpointPath}: cannot resume with different settings:\n  ${differences.join('\n  ')}`);
+}

@@ -61,3 +61,31 @@ export const SD2_BASE_VAE_CONFIG: Record<string, unknown> = {
   sample_size: 512,
   up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
 };
+
+/**
+ * The project's VAE for the 64×64 procedural images: three DownEncoderBlock2D (two downsamplings)
+ * to 16×16×4 latents, so a small shape stays about three latent pixels wide (8× would leave 1.5).
+ * Chosen by timing training steps at batch 16 (`pnpm tsx scripts/time-vae.ts`, lavapipe on the
+ * 2-core dev machine while benchmarks ran beside it, 2026-12-07; median of 5 steps):
+ *   block_out_channels [8, 16, 32] (0.17 M parameters): 734 ms (1154 ms in a busier minute)
+ *   [8, 16, 64] (0.60 M): 2113 ms;  [16, 32, 64] (0.68 M): 1693–2813 ms
+ *   [32, 64, 64] (0.96 M): 5856 ms;  [32, 64, 128] (2.7 M): 9612 ms
+ * The step is bound by the 64×64 convolutions (the last upsampler's conv runs at full size with the
+ * middle width), so width at full resolution is what costs; only the smallest stays under a second.
+ * norm_num_groups 8 divides every width (at 8 channels GroupNorm is per channel).
+ */
+export const PROCEDURAL_VAE_CONFIG: Record<string, unknown> = {
+  _class_name: 'AutoencoderKL',
+  in_channels: 3,
+  out_channels: 3,
+  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
+  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
+  block_out_channels: [8, 16, 32],
+  layers_per_block: 1,
+  act_fn: 'silu',
+  latent_channels: 4,
+  norm_num_groups: 8,
+  sample_size: 64,
+  // Replaced by the measured 1/std of the training latents when training ends (final/config.json).
+  scaling_factor: 1,
+};

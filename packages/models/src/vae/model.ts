@@ -189,6 +189,13 @@ export class AutoencoderKL extends nn.Module implements DiffusersModel {
     return this.config.scaling_factor;
   }
 
+  /** Records a measured scaling factor (written to config.json by savePretrained). */
+  setScalingFactor(value: number): void {
+    if (!(value > 0 && Number.isFinite(value))) throw new Error(`AutoencoderKL.setScalingFactor: must be positive and finite, got ${value}`);
+    this.config.scaling_factor = value;
+    this.rawConfig.scaling_factor = value;
+  }
+
   /** images [B, in_channels, H, W] in [−1, 1] → the latent posterior. */
   encode(images: Tensor): DiagonalGaussian {
     const c = this.config;

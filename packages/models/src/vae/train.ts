@@ -1,0 +1,162 @@
+// Training the VAE as Stable Diffusion's first stage, without the adversarial and perceptual terms:
+// pixel MSE plus a small KL term, AdamW with warm-up and clipping, the project's run directory
+// (config.json, atomic checkpoints, metrics.jsonl, bit-exact resume), and at the end the measured
+// scaling_factor in a diffusers folder (final/).
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadCheckpoint, manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
+import { purposeSeed } from '../data/prng.ts';
+import { truncateMetrics } from '../training/metrics.ts';
+import { assertFreshRunDir } from '../training/run-dir.ts';
+import { assertResumable, configDifferences } from '../training/guards.ts';
+import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
+import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
+import { fingerprintImages, imageBatch, type ImageSet } from './images.ts';
+import { AutoencoderKL } from './model.ts';
+import { measureScalingFactor, type ScalingMeasurement } from './evaluate.ts';
+
+export interface VaeTrainSettings {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  betas: [number, number];
+  weightDecay: number;
+  eps: number;
+  maxGradNorm: number;
+  warmupSteps: number;
+  /** Weight of KL(q(z|x) ‖ N(0, I)) against the reconstruction error, both summed per image (SD: 1e-6). */
+  klWeight: number;
+  seed: number;
+  checkpointEvery: number;
+  logEvery: number;
+}
+
+export interface VaeRunConfig {
+  format: 'sd-vae/1';
+  /** The diffusers config the VAE is built from (its scaling_factor is measured after training). */
+  model: Record<string, unknown>;
+  train: VaeTrainSettings;
+  data: { source: string; count: number; side: number; sha256: string };
+}
+
+export interface VaeTrainOptions {
+  outDir: string;
+  resume?: boolean;
+  onStep?: (r: StepReport) => void;
+  /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
+  stopAfter?: number;
+  afterUpdate?: (step: number, vae: AutoencoderKL) => void;
+}
+
+export interface VaeTrainResult {
+  vae: AutoencoderKL;
+  step: number;
+  lastLoss: number;
+  /** Set once the run reached its last step: the scaling factor stored in final/config.json. */
+  scaling: ScalingMeasurement | null;
+}
+
+const CHECKPOINT = 'checkpoint.safetensors';
+/** The diffusers folder of the finished run (AutoencoderKL.fromPretrained reads it). */
+export const VAE_FINAL_DIR = 'final';
+/** The host draw of batch rows, a stream of its own (stepRng). */
+const BATCH_STREAM = 1;
+
+/** Batch rows of one step, with replacement: a pure function of seed and step, so a resume redraws them. */
+export function vaeBatchRows(s: VaeTrainSettings, step: number, count: number): Int32Array {
+  const rng = stepRng(s.seed, step, BATCH_STREAM);
+  return Int32Array.from({ length: s.batchSize }, () => Math.floor(rng() * count));
+}
+
+/** The VAE's initial weights, drawn from the run's own init stream. */
+export function buildVae(model: Record<string, unknown>, seed: number): AutoencoderKL {
+  manualSeed(purposeSeed(seed, 'vae/init'));
+  return new AutoencoderKL(model, { label: 'VAE config' });
+}
+
+/**
+ * The training objective: mean squared error over pixels in [-1, 1], plus klWeight·KL. The KL is
+ * summed over each image's latent and divided by its pixel count, which is SD's weighting (both
+ * terms summed per image) rescaled so the loss reads as a per-pixel MSE.
+ */
+export function vaeLoss(vae: AutoencoderKL, images: Tensor, klWeight: number, noise: Generator): Tensor {
+  const posterior = vae.encode(images);
+  const reconstruction = vae.decode(posterior.sample(noise));
+  const pixelsPerImage = images.size / images.shape[0];
+  const mse = reconstruction.sub(images).square().mean();
+  return mse.add(posterior.kl().mean().mul(klWeight / pixelsPerImage));
+}
+
+function parseRunConfig(text: string | undefined, file: string): VaeRunConfig {
+  if (!text) throw new Error(`${file}: metadata has no "config"`);
+  const config = JSON.parse(text) as VaeRunConfig;
+  if (config.format !== 'sd-vae/1') throw new Error(`${file}: not a VAE checkpoint (format ${JSON.stringify(config.format)})`);
+  return config;
+}
+
+/**
+ * Trains (or resumes) a VAE on `images`. `outDir` must be empty or missing unless resuming; a resume
+ * must have the same settings (steps may grow) and the same images.
+ */
+export async function trainVae(images: ImageSet, model: Record<string, unknown>, settings: VaeTrainSettings, options: VaeTrainOptions): Promise<VaeTrainResult> {
+  if (!options.resume) assertFreshRunDir(options.outDir);
+  mkdirSync(options.outDir, { recursive: true });
+  const config: VaeRunConfig = { format: 'sd-vae/1', model, train: settings, data: { source: images.source, count: images.count, side: images.side, sha256: fingerprintImages(images) } };
+  const ckptPath = join(options.outDir, CHECKPOINT);
+  const metricsPath = join(options.outDir, 'metrics.jsonl');
+  const resumeFrom = options.resume && existsSync(ckptPath) ? loadCheckpoint(ckptPath) : null;
+  if (resumeFrom) {
+    const saved = parseRunConfig(resumeFrom.metadata.config, ckptPath);
+    assertResumable(ckptPath, configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config));
+  } else writeFileSync(metricsPath, '');
+  writeFileSync(join(options.outDir, 'config.json'), JSON.stringify(config, null, 2));
+
+  const vae = buildVae(model, settings.seed);
+  const params = vae.parameters();
+  const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
+  opt.schedule = optim.linearWarmup(settings.warmupSteps);
+  let from = 0;
+  if (resumeFrom) {
+    vae.loadStateDict(resumeFrom.groups.model, { source: ckptPath });
+    opt.loadStateDict(resumeFrom.groups.optim);
+    from = Number(resumeFrom.metadata.step);
+    truncateMetrics(metricsPath, from);
+  }
+
+  const latentSize = vae.config.latent_channels * (images.side / vae.downscale) ** 2;
+  const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? from + options.stopAfter : Infinity);
+  const done = await runCheckpointedSteps({
+    from,
+    stopAt,
+    logEvery: settings.logEvery,
+    checkpointEvery: settings.checkpointEvery,
+    metricsPath,
+    checkpointPath: ckptPath,
+    params,
+    onStep: options.onStep,
+    afterUpdate: (step) => options.afterUpdate?.(step, vae),
+    save: (step) => saveCheckpoint(ckptPath, { model: vae.stateDict(), optim: opt.stateDict() }, { config: JSON.stringify(config), step: String(step) }),
+    runStep: (step) => {
+      const rows = vaeBatchRows(settings, step, images.count);
+      const lr = opt.currentLr();
+      const loss = tidy(() => {
+        const x = tensor(imageBatch(images, rows), [rows.length, 3, images.side, images.side]);
+        // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+        const noise = purposeGenerator(settings.seed, 'vae/noise', stepOffset(step, rows.length * latentSize));
+        const l = vaeLoss(vae, x, settings.klWeight, noise);
+        l.backward();
+        opt.update({ maxGradNorm: settings.maxGradNorm });
+        opt.zeroGrad();
+        return l.detach();
+      });
+      return { loss, lr };
+    },
+  });
+  vae.eval();
+  if (done.step < settings.steps) return { vae, ...done, scaling: null };
+  const scaling = await measureScalingFactor(vae, images, { seed: settings.seed });
+  vae.setScalingFactor(scaling.scalingFactor);
+  await vae.savePretrained(join(options.outDir, VAE_FINAL_DIR));
+  writeFileSync(join(options.outDir, 'scaling.json'), JSON.stringify(scaling, null, 2));
+  return { vae, ...done, scaling };
+}
