@@ -4,6 +4,7 @@
 import { Generator, gather, manualSeed, optim, randn, tensor, tidy, type Tensor } from '@sd/autograd';
 import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorConfig } from '@sd/models';
 import type { BenchCase } from '../harness.ts';
+import { measureStepSplit } from './autograd.ts';
 
 function priorStep(config: PriorConfig, batch: number) {
   manualSeed(0);
@@ -98,7 +99,12 @@ export const cases: BenchCase[] = [
     kernel: 'prior_train_step',
     shape: `tiny (width ${PRIOR_CONFIGS.tiny.width}, ${PRIOR_CONFIGS.tiny.layers} layers, 64-d), batch ${DEFAULT_BATCH}`,
     maxRepeats: 5,
-    setup: async () => priorStep({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH),
+    async setup() {
+      const step = priorStep({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH);
+      const { jsMs, wallMs } = await measureStepSplit(step.run);
+      console.log(`prior_train_step (default config, batch ${DEFAULT_BATCH}): JS encode ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms wall per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
+      return step;
+    },
     torch: torchPrior({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH),
   },
   {

@@ -20,8 +20,13 @@ export interface Bindings {
 
 /** Distinct parameter blocks kept at once; when full, the store is reused from the start. */
 const UNIFORM_SLOTS = 4096;
-/** Cached bind groups; past this the cache starts over (stale entries of freed buffers go with it). */
-const MAX_GROUPS = 16384;
+/**
+ * Cached bind groups, least recently used dropped first. Bounded because each is a live descriptor
+ * set, and on lavapipe descriptor memory is a memory mapping: 16,384 of them pushed the test suite
+ * past the kernel's limit of 65,530 mappings (a crash inside the driver). A decoder UNet training
+ * step reuses about 1,450.
+ */
+const MAX_GROUPS = 4096;
 
 export class BindingCache {
   private readonly ids = new WeakMap<object, number>();
@@ -62,6 +67,8 @@ export class BindingCache {
     }
     const cached = this.groups.get(key);
     if (cached) {
+      this.groups.delete(key); // re-inserted: Map order is the recency order
+      this.groups.set(key, cached);
       this.stats.reused++;
       return cached;
     }
@@ -71,10 +78,15 @@ export class BindingCache {
     if (uniform) entries.push({ binding: entries.length, resource: uniform });
     for (const resource of b.resources ?? []) entries.push({ binding: entries.length, resource });
     const group = this.device.createBindGroup({ layout: kernel.layout, entries, label: name });
-    if (this.groups.size >= MAX_GROUPS) this.groups.clear();
+    if (this.groups.size >= MAX_GROUPS) this.groups.delete(this.groups.keys().next().value!);
     this.groups.set(key, group);
     this.stats.created++;
     return group;
+  }
+
+  /** Drops every cached bind group (the driver frees them once nothing references them). */
+  clear(): void {
+    this.groups.clear();
   }
 
   /** The slot holding these parameter bytes, written once when they are first seen. */

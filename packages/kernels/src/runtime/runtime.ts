@@ -24,6 +24,8 @@ export interface Dispatch {
 }
 
 const BATCH_LIMIT = 96;
+/** Size of an upload staging buffer; larger uploads get one of their own. */
+const STAGING_ARENA_BYTES = 1 << 20;
 
 // Fills a buffer with one 32-bit pattern (the poisoning of allocations in tests).
 const FILL_KERNEL = `@group(0) @binding(0) var<storage, read_write> out: array<u32>;
@@ -47,8 +49,12 @@ export class Runtime {
   private lostReason: string | null = null;
   /** Tests set this: every allocation is filled with NaN so unwritten output elements show up. */
   poisonAllocations = false;
-  /** Staging buffers of uploads in the current batch, destroyed once it is submitted. */
-  private uploadStaging: GPUBuffer[] = [];
+  /**
+   * Staging for the uploads of the current batch: a few mapped buffers that uploads are appended
+   * to, unmapped at submit and destroyed after it. (One buffer per upload kept thousands of
+   * allocations in flight, and on lavapipe each is a memory mapping, a limited resource.)
+   */
+  private uploadStaging: Array<{ buffer: GPUBuffer; bytes: Uint8Array; used: number }> = [];
   /** Counters for benchmarks and leak checks. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
   /** Bind groups created vs reused and uniform blocks written (see BindingCache). */
@@ -116,6 +122,7 @@ export class Runtime {
   trimPool(): void {
     this.flush();
     this.pool.trim();
+    this.bindings.clear(); // their bind groups name destroyed buffers; dropping them frees descriptor sets
   }
 
   /**
@@ -138,12 +145,18 @@ export class Runtime {
       }
       return;
     }
-    const staging = this.device.createBuffer({ size, usage: 0x0004 /* COPY_SRC */, mappedAtCreation: true, label: 'upload' });
-    new Uint8Array(staging.getMappedRange()).set(bytes);
-    staging.unmap();
+    let arena = this.uploadStaging.at(-1);
+    if (!arena || arena.used + size > arena.bytes.byteLength) {
+      const capacity = Math.max(STAGING_ARENA_BYTES, size);
+      const staging = this.device.createBuffer({ size: capacity, usage: 0x0004 /* COPY_SRC */, mappedAtCreation: true, label: 'upload' });
+      arena = { buffer: staging, bytes: new Uint8Array(staging.getMappedRange()), used: 0 };
+      this.uploadStaging.push(arena);
+    }
+    arena.bytes.set(bytes, arena.used);
     this.endPass();
-    this.encoder.copyBufferToBuffer(staging, 0, buffer, byteOffset, size);
-    this.uploadStaging.push(staging);
+    // Copies may be encoded from a mapped buffer; it only has to be unmapped by the submit.
+    this.encoder.copyBufferToBuffer(arena.buffer, arena.used, buffer, byteOffset, size);
+    arena.used += size;
   }
 
   /** Encodes one compute dispatch into the current batch. */
@@ -186,9 +199,10 @@ export class Runtime {
     if (!this.encoder) return;
     this.endPass();
     const kernels = summarize(this.batchKernels);
+    for (const arena of this.uploadStaging) arena.buffer.unmap();
     this.device.queue.submit([this.encoder.finish()]);
     // Destroying after submit is safe: the submitted copies still complete.
-    for (const b of this.uploadStaging) b.destroy();
+    for (const arena of this.uploadStaging) arena.buffer.destroy();
     this.uploadStaging = [];
     const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
     this.pendingErrors.push(scope);
@@ -233,6 +247,13 @@ export class Runtime {
     const messages = (await this.wait(Promise.all(pending))).filter((m): m is string => m !== null);
     this.checkAlive();
     if (messages.length) throw new Error(messages.join('\n'));
+  }
+
+  /** Drops the compiled kernels and the bind groups that use them; the next use of each recompiles. */
+  forgetKernels(): void {
+    this.flush();
+    this.kernels.clear();
+    this.bindings.clear();
   }
 
   /** Awaits a promise that Dawn settles, the way the adapter profile says (see wait.ts). */
