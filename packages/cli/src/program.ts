@@ -92,7 +92,8 @@ export function buildProgram(): Command {
     .command('encode <imagefolder>')
     .description('encode an imagefolder (metadata.jsonl with file_name, text) to the clip-retrieval layout')
     .option('--out <dir>', 'output folder (img_emb/, text_emb/, metadata/)', 'runs/embeddings')
-    .option('--clip <path>', 'CLIP checkpoint (default: the committed default CLIP)')
+    .option('--clip <path>', 'CLIP checkpoint: exported, OpenAI .pt or Hugging Face; repeat for a MultiCLIP whose embeddings are the concatenation (default: the committed default CLIP)', collect, [])
+    .option('--clip-normalize <mode>', "with several --clip: 'per-model' (each model's embedding unit-normalised) or 'none' (raw, as the seed's 1536-d embeddings)", 'per-model')
     .action(encodeCommand);
 
   program
@@ -103,4 +104,9 @@ export function buildProgram(): Command {
     .action(buildEmbeddedCommand);
 
   return program;
+}
+
+/** Commander's accumulator for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }

@@ -19,8 +19,8 @@ export { evaluateClip, embedTexts, embedImages, zeroShotAccuracyOn, type ClipEva
 export { retrievalRecall, scoreEmbeddings, type PriorMetrics } from './eval/retrieval.ts';
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
-export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip } from './clip/default.ts';
-export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
+export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip, openClip } from './clip/default.ts';
+export { encodeToRetrievalLayout, type EncodeItem, type ImageTextEncoder } from './clip/encode.ts';
 export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
 export * from './io/diffusers.ts';
 export * from './io/pretrained.ts';

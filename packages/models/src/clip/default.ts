@@ -7,7 +7,7 @@ import { noGrad, type nn } from '@sd/autograd';
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
 import type { ClipConfig } from './config.ts';
 import { CLIP } from './model.ts';
-import { clipFromStateDict } from './weights.ts';
+import { clipFromStateDict, loadClip } from './weights.ts';
 
 /**
  * ViT 64 px / patch 16 (16 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
@@ -32,12 +32,14 @@ const EXPORT_FORMAT = 'sd-clip/1';
 
 export const defaultClipPath = (): string => join(assetsDir(), 'default-clip.safetensors');
 
-/** Writes a CLIP's weights as F16 safetensors with its config in the metadata. */
+/** Writes a CLIP's weights as F16 safetensors with its config in the metadata (integer buffers, e.g. a ResNet's batch counts, as they are). */
 export async function exportClip(model: CLIP, path: string, extraMetadata: Record<string, string> = {}): Promise<void> {
   const tensors = new Map<string, SafetensorsInput>();
   for (const [name, t] of model.stateDict()) {
-    const data = (await t.read()) as Float32Array;
-    tensors.set(name, { shape: [...t.shape], data, dtype: 'F16' });
+    const data = await t.read();
+    if (data instanceof Float32Array) tensors.set(name, { shape: [...t.shape], data, dtype: 'F16' });
+    else if (data instanceof Int32Array) tensors.set(name, { shape: [...t.shape], data });
+    else throw new Error(`exportClip: ${name} has a dtype safetensors export does not take (${t.dtype})`);
   }
   mkdirSync(dirname(path), { recursive: true });
   writeSafetensors(path, tensors, { format: EXPORT_FORMAT, config: JSON.stringify(model.config), ...extraMetadata });
@@ -58,6 +60,16 @@ export function exportedClipWeights(file: SafetensorsFile): { config?: ClipConfi
 
 /** True for files written by `exportClip`. */
 export const isExportedClip = (file: SafetensorsFile): boolean => file.metadata.format === EXPORT_FORMAT;
+
+/**
+ * Any CLIP checkpoint by path: an `exportClip` file (its config in the metadata, like the default
+ * CLIP), or what `loadClip` reads (an OpenAI `.pt`, a Hugging Face CLIPModel checkpoint).
+ */
+export function openClip(path: string): CLIP {
+  if (!existsSync(path)) throw new Error(`${path}: no CLIP checkpoint here`);
+  if (path.endsWith('.safetensors') && isExportedClip(readSafetensors(path))) return loadExportedClip(path);
+  return loadClip(path);
+}
 
 export function loadDefaultClip(): CLIP {
   return loadExportedClip(defaultClipPath());
