@@ -16,7 +16,7 @@ const PARSERS: Record<string, (o: never) => unknown> = {
 };
 /** Argument placeholders of numeric options; the others name paths, sizes or lists. */
 const NUMERIC = new Set(['n', 'x', 'k', 'p', 'px', 'w', 'decay', 'fraction']);
-const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path']);
+const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode']);
 
 const placeholder = (flags: string) => /[<[](\w+)[>\]]/.exec(flags)?.[1];
 
@@ -58,7 +58,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(34); // 11 train-prior, 9 train-clip, 7 train-vae, 4 eval-prior, 2 build-embedded, 1 eval-clip
+    expect(checked).toBe(36); // 11 train-prior, 9 train-clip, 7 train-vae, 4 eval-prior, 2 build-embedded, 3 eval-clip
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {

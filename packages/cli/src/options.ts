@@ -145,8 +145,8 @@ export function parseTrainClip(o: TrainClipCli) {
   };
 }
 
-export function parseEvalClip(o: { evalCount: string }): { evalCount: number } {
-  return { evalCount: integer('eval-count', o.evalCount, { min: 1 }) };
+export function parseEvalClip(o: { evalCount: string; n: string; seed: string }): { evalCount: number; n: number; seed: number } {
+  return { evalCount: integer('eval-count', o.evalCount, { min: 1 }), n: integer('n', o.n, { min: 2 }), seed: integer('seed', o.seed, { min: 0 }) };
 }
 
 export function parseBuildEmbedded(o: { train: string; heldout: string }): { train: number; heldout: number } {

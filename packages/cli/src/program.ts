@@ -74,6 +74,8 @@ export function buildProgram(): Command {
     .command('eval-clip [file]')
     .description('zero-shot accuracy and retrieval of an exported CLIP (default: the default CLIP)')
     .option('--eval-count <n>', 'held-out images per zero-shot evaluation', '500')
+    .option('--n <n>', 'held-out pairs for text→image retrieval', '1000')
+    .option('--seed <n>', 'first sample index of the evaluation images (the README cites 1e7, 2e7, 3e7)', '10000000')
     .option('--update', 'record the evaluation in the file\'s metadata')
     .action(evalClipCommand);
 

@@ -5,12 +5,12 @@ import { readSafetensors } from '@sd/io';
 import { parseEvalClip } from '../options.ts';
 import { DEFAULT_DATA_SEED, defaultClipPath, evaluateClip, exportClip, loadExportedClip, type ClipEvaluation } from '@sd/models';
 
-export async function evalClipCommand(file: string | undefined, o: { evalCount: string; update?: boolean }): Promise<void> {
-  const { evalCount } = parseEvalClip(o);
+export async function evalClipCommand(file: string | undefined, o: { evalCount: string; n: string; seed: string; update?: boolean }): Promise<void> {
+  const { evalCount, n, seed } = parseEvalClip(o);
   await initRuntime();
   const path = file ?? defaultClipPath();
   const model = loadExportedClip(path);
-  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: evalCount, retrievalCount: 1000 });
+  const evaluation = await evaluateClip(model, { dataSeed: DEFAULT_DATA_SEED, zeroShotCount: evalCount, retrievalCount: n, evalSeed: seed });
   console.log(formatClipEvaluation(evaluation));
   if (o.update) {
     const { format: _format, config: _config, ...kept } = readSafetensors(path).metadata;
