@@ -1,5 +1,6 @@
-// A loss-curve PNG: one or more series (first red, then blue) on a log-scale y axis, with a tiny built-in digit font for
-// the axis labels (no font files, so it renders the same everywhere).
+// A loss-curve PNG: one or more series on a log-scale y axis, with axis titles, tick labels and a
+// legend naming each line, drawn with a tiny built-in 3×5 font (no font files, so it renders the
+// same everywhere).
 import { encodeRgbPng } from '../data/image-codec.ts';
 
 export interface Series {
@@ -12,8 +13,16 @@ export interface Series {
 const GLYPHS: Record<string, string> = {
   '0': '111101101101111', '1': '010110010010111', '2': '111001111100111', '3': '111001111001111',
   '4': '101101111001001', '5': '111100111001111', '6': '111100111101111', '7': '111001001001001',
-  '8': '111101111101111', '9': '111101111001111', '.': '000000000000010', 'e': '000111101110011',
-  '-': '000000111000000', '+': '000010111010000',
+  '8': '111101111101111', '9': '111101111001111', '.': '000000000000010', 'e': '111100111100111',
+  '-': '000000111000000', '+': '000010111010000', ' ': '000000000000000', '(': '010100100100010',
+  ')': '010001001001010', ':': '000010000010000', '/': '001001010100100', '_': '000000000000111',
+  a: '010101111101101', b: '110101110101110', c: '011100100100011', d: '110101101101110',
+  f: '111100110100100', g: '011100101101011', h: '101101111101101', i: '111010010010111',
+  j: '001001001101010', k: '101101110101101', l: '100100100100111', m: '101111111101101',
+  n: '110101101101101', o: '010101101101010', p: '110101110100100', q: '010101101110011',
+  r: '110101110101101', s: '011100010001110', t: '111010010010010', u: '101101101101111',
+  v: '101101101101010', w: '101101111111101', x: '101101010101101', y: '101101010010010',
+  z: '111001010100111',
 };
 
 export function renderLossCurve(series: Series[], width = 640, height = 400): Uint8Array {
@@ -26,7 +35,7 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
     img[i + 2] = b;
   };
   const text = (s: string, x: number, y: number, scale = 2) => {
-    [...s].forEach((ch, k) => {
+    [...s.toLowerCase()].forEach((ch, k) => {
       const glyph = GLYPHS[ch];
       if (!glyph) return;
       for (let gy = 0; gy < 5; gy++) for (let gx = 0; gx < 3; gx++) {
@@ -37,7 +46,7 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
   };
   const all = series.flatMap((s) => s.points).filter((p) => p.y > 0 && Number.isFinite(p.y));
   if (all.length === 0) return encodeRgbPng({ width, height, data: img });
-  const left = 70, right = width - 20, top = 20, bottom = height - 40;
+  const left = 70, right = width - 20, top = 20, bottom = height - 50;
   const xMin = Math.min(...all.map((p) => p.x));
   const xMax = Math.max(...all.map((p) => p.x), xMin + 1);
   const lyMin = Math.log10(Math.min(...all.map((p) => p.y)));
@@ -55,6 +64,16 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
   for (let y = top; y <= bottom; y++) set(left, y, [0, 0, 0]);
   text(String(Math.round(xMin)), left, bottom + 10);
   text(String(Math.round(xMax)), right - 40, bottom + 10);
+  text('training step', (left + right) / 2 - 52, bottom + 28);
+  // The y title runs along the top of the axis (the font has no vertical text).
+  text('loss (log scale)', left + 6, top - 14);
+  // Legend: a short line in each series' colour and its label, top right.
+  series.forEach((s, k) => {
+    const y = top + 8 + 16 * k;
+    const x0 = right - 8 * Math.max(...series.map((t) => t.label.length)) - 40;
+    for (let x = x0; x < x0 + 24; x++) (set(x, y, s.color), set(x, y + 1, s.color));
+    text(s.label, x0 + 30, y - 4);
+  });
   for (const s of series) {
     const pts = s.points.filter((p) => p.y > 0 && Number.isFinite(p.y));
     for (let k = 1; k < pts.length; k++) {
