@@ -47,4 +47,20 @@ describe('retrieval metrics', () => {
     expect(got).toEqual({ recallAt1: r.filter((k) => k === 1).length / count, recallAt5: r.filter((k) => k <= 5).length / count, count });
     expect(got.recallAt5).toBeGreaterThan(got.recallAt1);
   });
+
+  it('ties rank in the query\'s favour: a duplicate of the true image does not push it down', () => {
+    // Images 0 and 1 are the same vector; image 2 is another. Generated 0 equals image 0 (cosine 1
+    // to both 0 and 1): rank 1. Generated 1 equals image 2: images 0 and 1 lie strictly below it… and
+    // its own image (1) is beaten by image 2 alone: rank 2. Generated 2 is orthogonal to everything
+    // but image 2's direction: rank 1.
+    const image = Float32Array.from([1, 0, 0, 1, 0, 0, 0, 1, 0]);
+    const generated = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 1, 0]);
+    const text = Float32Array.from(image);
+    const m = scoreEmbeddings(generated, { text, image, dim: 3, count: 3 });
+    expect(m.meanRank).toBeCloseTo((1 + 2 + 1) / 3, 12);
+    expect(m.recallAt1).toBeCloseTo(2 / 3, 12);
+    // The float64 reference agrees on this input, ties included.
+    const r = ranks(unit(generated, 3), unit(image, 3));
+    expect(r).toEqual([1, 2, 1]);
+  });
 });
