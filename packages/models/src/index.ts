@@ -18,6 +18,7 @@ export { trainClip, clipBatch, type ClipTrainSettings, type ClipTrainOptions, ty
 export { evaluateClip, embedTexts, embedImages, zeroShotAccuracyOn, type ClipEvaluation, type Accuracy } from './clip/evaluate.ts';
 export { retrievalRecall, scoreEmbeddings, type PriorMetrics } from './eval/retrieval.ts';
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
+export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/embedding-arms.ts';
 export { frechetDistance, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip, openClip } from './clip/default.ts';

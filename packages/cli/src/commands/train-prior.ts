@@ -3,9 +3,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { assertFreshRunDir, evaluatePrior, renderLossCurve, trainPrior, type PriorMetrics } from '@sd/models';
+import { assertFreshRunDir, evaluatePrior, renderLossCurve, trainPrior, type ArmMetrics } from '@sd/models';
 import { parseTrainPrior, type TrainPriorCli } from '../options.ts';
-import { formatMetricsTable, loadPriorData } from '../prior-common.ts';
+import { formatMetricsTable, loadPriorData, trivialArms } from '../prior-common.ts';
 import { progressBar } from '../progress.ts';
 
 export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
@@ -17,7 +17,7 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
   if (!o.resume) for (const variant of variants) assertFreshRunDir(join(o.out, variant));
   console.log(`data: ${train.count} training pairs, ${heldOut.count} held out, dimension ${train.dim} (${train.source})`);
   mkdirSync(o.out, { recursive: true });
-  const results: Record<string, PriorMetrics> = {};
+  const results: Record<string, ArmMetrics> = {};
   const curves: { label: string; points: { x: number; y: number }[] }[] = [];
   for (const variant of variants) {
     const settings = { ...base, baseline: variant === 'baseline' };
@@ -40,7 +40,8 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
     const colors: [number, number, number][] = [[200, 40, 40], [40, 80, 200]];
     writeFileSync(join(o.out, 'loss.png'), renderLossCurve(curves.map((c, i) => ({ ...c, color: colors[i % 2] }))));
   }
-  writeFileSync(join(o.out, 'eval.json'), JSON.stringify({ data: train.source, heldOut: heldOut.count, settings: base, results }, null, 2));
-  console.log(formatMetricsTable(results));
+  const baselines = trivialArms(train, heldOut);
+  writeFileSync(join(o.out, 'eval.json'), JSON.stringify({ data: train.source, heldOut: heldOut.count, settings: base, results, trivialArms: baselines }, null, 2));
+  console.log(formatMetricsTable({ ...results, ...baselines }));
   console.log(`wrote ${o.out}/{${variants.join(',')}}/ (config.json, checkpoint.safetensors, metrics.jsonl, loss.png, eval.json) and ${o.out}/eval.json`);
 }
