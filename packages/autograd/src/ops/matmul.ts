@@ -64,7 +64,7 @@ function addBias(y: Tensor, bias: Tensor): Tensor {
 
 /** dB of C = A·op(B) for A [..., M, K] with the batch axes folded into rows: [K, N], or [N, K] when transB. */
 function foldedWeightGrad(a: Tensor, g: Tensor, transB: boolean): Tensor {
-  const rows = (x: Tensor) => x.data.reshape([x.size / x.shape[x.rank - 1], x.shape[x.rank - 1]]);
+  const rows = (x: Tensor) => x.data.reshape([x.shape.slice(0, -1).reduce((p, d) => p * d, 1), x.shape[x.rank - 1]]);
   const [a2, g2] = [rows(a), rows(g)];
   try {
     return new Tensor(transB ? K.matmul(g2, a2, { transA: true }) : K.matmul(a2, g2, { transA: true }));

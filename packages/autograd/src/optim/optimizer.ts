@@ -150,22 +150,25 @@ export interface AdamWConfig {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** Elements per flat buffer at most (default: the device's storage-binding limit / 4). */
+  groupElements?: number;
 }
 
 /**
  * torch.optim.AdamW (decoupled weight decay, bias correction). Multi-tensor: the moments of all
- * parameters live end to end in two flat buffers, and each update copies the gradients and the
+ * parameters live end to end in flat buffers, and each update copies the gradients and the
  * parameters into flat buffers, so the gradient norm and the update of every parameter are one
- * dispatch each (bit-identical to the per-parameter kernels; see K.SegmentedTensors).
+ * dispatch each, bit-identical to the per-parameter kernels (see K.SegmentedTensors). Parameters
+ * are grouped so that no flat buffer passes the device's storage-binding limit; a model that needs
+ * several groups sums their gradient norms group by group (the same value, another rounding).
+ * `stateDict()` returns copies of the moments refreshed by each call.
  */
 export class AdamW extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   readonly weightDecay: number;
-  private readonly layout: K.SegmentedTensors;
-  /** exp_avg, exp_avg_sq, and the per-update copies of the parameters and gradients, flat; allocated on first use. */
-  private flat: { m: DeviceArray; v: DeviceArray; param: DeviceArray; grad: DeviceArray } | null = null;
+  private readonly groups: AdamWGroup[];
   /** Per-parameter copies of the moments handed out by stateDict() (owned, refreshed by each call). */
   private stateViews: Tensor[] = [];
 
@@ -174,10 +177,91 @@ export class AdamW extends Optimizer {
     [this.beta1, this.beta2] = config.betas ?? [0.9, 0.999];
     this.eps = config.eps ?? 1e-8;
     this.weightDecay = config.weightDecay ?? 0.01;
-    this.layout = new K.SegmentedTensors(params.map((p) => p.size));
+    const limits = K.rt().info.limits;
+    const maxElements = config.groupElements ?? Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4);
+    this.groups = [];
+    let members: number[] = [];
+    let total = 0;
+    params.forEach((p, i) => {
+      if (members.length > 0 && total + p.size > maxElements) {
+        this.groups.push(new AdamWGroup(members, params));
+        [members, total] = [[], 0];
+      }
+      members.push(i);
+      total += p.size;
+    });
+    if (members.length > 0) this.groups.push(new AdamWGroup(members, params));
   }
 
-  private buffers(): NonNullable<AdamW['flat']> {
+  protected override beginUpdate(withGrad: number[]): void {
+    for (const g of this.groups) g.gather(withGrad, this.params);
+  }
+
+  protected override gradSquares(withGrad: number[]): DeviceArray {
+    const parts = this.groups.map((g) => g.sumOfSquares(withGrad)).filter((x): x is DeviceArray => x !== null);
+    let total = parts[0];
+    for (const part of parts.slice(1)) {
+      const next = K.binary('add', total, part);
+      total.dispose();
+      part.dispose();
+      total = next;
+    }
+    return total;
+  }
+
+  protected override applyAll(withGrad: number[], lr: number, gradScale: DeviceArray | number): void {
+    const steps = new Map(withGrad.map((i) => [i, ++this.paramSteps[i]]));
+    const options = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, gradScale };
+    for (const g of this.groups) g.update(withGrad, steps, options, this.params);
+  }
+
+  protected apply(): void {
+    throw new Error('AdamW updates all parameters at once (applyAll)');
+  }
+
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>(this.stepState());
+    if (this.stateViews.length === 0) {
+      this.stateViews = this.params.flatMap((p) => [0, 1].map(() => new Tensor(DeviceArray.empty(p.shape, 'f32', 'optimizer_state')).keep()));
+    }
+    for (const g of this.groups) g.copyMoments(this.stateViews);
+    this.params.forEach((_, i) => {
+      out.set(`${i}.exp_avg`, this.stateViews[2 * i]);
+      out.set(`${i}.exp_avg_sq`, this.stateViews[2 * i + 1]);
+    });
+    return out;
+  }
+
+  loadStateDict(state: HostState): void {
+    this.loadStepState(state);
+    for (const g of this.groups) g.loadMoments(state, this.params);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const g of this.groups) g.dispose();
+    for (const t of this.stateViews) t.dispose();
+    this.stateViews = [];
+  }
+}
+
+/** One flat set of AdamW buffers over the parameters `members` (indices into the optimizer's list). */
+class AdamWGroup {
+  private readonly layout: K.SegmentedTensors;
+  /** Global parameter index → index within this group. */
+  private readonly local = new Map<number, number>();
+  /** exp_avg, exp_avg_sq, and the per-update copies of the parameters and gradients; allocated on first use. */
+  private flat: { m: DeviceArray; v: DeviceArray; param: DeviceArray; grad: DeviceArray } | null = null;
+
+  constructor(
+    private readonly members: number[],
+    params: Tensor[],
+  ) {
+    this.layout = new K.SegmentedTensors(members.map((i) => params[i].size));
+    members.forEach((i, k) => this.local.set(i, k));
+  }
+
+  private buffers(): NonNullable<AdamWGroup['flat']> {
     if (!this.flat) {
       const zeros = () => {
         const a = DeviceArray.empty([this.layout.total], 'f32', 'optimizer_state');
@@ -190,75 +274,59 @@ export class AdamW extends Optimizer {
     return this.flat;
   }
 
-  protected override beginUpdate(withGrad: number[]): void {
-    if (withGrad.length === 0) return;
+  /** The members among `withGrad`, as global and local indices (in the optimizer's order). */
+  private chosen(withGrad: number[]): { global: number[]; local: number[] } {
+    const global = withGrad.filter((i) => this.local.has(i));
+    return { global, local: global.map((i) => this.local.get(i)!) };
+  }
+
+  gather(withGrad: number[], params: Tensor[]): void {
+    const { global, local } = this.chosen(withGrad);
+    if (global.length === 0) return;
     const flat = this.buffers();
-    const segments = this.layout.select(withGrad);
-    K.gatherSegments(withGrad.map((i) => this.params[i].grad!.data), segments, flat.grad);
-    K.gatherSegments(withGrad.map((i) => this.params[i].data), segments, flat.param);
+    const segments = this.layout.select(local);
+    K.gatherSegments(global.map((i) => params[i].grad!.data), segments, flat.grad);
+    K.gatherSegments(global.map((i) => params[i].data), segments, flat.param);
   }
 
-  protected override gradSquares(withGrad: number[]): DeviceArray {
-    return this.layout.sumOfSquares(this.buffers().grad, withGrad);
+  sumOfSquares(withGrad: number[]): DeviceArray | null {
+    const { local } = this.chosen(withGrad);
+    return local.length === 0 ? null : this.layout.sumOfSquares(this.buffers().grad, local);
   }
 
-  protected override applyAll(withGrad: number[], lr: number, gradScale: DeviceArray | number): void {
-    if (withGrad.length === 0) return;
+  update(withGrad: number[], steps: Map<number, number>, options: Omit<K.AdamWSegmentsOptions, 'steps'>, params: Tensor[]): void {
+    const { global, local } = this.chosen(withGrad);
+    if (global.length === 0) return;
     const flat = this.buffers();
-    const steps = withGrad.map((i) => ++this.paramSteps[i]);
-    this.layout.adamw(flat.param, flat.grad, flat.m, flat.v, withGrad, {
-      lr,
-      steps,
-      beta1: this.beta1,
-      beta2: this.beta2,
-      eps: this.eps,
-      weightDecay: this.weightDecay,
-      gradScale,
-    });
-    K.scatterSegments(flat.param, this.layout.select(withGrad), withGrad.map((i) => this.params[i].data));
+    this.layout.adamw(flat.param, flat.grad, flat.m, flat.v, local, { ...options, steps: global.map((i) => steps.get(i)!) });
+    K.scatterSegments(flat.param, this.layout.select(local), global.map((i) => params[i].data));
   }
 
-  protected apply(): void {
-    throw new Error('AdamW updates all parameters at once (applyAll)');
-  }
-
-  stateDict(): Map<string, Tensor> {
-    const out = new Map<string, Tensor>(this.stepState());
+  /** Copies this group's moments into the per-parameter tensors `views` ([2i]: exp_avg, [2i+1]: exp_avg_sq). */
+  copyMoments(views: Tensor[]): void {
     const flat = this.buffers();
-    if (this.stateViews.length === 0) {
-      this.stateViews = this.params.flatMap((p) => [0, 1].map(() => new Tensor(DeviceArray.empty(p.shape, 'f32', 'optimizer_state')).keep()));
-    }
-    const all = this.params.map((_, i) => i);
-    K.scatterSegments(flat.m, this.layout.select(all), all.map((i) => this.stateViews[2 * i].data));
-    K.scatterSegments(flat.v, this.layout.select(all), all.map((i) => this.stateViews[2 * i + 1].data));
-    this.params.forEach((_, i) => {
-      out.set(`${i}.exp_avg`, this.stateViews[2 * i]);
-      out.set(`${i}.exp_avg_sq`, this.stateViews[2 * i + 1]);
-    });
-    return out;
+    const all = this.members.map((_, k) => k);
+    K.scatterSegments(flat.m, this.layout.select(all), this.members.map((i) => views[2 * i].data));
+    K.scatterSegments(flat.v, this.layout.select(all), this.members.map((i) => views[2 * i + 1].data));
   }
 
-  loadStateDict(state: HostState): void {
-    this.loadStepState(state);
+  loadMoments(state: HostState, params: Tensor[]): void {
     const flat = this.buffers();
-    this.params.forEach((p, i) => {
-      const { offset } = this.layout.segments[i];
+    this.members.forEach((i, k) => {
+      const { offset } = this.layout.segments[k];
       for (const [name, into] of [[`${i}.exp_avg`, flat.m], [`${i}.exp_avg_sq`, flat.v]] as const) {
         const host = state.get(name);
         if (!host) throw new Error(`optimizer state: "${name}" is missing`);
-        if (K.fmt(host.shape) !== K.fmt(p.shape)) throw new Error(`optimizer state: "${name}" has shape ${K.fmt(host.shape)}, parameter has ${K.fmt(p.shape)}`);
+        if (K.fmt(host.shape) !== K.fmt(params[i].shape)) throw new Error(`optimizer state: "${name}" has shape ${K.fmt(host.shape)}, parameter has ${K.fmt(params[i].shape)}`);
         if (!(host.data instanceof Float32Array)) throw new Error(`optimizer state: "${name}" must be f32`);
         K.rt().upload(into.buffer, host.data, offset * 4);
       }
     });
   }
 
-  override dispose(): void {
-    super.dispose();
+  dispose(): void {
     if (this.flat) for (const a of Object.values(this.flat)) a.dispose();
     this.flat = null;
-    for (const t of this.stateViews) t.dispose();
-    this.stateViews = [];
     this.layout.dispose();
   }
 }

@@ -118,16 +118,13 @@ function scratchTexture(slot: string, width: number, height: number, layers: num
     return hit.view;
   }
   const bytes = width * height * layers * 16;
-  if (cachedBytes + bytes > MAX_CACHED_BYTES && textures.size > 0) {
-    // Work already encoded may still use the evicted textures: submit it before destroying (WebGPU
-    // defers the destruction of submitted work's resources until that work completes).
-    rt().flush();
-    for (const [oldKey, old] of textures) {
-      if (cachedBytes + bytes <= MAX_CACHED_BYTES) break;
-      textures.delete(oldKey);
-      old.texture.destroy();
-      cachedBytes -= old.bytes;
-    }
+  // Evicted textures are retired, not destroyed: one may have been handed out for the dispatch this
+  // op is about to encode (a conv fetches its source and weights textures, then dispatches).
+  for (const [oldKey, old] of textures) {
+    if (cachedBytes + bytes <= MAX_CACHED_BYTES) break;
+    textures.delete(oldKey);
+    rt().retire(old.texture);
+    cachedBytes -= old.bytes;
   }
   const texture = rt().device.createTexture({
     size: [width, height, layers],

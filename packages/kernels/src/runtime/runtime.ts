@@ -1,5 +1,5 @@
 // The runtime: one device, a pipeline cache, a buffer pool, and a command batcher that encodes many
-// dispatches per submit and flushes on readback, on upload, or when the batch is full.
+// dispatches per submit and flushes on readback or when the batch is full (uploads join the batch).
 import { acquireDevice, type DeviceInfo } from './device.ts';
 import { BindingCache, type CompiledKernel } from './bindings.ts';
 import { BufferPool } from './pool.ts';
@@ -55,6 +55,8 @@ export class Runtime {
    * allocations in flight, and on lavapipe each is a memory mapping, a limited resource.)
    */
   private uploadStaging: Array<{ buffer: GPUBuffer; bytes: Uint8Array; used: number }> = [];
+  /** Textures evicted from a cache while work that binds them may still be encoded: destroyed after the next submit. */
+  private retired: GPUTexture[] = [];
   /** Counters for benchmarks and leak checks. */
   readonly stats = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
   /** Bind groups created vs reused and uniform blocks written (see BindingCache). */
@@ -123,6 +125,14 @@ export class Runtime {
     this.flush();
     this.pool.trim();
     this.bindings.clear(); // their bind groups name destroyed buffers; dropping them frees descriptor sets
+  }
+
+  /**
+   * Destroys a texture once the work that may bind it has been submitted: after the next submit, so
+   * that a cache may evict a texture it handed out a moment ago for a dispatch not yet encoded.
+   */
+  retire(texture: GPUTexture): void {
+    this.retired.push(texture);
   }
 
   /**
@@ -204,6 +214,8 @@ export class Runtime {
     // Destroying after submit is safe: the submitted copies still complete.
     for (const arena of this.uploadStaging) arena.buffer.destroy();
     this.uploadStaging = [];
+    for (const texture of this.retired) texture.destroy();
+    this.retired = [];
     const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
     this.pendingErrors.push(scope);
     this.encoder = null;

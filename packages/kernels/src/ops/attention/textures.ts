@@ -35,10 +35,8 @@ function slotTexture(name: string, width: number, height: number, layers: number
     height: Math.max(height, have?.height ?? 0),
     layers: Math.max(layers, have?.layers ?? 0),
   };
-  if (have) {
-    rt().flush(); // destroying a texture that unsubmitted commands reference would fail their submit
-    have.texture.destroy();
-  }
+  // Work already encoded may bind the old texture: it is destroyed after the next submit.
+  if (have) rt().retire(have.texture);
   const texture = rt().device.createTexture({
     size: [size.width, size.height, size.layers],
     format: 'rgba32float',

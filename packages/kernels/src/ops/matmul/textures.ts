@@ -6,7 +6,7 @@ import { kernelSource } from '../../runtime/kernel-source.ts';
 import { Params } from '../../wgsl.ts';
 
 const TEXTURE_USAGE = 0x08 /* STORAGE_BINDING */ | 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */;
-/** Above this many cached bytes, every texture but the requested one is destroyed. */
+/** Above this many cached bytes, the least recently used textures are evicted. */
 const CACHE_BUDGET_BYTES = 512 * 1024 * 1024;
 
 interface Cached {
@@ -34,7 +34,14 @@ export function operandTexture(slot: string, width: number, height: number, laye
     return hit.view;
   }
   const bytes = w * h * layers * 16;
-  if (cachedBytes + bytes > CACHE_BUDGET_BYTES) evictAll();
+  // Least recently used first; retired (destroyed after the next submit), because the other operand
+  // of the matmul being set up may be among them.
+  for (const [oldKey, old] of cache) {
+    if (cachedBytes + bytes <= CACHE_BUDGET_BYTES) break;
+    cache.delete(oldKey);
+    rt().retire(old.texture);
+    cachedBytes -= old.bytes;
+  }
   const texture = rt().device.createTexture({
     size: [w, h, layers],
     format: 'rgba32float',
