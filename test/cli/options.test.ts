@@ -16,7 +16,7 @@ const PARSERS: Record<string, (o: never) => unknown> = {
 };
 /** Argument placeholders of numeric options; the others name paths, sizes or lists. */
 const NUMERIC = new Set(['n', 'x', 'k', 'p', 'px', 'w', 'decay', 'fraction']);
-const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode']);
+const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode', 'list']);
 
 const placeholder = (flags: string) => /[<[](\w+)[>\]]/.exec(flags)?.[1];
 

@@ -10,7 +10,7 @@ import { trainVaeCommand } from '../../packages/cli/src/commands/train-vae.ts';
 import type { TrainVaeCli } from '../../packages/cli/src/options.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sd-train-vae-'));
-const cli = (o: Partial<TrainVaeCli>): TrainVaeCli => ({ steps: '2', batchSize: '2', lr: '1e-3', klWeight: '1e-6', seed: '0', zeroShotCount: '500', out: join(root, 'unused'), ...o });
+const cli = (o: Partial<TrainVaeCli>): TrainVaeCli => ({ steps: '2', batchSize: '2', lr: '1e-3', klWeight: '1e-6', seed: '0', zeroShotCount: '500', widths: '8,16,32', out: join(root, 'unused'), ...o });
 
 /** An imagefolder whose metadata lines name files only (the VAE never reads captions). */
 function folder(name: string, images: Record<string, Uint8Array>): string {

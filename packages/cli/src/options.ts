@@ -164,9 +164,12 @@ export interface TrainVaeCli {
   resume?: boolean;
   out: string;
   zeroShotCount: string;
+  widths: string;
 }
 
-export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number } {
+export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[] } {
+  const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 8 }));
+  if (widths.length !== 3 || widths.some((w) => w % 8 !== 0)) throw new Error(`--widths must be three multiples of 8 (GroupNorm's 8 groups), one per block, got "${o.widths}"`);
   const steps = integer('steps', o.steps, { min: 1 });
   const settings: VaeTrainSettings = {
     steps,
@@ -182,5 +185,5 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     checkpointEvery: 250,
     logEvery: 25,
   };
-  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }) };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths };
 }

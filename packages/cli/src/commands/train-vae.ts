@@ -29,11 +29,11 @@ async function loadVaeData(data: string | undefined, holdout: number | undefined
 }
 
 export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
-  const { settings, holdout, zeroShotCount } = parseTrainVae(o);
+  const { settings, holdout, zeroShotCount, widths } = parseTrainVae(o);
   // Refused before the images are read or made, not after.
   if (!o.resume) assertFreshRunDir(o.out);
   await initRuntime();
-  const model = PROCEDURAL_VAE_CONFIG;
+  const model: Record<string, unknown> = { ...PROCEDURAL_VAE_CONFIG, block_out_channels: widths };
   const { train, heldOut } = await loadVaeData(o.data, holdout, model.sample_size as number);
   console.log(`data: ${train.count} training images, ${heldOut.count} held out (${train.source})`);
   const bar = progressBar('vae', settings.steps);
