@@ -1,11 +1,11 @@
 // `sd train-vae` (`pnpm train:vae`): train the VAE (the decoder's first stage) on 64×64 images,
 // measure its scaling_factor, and report reconstruction PSNR on held-out images.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   DEFAULT_DATA_SEED, PROCEDURAL_VAE_CONFIG, VAE_FINAL_DIR, ZERO_SHOT_ATTRIBUTES, assertFreshRunDir, evaluateReconstruction, imageFolderImages,
-  encodeRgbPng, imageGrid, loadDefaultClip, proceduralImages, reconstructImages, reconstructionZeroShot, renderLossCurve, subsetImages, trainVae, type ImageSet, type ReconstructionZeroShot,
+  encodeRgbPng, imageGrid, loadDefaultClip, proceduralImages, reconstructImages, reconstructionZeroShot, subsetImages, writeLossPlot, trainVae, type ImageSet, type ReconstructionZeroShot,
 } from '@sd/models';
 import { parseTrainVae, type TrainVaeCli } from '../options.ts';
 import { progressBar } from '../progress.ts';
@@ -39,8 +39,7 @@ export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
   const bar = progressBar('vae', settings.steps);
   const result = await trainVae(train, model, settings, { outDir: o.out, resume: o.resume, onStep: (r) => bar.update(r.step, r) });
   bar.stop();
-  const points = readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((m) => ({ x: m.step, y: m.loss }));
-  writeFileSync(join(o.out, 'loss.png'), renderLossCurve([{ label: 'vae', color: [200, 40, 40], points }]));
+  writeLossPlot(o.out, 'vae');
   const reconstruction = await evaluateReconstruction(result.vae, heldOut);
   const shown = subsetImages(heldOut, 0, Math.min(8, heldOut.count));
   writeFileSync(join(o.out, 'reconstructions.png'), encodeRgbPng(imageGrid([shown, await reconstructImages(result.vae, shown)], shown.count)));
