@@ -14,8 +14,8 @@ import { progressBar } from '../progress.ts';
 export const PROCEDURAL_TRAIN_IMAGES = 4096;
 export const PROCEDURAL_HELDOUT_IMAGES = 256;
 
-/** Training and held-out images: the procedural default, or a folder with its last `holdout` images (default 10%) held out. */
-async function loadVaeData(data: string | undefined, holdout: number | undefined, side: number): Promise<{ train: ImageSet; heldOut: ImageSet }> {
+/** Training and held-out images: the procedural default, or a folder with its last `holdout` images (default 10%) held out (train-decoder reads the same). */
+export async function loadTrainingImages(data: string | undefined, holdout: number | undefined, side: number): Promise<{ train: ImageSet; heldOut: ImageSet }> {
   if (!data) {
     return {
       train: proceduralImages(PROCEDURAL_TRAIN_IMAGES, { seed: DEFAULT_DATA_SEED, split: 'train' }),
@@ -34,7 +34,7 @@ export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
   if (!o.resume) assertFreshRunDir(o.out);
   await initRuntime();
   const model = PROCEDURAL_VAE_CONFIG;
-  const { train, heldOut } = await loadVaeData(o.data, holdout, model.sample_size as number);
+  const { train, heldOut } = await loadTrainingImages(o.data, holdout, model.sample_size as number);
   console.log(`data: ${train.count} training images, ${heldOut.count} held out (${train.source})`);
   const bar = progressBar('vae', settings.steps);
   const result = await trainVae(train, model, settings, { outDir: o.out, resume: o.resume, onStep: (r) => bar.update(r.step, r) });

@@ -3,6 +3,6 @@ export { PROCEDURAL_DECODER_UNET_CONFIG, DECODER_SCHEDULER_CONFIG, checkDecoderI
 export { decoderFingerprint, moduleSha256, encodeLatents, encodeEmbeddings, assertCacheCurrent, loadOrBuildDecoderData, type DecoderClip, type DecoderData, type DecoderFingerprint } from './data.ts';
 export { decodeEmbeddings, type DecodeOptions } from './sample.ts';
 export {
-  trainDecoder, decoderStepDraws, buildDecoderUnet, DECODER_FINAL_DIR, DECODER_CACHE,
+  trainDecoder, decoderLoss, decoderStepDraws, buildDecoderUnet, DECODER_FINAL_DIR, DECODER_CACHE,
   type DecoderTrainSettings, type DecoderRunConfig, type DecoderInputs, type DecoderTrainOptions, type DecoderTrainResult,
 } from './train.ts';

@@ -6,10 +6,11 @@
 // latents/embeddings, a sample grid every N steps, and the EMA weights as a diffusers folder (final/).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gather, manualSeed, nn, optim, randn, reshape, saveCheckpoint, tensor, tidy } from '@sd/autograd';
+import { gather, manualSeed, nn, optim, randn, reshape, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
+import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
 import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
 import { writeLossPlot } from '../training/plot.ts';
@@ -105,6 +106,12 @@ export function decoderStepDraws(s: DecoderTrainSettings, step: number, count: n
   };
 }
 
+/** SD's objective: the mean squared error of the predicted ε at x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε. */
+export function decoderLoss(unet: UNet2DConditionModelEmb, scheduler: DiffusionScheduler, x0: Tensor, condition: Tensor, noise: Tensor, t: number[]): Tensor {
+  const prediction = unet.forwardEmb({ sample: scheduler.addNoise(x0, noise, t), timestep: t, imageEmbedding: condition });
+  return prediction.sub(noise).square().mean();
+}
+
 /** The UNet's initial weights, from the run's own init stream. */
 export function buildDecoderUnet(model: Record<string, unknown>, seed: number): UNet2DConditionModelEmb {
   manualSeed(purposeSeed(seed, 'decoder/init'));
@@ -182,8 +189,7 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
           const condition = gather(embeddings, ids, 0).mul(tensor(keep, [keep.length, 1]));
           // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
           const noise = randn(x0.shape, { generator: purposeGenerator(settings.seed, 'decoder/noise', stepOffset(step, perStep)) });
-          const prediction = unet.forwardEmb({ sample: scheduler.addNoise(x0, noise, t), timestep: t, imageEmbedding: condition });
-          const l = prediction.sub(noise).square().mean();
+          const l = decoderLoss(unet, scheduler, x0, condition, noise, t);
           l.backward();
           opt.update({ maxGradNorm: settings.maxGradNorm });
           opt.zeroGrad();
