@@ -7,7 +7,8 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirS
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { releaseCaches } from '@sd/kernels';
 import { loadCheckpoint, manualSeed, noGrad, optim, randn, tensor, tidy, Generator, type Tensor } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
 import {
@@ -51,9 +52,18 @@ function tinyClip(seed: number, config = TINY_CLIP): CLIP {
 
 const train = proceduralImages(8, { seed: 1, split: 'train', resolution: 32 });
 const heldOut = proceduralImages(3, { seed: 1, split: 'heldout', resolution: 32 });
-const vae = tinyVae(11);
-const clip = tinyClip(12);
-const inputs: DecoderInputs = { train, heldOut, vae, clip, vaeSource: 'tiny-vae', clipSource: 'tiny-clip.safetensors' };
+// Built once the runtime is up (test/setup.ts initialises it in a beforeAll).
+let inputs: DecoderInputs;
+beforeAll(() => {
+  inputs = { train, heldOut, vae: tinyVae(11), clip: tinyClip(12), vaeSource: 'tiny-vae', clipSource: 'tiny-clip.safetensors' };
+});
+// Five trainings in one file: each leaves pooled buffers and textures (each a memory mapping on lavapipe)
+// of shapes the next may not reuse; without this the file alone nears the kernel's 65,530-map limit
+// that test/setup.ts guards per file, and lavapipe crashes the process.
+afterEach(() => {
+  releaseCaches();
+  (globalThis as { gc?: () => void }).gc?.();
+});
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const metrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
@@ -97,6 +107,7 @@ describe('decoder training', () => {
     const after = await evaluationLoss(trained, full);
     expect(after).toBeLessThan(0.8 * before);
     expect(await evaluationLoss(result.unet, full)).toBeLessThan(before); // the EMA weights, loaded at the end
+    for (const m of [initial, trained, result.unet]) m.dispose();
     expect(metrics(full).map((m) => m.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     for (const f of ['config.json', 'checkpoint.safetensors', 'latents.safetensors', 'metrics.jsonl', 'loss.png', 'final/config.json', 'final/diffusion_pytorch_model.safetensors', 'final/scheduler_config.json']) {
       expect(existsSync(join(full, f)), f).toBe(true);
@@ -106,6 +117,7 @@ describe('decoder training', () => {
     const final = UNet2DConditionModel.fromPretrained(join(full, 'final'));
     const ema = loadCheckpoint(join(full, 'checkpoint.safetensors')).groups.ema;
     for (const [name, t] of final.stateDict()) expect(Array.from(await t.read()), name).toEqual(Array.from(ema.get(name)!.data));
+    final.dispose();
     expect(JSON.parse(readFileSync(join(full, 'final', 'scheduler_config.json'), 'utf8')).beta_schedule).toBe('scaled_linear');
   });
 
@@ -113,9 +125,10 @@ describe('decoder training', () => {
     const dir = join(root, 'resumed');
     const cut = await trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir, stopAfter: 13 });
     expect(cut.step).toBe(13);
+    cut.unet.dispose();
     expect(existsSync(join(dir, 'final'))).toBe(false);
     appendFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ step: 17, loss: 9 }) + '\n{"step": 1');
-    await trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir, resume: true });
+    (await trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir, resume: true })).unet.dispose();
     expect(metrics(dir)).toEqual(metrics(full).map((m) => ({ ...m, itPerSec: expect.any(Number) })));
     expectSameTensors(join(full, 'checkpoint.safetensors'), join(dir, 'checkpoint.safetensors'));
     expectSameTensors(join(full, 'final', 'diffusion_pytorch_model.safetensors'), join(dir, 'final', 'diffusion_pytorch_model.safetensors'));
@@ -158,7 +171,7 @@ describe('decoder training', () => {
     const cap = 0.3; // reached at s = 3, so both branches of the min are exercised in 6 steps
     const settings = { ...SETTINGS, steps: 6, emaDecay: cap, sampleEvery: 0, checkpointEvery: 6 };
     const snapshots: Tensor[][] = [];
-    await trainDecoder(inputs, TINY_UNET, settings, {
+    const run = await trainDecoder(inputs, TINY_UNET, settings, {
       outDir: join(root, 'ema'),
       afterUpdate: (_, unet) => snapshots.push(noGrad(() => unet.parameters().map((p) => p.mul(1).keep()))),
     });
@@ -182,6 +195,8 @@ describe('decoder training', () => {
     });
     expect(worst).toBeLessThan(1e-5);
     for (const list of snapshots) for (const t of list) t.dispose();
+    run.unet.dispose();
+    initial.dispose();
     // The default cap, 0.9999, through the same EMA the trainer builds.
     const defaults = new optim.EMA([], { decay: 0.9999 });
     for (const step of [1, 2, 3, 11, 100, 10_000, 89_990, 200_000]) {
