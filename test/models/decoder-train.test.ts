@@ -1,14 +1,15 @@
 // Training the language-free decoder end to end on tiny models (a randomly initialised VAE, a tiny
 // CLIP, a two-level UNet) and 32×32 procedural images: the loss falls on a fixed evaluation set, a
 // killed and resumed run reaches the uninterrupted run's weights, EMA, metrics and sample grids bit
-// for bit, a stale latent cache and mismatched dimensions are refused with the names of what is wrong,
-// and the EMA follows min(cap, (1+s)/(10+s)) against a float64 reference.
+// for bit, a stale latent cache, other settings and mismatched dimensions are refused with the names of
+// what is wrong, a diverging run keeps its last good checkpoint, and the EMA follows
+// min(cap, (1+s)/(10+s)) against a float64 reference.
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { releaseCaches } from '@sd/kernels';
+import { DeviceArray, releaseCaches } from '@sd/kernels';
 import { loadCheckpoint, manualSeed, noGrad, optim, randn, tensor, tidy, Generator, type Tensor } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
 import {
@@ -151,6 +152,23 @@ describe('decoder training', () => {
     expect(files.map(sha256)).toEqual(before);
     // A fresh run in a used directory is refused too (as the other trainers).
     await expect(trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir })).rejects.toThrow(/already holds a run .*continue it with --resume/);
+  });
+
+  it('refuses to resume with other settings; a diverging run stops and keeps the last good checkpoint, byte for byte', async () => {
+    const dir = join(root, 'stale'); // the finished 30-step run, copied above
+    await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, conditionDropout: 0.2 }, { outDir: dir, resume: true }))
+      .rejects.toThrow(/cannot resume with different settings:\n\s+train\.conditionDropout: checkpoint 0\.1, requested 0\.2/);
+    const file = join(dir, 'checkpoint.safetensors');
+    const good = sha256(file);
+    // NaN in one weight after the update of step 33: the loss of step 34 is NaN.
+    const corrupt = (step: number, unet: UNet2DConditionModel) => {
+      if (step !== 33) return;
+      const p = new Map(unet.namedParameters()).get('conv_out.bias')!;
+      p.assign(DeviceArray.from(new Float32Array(p.size).fill(NaN), p.shape));
+    };
+    await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40 }, { outDir: dir, resume: true, afterUpdate: corrupt }))
+      .rejects.toThrow(/loss is NaN at step 34; the last good checkpoint is kept in .*checkpoint\.safetensors/);
+    expect(sha256(file)).toBe(good);
   });
 
   it('names the keys and dimensions of a VAE, CLIP or image size that does not fit the UNet, before writing anything', async () => {

@@ -199,6 +199,9 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
         return { loss, lr };
       },
     });
+  } catch (error) {
+    averaged.dispose();
+    throw error;
   } finally {
     latents.dispose();
     embeddings.dispose();
