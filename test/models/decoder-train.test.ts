@@ -35,7 +35,7 @@ const TINY_UNET: Record<string, unknown> = {
 };
 const SETTINGS: DecoderTrainSettings = {
   steps: 30, batchSize: 4, lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 3, emaDecay: 0.9999,
-  conditionDropout: 0.1, seed: 3, checkpointEvery: 10, logEvery: 1, sampleEvery: 10, sampleSteps: 3, sampleGuidance: 2,
+  conditionDropout: 0.1, seed: 3, checkpointEvery: 10, logEvery: 1, sampleEvery: 15, sampleSteps: 3, sampleGuidance: 2,
 };
 
 function tinyVae(seed: number, config = TINY_VAE): AutoencoderKL {
@@ -113,7 +113,8 @@ describe('decoder training', () => {
     for (const f of ['config.json', 'checkpoint.safetensors', 'latents.safetensors', 'metrics.jsonl', 'loss.png', 'final/config.json', 'final/diffusion_pytorch_model.safetensors', 'final/scheduler_config.json']) {
       expect(existsSync(join(full, f)), f).toBe(true);
     }
-    expect(readdirSync(join(full, 'samples'))).toEqual(['step-000010.png', 'step-000020.png', 'step-000030.png']);
+    // Every 15 steps, between checkpoints too (every 10).
+    expect(readdirSync(join(full, 'samples'))).toEqual(['step-000015.png', 'step-000030.png']);
     // final/ is the EMA, as diffusers loads it.
     const final = UNet2DConditionModel.fromPretrained(join(full, 'final'));
     const ema = loadCheckpoint(join(full, 'checkpoint.safetensors')).groups.ema;
@@ -133,7 +134,7 @@ describe('decoder training', () => {
     expect(metrics(dir)).toEqual(metrics(full).map((m) => ({ ...m, itPerSec: expect.any(Number) })));
     expectSameTensors(join(full, 'checkpoint.safetensors'), join(dir, 'checkpoint.safetensors'));
     expectSameTensors(join(full, 'final', 'diffusion_pytorch_model.safetensors'), join(dir, 'final', 'diffusion_pytorch_model.safetensors'));
-    for (const png of ['step-000010.png', 'step-000020.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
+    for (const png of ['step-000015.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
   });
 
   it('refuses a stale latent cache, naming what changed, and changes nothing', async () => {

@@ -82,7 +82,7 @@ export function buildProgram(): Command {
     .option('--batch-size <n>', 'batch size', '16')
     .option('--lr <x>', 'peak learning rate (AdamW, warm-up over min(100, steps/10) steps)', '5e-4')
     .option('--seed <n>', 'random seed', '0')
-    .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (rounded to checkpoints; 0: only at the end)', '250')
+    .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '250')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--out <dir>', 'run directory', 'runs/decoder')
     .action(trainDecoderCommand);

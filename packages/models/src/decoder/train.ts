@@ -177,6 +177,8 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
       save: async (step) => {
         await saveCheckpoint(run.checkpointPath, { model: unet.stateDict(), optim: opt.stateDict(), ema: emaGroup(unet, ema) }, { config: JSON.stringify(config), step: String(step) });
         writeLossPlot(options.outDir, 'decoder');
+      },
+      afterStep: async (step) => {
         if (settings.sampleEvery > 0 && step % settings.sampleEvery === 0) await writeSamples(step);
       },
       runStep: (step) => {
