@@ -155,12 +155,15 @@ describe('decoder training', () => {
     await expect(trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir })).rejects.toThrow(/already holds a run .*continue it with --resume/);
   });
 
-  it('refuses to resume with other settings; a diverging run stops and keeps the last good checkpoint, byte for byte', async () => {
+  it('refuses to resume with other settings (not other paths of the same VAE and CLIP); a diverging run stops and keeps the last good checkpoint, byte for byte', async () => {
     const dir = join(root, 'stale'); // the finished 30-step run, copied above
     await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, conditionDropout: 0.2 }, { outDir: dir, resume: true }))
       .rejects.toThrow(/cannot resume with different settings:\n\s+train\.conditionDropout: checkpoint 0\.1, requested 0\.2/);
     const file = join(dir, 'checkpoint.safetensors');
     const good = sha256(file);
+    // The same VAE and CLIP from other paths: a finished run resumes (nothing to do) and changes no weight.
+    (await trainDecoder({ ...inputs, vaeSource: 'moved/vae', clipSource: 'moved/clip.safetensors' }, TINY_UNET, SETTINGS, { outDir: dir, resume: true })).unet.dispose();
+    expect(sha256(file)).toBe(good);
     // NaN in one weight after the update of step 33: the loss of step 34 is NaN.
     const corrupt = (step: number, unet: UNet2DConditionModel) => {
       if (step !== 33) return;

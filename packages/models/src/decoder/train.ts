@@ -135,7 +135,8 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
     format: 'sd-decoder/1', model, scheduler: DECODER_SCHEDULER_CONFIG, train: settings,
     data: { source: train.source, count: train.count, side: train.side, heldOut: heldOut.source, vae: inputs.vaeSource, clip: inputs.clipSource, fingerprint },
   };
-  const run = openRun(options.outDir, config, { resume: options.resume, kind: 'decoder' });
+  // The VAE's and CLIP's paths may change (a moved folder); their weights may not (the fingerprint).
+  const run = openRun(options.outDir, config, { resume: options.resume, kind: 'decoder', ignore: ['data.vae', 'data.clip'] });
   const data = await loadOrBuildDecoderData(cachePath, fingerprint, train, heldOut, vae, clip, options.onMessage);
 
   const unet = buildDecoderUnet(model, settings.seed);

@@ -41,9 +41,10 @@ export interface RunConfigBase {
 /**
  * Opens `dir` for a trainer (VAE, decoder): a fresh run needs an empty directory and starts an empty
  * metrics.jsonl; a resume must find the same settings (steps may grow) and data, and cuts
- * metrics.jsonl back to the checkpoint's step. Either way config.json is (re)written.
+ * metrics.jsonl back to the checkpoint's step. Either way config.json is (re)written. Keys in `ignore`
+ * (e.g. "data.vae") may differ on resume: where a file lies, when its fingerprint is recorded too.
  */
-export function openRun(dir: string, config: RunConfigBase, options: { resume?: boolean; kind: string }): OpenedRun {
+export function openRun(dir: string, config: RunConfigBase, options: { resume?: boolean; kind: string; ignore?: string[] }): OpenedRun {
   if (!options.resume) assertFreshRunDir(dir);
   mkdirSync(dir, { recursive: true });
   const checkpointPath = join(dir, CHECKPOINT);
@@ -55,7 +56,8 @@ export function openRun(dir: string, config: RunConfigBase, options: { resume?: 
     if (!text) throw new Error(`${checkpointPath}: metadata has no "config"`);
     const saved = JSON.parse(text) as RunConfigBase;
     if (saved.format !== config.format) throw new Error(`${checkpointPath}: not a ${options.kind} checkpoint (format ${JSON.stringify(saved.format)})`);
-    assertResumable(checkpointPath, configDifferences({ ...saved, train: { ...saved.train, steps: config.train.steps } }, config));
+    const differences = configDifferences({ ...saved, train: { ...saved.train, steps: config.train.steps } }, config);
+    assertResumable(checkpointPath, differences.filter((d) => !options.ignore?.some((key) => d.startsWith(`${key}: `))));
     step = Number(resumeFrom.metadata.step);
     truncateMetrics(metricsPath, step);
   } else writeFileSync(metricsPath, '');
