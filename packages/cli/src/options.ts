@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 
 export interface Range {
   min?: number;
@@ -186,4 +186,41 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     logEvery: 25,
   };
   return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths };
+}
+
+export interface TrainDecoderCli {
+  vae?: string;
+  clip?: string;
+  data?: string;
+  holdout?: string;
+  steps: string;
+  batchSize: string;
+  lr: string;
+  seed: string;
+  sampleEvery: string;
+  resume?: boolean;
+  out: string;
+}
+
+export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainSettings; holdout?: number } {
+  const steps = integer('steps', o.steps, { min: 1 });
+  const settings: DecoderTrainSettings = {
+    steps,
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
+    betas: [0.9, 0.999],
+    weightDecay: 0.01,
+    eps: 1e-8,
+    maxGradNorm: 1,
+    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+    emaDecay: 0.9999,
+    conditionDropout: 0.1,
+    seed: seed('seed', o.seed),
+    checkpointEvery: 250,
+    logEvery: 25,
+    sampleEvery: integer('sample-every', o.sampleEvery, { min: 0 }),
+    sampleSteps: 10,
+    sampleGuidance: 3,
+  };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })) };
 }

@@ -8,6 +8,7 @@ import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
 import { evalClipCommand } from './commands/eval-clip.ts';
 import { trainVaeCommand } from './commands/train-vae.ts';
+import { trainDecoderCommand } from './commands/train-decoder.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
@@ -70,6 +71,22 @@ export function buildProgram(): Command {
     .option('--zero-shot-count <n>', 'held-out single-object images the default CLIP classifies, originals and reconstructions (0: skip; procedural data only)', '500')
     .option('--out <dir>', 'run directory', 'runs/vae')
     .action(trainVaeCommand);
+
+  program
+    .command('train-decoder')
+    .description('train the language-free decoder UNet on VAE latents, conditioned on each image\'s CLIP image embedding')
+    .option('--vae <dir>', 'a diffusers AutoencoderKL folder (default: runs/vae/final, what `pnpm train:vae` writes)')
+    .option('--clip <file>', 'an exported CLIP (.safetensors; default: the committed default CLIP)')
+    .option('--data <dir>', 'an imagefolder of images at the VAE\'s sample_size (captions never read); default: the procedural images')
+    .option('--holdout <n>', 'with --data: hold out the last n images (their embeddings feed the sample grids; default 10%)')
+    .option('--steps <n>', 'training steps (~1 s each at batch 16 on the loaded 2-core machine)', '3000')
+    .option('--batch-size <n>', 'batch size', '16')
+    .option('--lr <x>', 'peak learning rate (AdamW, warm-up over min(100, steps/10) steps)', '5e-4')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '250')
+    .option('--resume', 'continue from the checkpoint in --out')
+    .option('--out <dir>', 'run directory', 'runs/decoder')
+    .action(trainDecoderCommand);
 
   program
     .command('eval-clip [file]')

@@ -1,11 +1,11 @@
 // `sd train-vae` (`pnpm train:vae`): train the VAE (the decoder's first stage) on 64×64 images,
 // measure its scaling_factor, and report reconstruction PSNR on held-out images.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   DEFAULT_DATA_SEED, PROCEDURAL_VAE_CONFIG, VAE_FINAL_DIR, ZERO_SHOT_ATTRIBUTES, assertFreshRunDir, evaluateReconstruction, imageFolderImages,
-  encodeRgbPng, imageGrid, loadDefaultClip, proceduralImages, reconstructImages, reconstructionZeroShot, renderLossCurve, subsetImages, trainVae, type ImageSet, type ReconstructionZeroShot,
+  encodeRgbPng, imageGrid, loadDefaultClip, proceduralImages, reconstructImages, reconstructionZeroShot, subsetImages, writeLossPlot, trainVae, type ImageSet, type ReconstructionZeroShot,
 } from '@sd/models';
 import { parseTrainVae, type TrainVaeCli } from '../options.ts';
 import { progressBar } from '../progress.ts';
@@ -14,8 +14,8 @@ import { progressBar } from '../progress.ts';
 export const PROCEDURAL_TRAIN_IMAGES = 4096;
 export const PROCEDURAL_HELDOUT_IMAGES = 256;
 
-/** Training and held-out images: the procedural default, or a folder with its last `holdout` images (default 10%) held out. */
-async function loadVaeData(data: string | undefined, holdout: number | undefined, side: number): Promise<{ train: ImageSet; heldOut: ImageSet }> {
+/** Training and held-out images: the procedural default, or a folder with its last `holdout` images (default 10%) held out (train-decoder reads the same). */
+export async function loadTrainingImages(data: string | undefined, holdout: number | undefined, side: number): Promise<{ train: ImageSet; heldOut: ImageSet }> {
   if (!data) {
     return {
       train: proceduralImages(PROCEDURAL_TRAIN_IMAGES, { seed: DEFAULT_DATA_SEED, split: 'train' }),
@@ -34,13 +34,12 @@ export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
   if (!o.resume) assertFreshRunDir(o.out);
   await initRuntime();
   const model: Record<string, unknown> = { ...PROCEDURAL_VAE_CONFIG, block_out_channels: widths };
-  const { train, heldOut } = await loadVaeData(o.data, holdout, model.sample_size as number);
+  const { train, heldOut } = await loadTrainingImages(o.data, holdout, model.sample_size as number);
   console.log(`data: ${train.count} training images, ${heldOut.count} held out (${train.source})`);
   const bar = progressBar('vae', settings.steps);
   const result = await trainVae(train, model, settings, { outDir: o.out, resume: o.resume, onStep: (r) => bar.update(r.step, r) });
   bar.stop();
-  const points = readFileSync(join(o.out, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((m) => ({ x: m.step, y: m.loss }));
-  writeFileSync(join(o.out, 'loss.png'), renderLossCurve([{ label: 'vae', color: [200, 40, 40], points }]));
+  writeLossPlot(o.out, 'vae');
   const reconstruction = await evaluateReconstruction(result.vae, heldOut);
   const shown = subsetImages(heldOut, 0, Math.min(8, heldOut.count));
   writeFileSync(join(o.out, 'reconstructions.png'), encodeRgbPng(imageGrid([shown, await reconstructImages(result.vae, shown)], shown.count)));

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import {
   gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
 } from '@sd/autograd';
-import { DeviceArray } from '@sd/kernels';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
@@ -13,6 +12,7 @@ import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
 import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
+import { emaGroup, restoreEma } from '../training/ema.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
 import { assertResumable, configDifferences } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
@@ -180,15 +180,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   if (resumeFrom) {
     bundle.model.loadStateDict(resumeFrom.groups.model, { source: ckptPath });
     opt.loadStateDict(resumeFrom.groups.optim);
-    if (ema) {
-      const names = [...bundle.model.namedParameters()].map(([n]) => n);
-      ema.shadow.forEach((s, i) => {
-        const host = resumeFrom!.groups.ema?.get(names[i]);
-        if (!host) throw new Error(`${ckptPath}: EMA weight "${names[i]}" missing`);
-        s.assign(DeviceArray.from(host.data, host.shape));
-      });
-      ema.optimizationStep = Number(resumeFrom.metadata.step);
-    }
+    if (ema) restoreEma(bundle.model, ema, resumeFrom, ckptPath);
     step = Number(resumeFrom.metadata.step);
     truncateMetrics(metricsPath, step);
   }
@@ -200,13 +192,12 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   const T = bundle.diffusion.timesteps;
 
   const save = async (completed: number) => {
-    const names = [...bundle.model.namedParameters()].map(([n]) => n);
     const groups: Record<string, Map<string, Tensor>> = {
       model: bundle.model.stateDict(),
       optim: opt.stateDict(),
       shift: statsTensors(stats),
     };
-    if (ema) groups.ema = new Map(ema.shadow.map((s, i) => [names[i], s]));
+    if (ema) groups.ema = emaGroup(bundle.model, ema);
     await saveCheckpoint(ckptPath, groups, { config: JSON.stringify(config), step: String(completed) });
     for (const t of groups.shift.values()) t.dispose();
   };

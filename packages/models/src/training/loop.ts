@@ -29,6 +29,8 @@ export interface CheckpointedSteps {
   onStep?: (report: StepReport) => void;
   /** Called after each update with the number of steps completed (tests corrupt weights with it). */
   afterUpdate?: (step: number) => void;
+  /** Awaited after each step's logging and checkpoint (the decoder writes its sample grids here). */
+  afterStep?: (step: number) => Promise<void>;
 }
 
 /**
@@ -66,6 +68,7 @@ export async function runCheckpointedSteps(o: CheckpointedSteps): Promise<{ step
       }
       await o.save(step);
     }
+    await o.afterStep?.(step);
   }
   return { step, lastLoss };
 }

@@ -1,6 +1,8 @@
 // A loss-curve PNG: one or more series on a log-scale y axis, with axis titles, tick labels and a
 // legend naming each line, drawn with a tiny built-in 3×5 font (no font files, so it renders the
 // same everywhere).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { encodeRgbPng } from '../data/image-codec.ts';
 
 export interface Series {
@@ -88,4 +90,11 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
     }
   }
   return encodeRgbPng({ width, height, data: img });
+}
+
+/** loss.png of a run directory, drawn from its metrics.jsonl (one series). */
+export function writeLossPlot(dir: string, label: string): void {
+  const text = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8') : '';
+  const points = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { step: number; loss: number }).map((m) => ({ x: m.step, y: m.loss }));
+  writeFileSync(join(dir, 'loss.png'), renderLossCurve([{ label, color: [200, 40, 40], points }]));
 }

@@ -2,13 +2,11 @@
 // pixel MSE plus a small KL term, AdamW with warm-up and clipping, the project's run directory
 // (config.json, atomic checkpoints, metrics.jsonl, bit-exact resume), and at the end the measured
 // scaling_factor in a diffusers folder (final/).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCheckpoint, manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
+import { manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
-import { truncateMetrics } from '../training/metrics.ts';
-import { assertFreshRunDir } from '../training/run-dir.ts';
-import { assertResumable, configDifferences } from '../training/guards.ts';
+import { openRun } from '../training/run-dir.ts';
 import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { fingerprintImages, imageBatch, type ImageSet } from './images.ts';
@@ -56,7 +54,6 @@ export interface VaeTrainResult {
   scaling: ScalingMeasurement | null;
 }
 
-const CHECKPOINT = 'checkpoint.safetensors';
 /** The diffusers folder of the finished run (AutoencoderKL.fromPretrained reads it). */
 export const VAE_FINAL_DIR = 'final';
 /** The host draw of batch rows, a stream of its own (stepRng). */
@@ -87,40 +84,21 @@ export function vaeLoss(vae: AutoencoderKL, images: Tensor, klWeight: number, no
   return mse.add(posterior.kl().mean().mul(klWeight / pixelsPerImage));
 }
 
-function parseRunConfig(text: string | undefined, file: string): VaeRunConfig {
-  if (!text) throw new Error(`${file}: metadata has no "config"`);
-  const config = JSON.parse(text) as VaeRunConfig;
-  if (config.format !== 'sd-vae/1') throw new Error(`${file}: not a VAE checkpoint (format ${JSON.stringify(config.format)})`);
-  return config;
-}
-
 /**
  * Trains (or resumes) a VAE on `images`. `outDir` must be empty or missing unless resuming; a resume
  * must have the same settings (steps may grow) and the same images.
  */
 export async function trainVae(images: ImageSet, model: Record<string, unknown>, settings: VaeTrainSettings, options: VaeTrainOptions): Promise<VaeTrainResult> {
-  if (!options.resume) assertFreshRunDir(options.outDir);
-  mkdirSync(options.outDir, { recursive: true });
   const config: VaeRunConfig = { format: 'sd-vae/1', model, train: settings, data: { source: images.source, count: images.count, side: images.side, sha256: fingerprintImages(images) } };
-  const ckptPath = join(options.outDir, CHECKPOINT);
-  const metricsPath = join(options.outDir, 'metrics.jsonl');
-  const resumeFrom = options.resume && existsSync(ckptPath) ? loadCheckpoint(ckptPath) : null;
-  if (resumeFrom) {
-    const saved = parseRunConfig(resumeFrom.metadata.config, ckptPath);
-    assertResumable(ckptPath, configDifferences({ ...saved, train: { ...saved.train, steps: settings.steps } }, config));
-  } else writeFileSync(metricsPath, '');
-  writeFileSync(join(options.outDir, 'config.json'), JSON.stringify(config, null, 2));
+  const { checkpointPath: ckptPath, metricsPath, resumeFrom, step: from } = openRun(options.outDir, config, { resume: options.resume, kind: 'VAE' });
 
   const vae = buildVae(model, settings.seed);
   const params = vae.parameters();
   const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
   opt.schedule = optim.linearWarmup(settings.warmupSteps);
-  let from = 0;
   if (resumeFrom) {
     vae.loadStateDict(resumeFrom.groups.model, { source: ckptPath });
     opt.loadStateDict(resumeFrom.groups.optim);
-    from = Number(resumeFrom.metadata.step);
-    truncateMetrics(metricsPath, from);
   }
 
   const latentSize = vae.config.latent_channels * (images.side / vae.downscale) ** 2;

@@ -1,0 +1,43 @@
+// `sd train-decoder` (`pnpm train:decoder`): train the language-free decoder UNet on a trained VAE's
+// latents, conditioned on the CLIP image embedding of each image (captions are never read).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initRuntime } from '@sd/kernels';
+import { AutoencoderKL, DECODER_FINAL_DIR, PROCEDURAL_DECODER_UNET_CONFIG, assertFreshRunDir, checkDecoderInputs, defaultClipPath, loadExportedClip, trainDecoder } from '@sd/models';
+import { parseTrainDecoder, type TrainDecoderCli } from '../options.ts';
+import { progressBar, type Progress } from '../progress.ts';
+import { loadTrainingImages } from './train-vae.ts';
+
+/** Where `pnpm train:vae` leaves its diffusers folder: the VAE used when --vae is not given. */
+export const DEFAULT_VAE_DIR = join('runs', 'vae', 'final');
+
+export async function trainDecoderCommand(o: TrainDecoderCli): Promise<void> {
+  const { settings, holdout } = parseTrainDecoder(o);
+  const vaeDir = o.vae ?? DEFAULT_VAE_DIR;
+  if (!o.vae && !existsSync(vaeDir)) throw new Error(`--vae DIR is required: no VAE at the default ${vaeDir} (train one with \`pnpm train:vae\`, or pass a diffusers AutoencoderKL folder)`);
+  const clipPath = o.clip ?? defaultClipPath();
+  // Refused before any model or image is read.
+  if (!o.resume) assertFreshRunDir(o.out);
+  await initRuntime();
+  const vae = AutoencoderKL.fromPretrained(vaeDir);
+  vae.eval();
+  const clip = loadExportedClip(clipPath);
+  const model = PROCEDURAL_DECODER_UNET_CONFIG;
+  const side = vae.config.sample_size as number;
+  // The dimensions are checked before the images are read or generated (seconds to minutes).
+  checkDecoderInputs(model, { model: vae, label: vaeDir }, { model: clip, label: clipPath }, side);
+  const { train, heldOut } = await loadTrainingImages(o.data, holdout, side);
+  console.log(`data: ${train.count} training images, ${heldOut.count} held out (${train.source}); VAE ${vaeDir} (scaling_factor ${vae.scalingFactor}), CLIP ${clipPath}`);
+  // Started at the first report, so a resumed run's bar starts at its checkpoint's step.
+  const progress: { bar?: Progress } = {};
+  const result = await trainDecoder({ train, heldOut, vae, clip, vaeSource: vaeDir, clipSource: clipPath }, model, settings, {
+    outDir: o.out,
+    resume: o.resume,
+    onMessage: (m) => console.log(m),
+    onStep: (r) => (progress.bar ??= progressBar('decoder', settings.steps, r.step)).update(r.step, r),
+  });
+  progress.bar?.stop();
+  console.log(`step ${result.step}, last logged loss ${result.lastLoss.toFixed(5)}`);
+  const final = result.step >= settings.steps ? ` and the EMA weights as a diffusers folder ${join(o.out, DECODER_FINAL_DIR)}/` : '';
+  console.log(`wrote ${o.out}/ (config.json, checkpoint.safetensors, latents.safetensors, metrics.jsonl, loss.png, samples/)${final}`);
+}

@@ -1,0 +1,69 @@
+// `sd train-decoder` end to end on a four-image folder (a tiny random VAE saved as a diffusers folder,
+// the default CLIP, the default decoder UNet config for 2 steps at batch 2), and its refusals: a VAE
+// or CLIP whose dimensions do not fit the UNet (named, before any image is read), an empty folder, no
+// VAE at all, a used run directory, and bad numbers.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { manualSeed } from '@sd/autograd';
+import { AutoencoderKL, CLIP, UNet2DConditionModel, encodeRgbPng, exportClip, generateSample } from '@sd/models';
+import { trainDecoderCommand } from '../../packages/cli/src/commands/train-decoder.ts';
+import type { TrainDecoderCli } from '../../packages/cli/src/options.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'sd-train-decoder-'));
+/** 64×64 images to 16×16×4 latents like the default VAE, at widths that make it instant. */
+const VAE_64: Record<string, unknown> = {
+  down_block_types: Array(3).fill('DownEncoderBlock2D'), up_block_types: Array(3).fill('UpDecoderBlock2D'),
+  block_out_channels: [4, 8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 64, scaling_factor: 0.6,
+};
+const vaeDir = join(root, 'vae');
+const vae8Dir = join(root, 'vae-8ch');
+const clip16 = join(root, 'clip-16.safetensors');
+const cli = (o: Partial<TrainDecoderCli>): TrainDecoderCli => ({ vae: vaeDir, steps: '2', batchSize: '2', lr: '1e-3', seed: '0', sampleEvery: '0', out: join(root, 'unused'), ...o });
+
+function folder(name: string, count: number): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  const files = Array.from({ length: count }, (_, i) => `${i}.png`);
+  files.forEach((f, i) => writeFileSync(join(dir, f), encodeRgbPng({ width: 64, height: 64, data: generateSample(i, { seed: 0, resolution: 64 }).image })));
+  writeFileSync(join(dir, 'metadata.jsonl'), files.map((f) => JSON.stringify({ file_name: f }) + '\n').join(''));
+  return dir;
+}
+
+beforeAll(async () => {
+  manualSeed(1);
+  await new AutoencoderKL(VAE_64).savePretrained(vaeDir);
+  await new AutoencoderKL({ ...VAE_64, latent_channels: 8 }).savePretrained(vae8Dir);
+  manualSeed(2);
+  await exportClip(new CLIP({ embedDim: 16, vision: { kind: 'vit', imageResolution: 32, patchSize: 8, width: 16, layers: 1, heads: 2 }, text: { contextLength: 16, vocabSize: 49408, width: 16, heads: 2, layers: 1 } }), clip16);
+});
+
+describe('sd train-decoder', () => {
+  it('trains on a folder without captions and writes the run, a sample grid and a diffusers folder', async () => {
+    const out = join(root, 'run');
+    await trainDecoderCommand(cli({ data: folder('four', 4), holdout: '1', out }));
+    for (const f of ['config.json', 'checkpoint.safetensors', 'latents.safetensors', 'metrics.jsonl', 'loss.png', 'samples/step-000002.png', 'final/config.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config.data.count).toBe(3);
+    expect(config.data.vae).toBe(vaeDir);
+    expect(UNet2DConditionModel.fromPretrained(join(out, 'final')).config.in_channels).toBe(4);
+    // The same command again is refused before any image is read (this --data does not exist).
+    await expect(trainDecoderCommand(cli({ data: join(root, 'nowhere'), out }))).rejects.toThrow(/already holds a run .*continue it with --resume/);
+  });
+
+  it('names a VAE or CLIP whose dimensions do not fit the decoder UNet, before reading any image', async () => {
+    const nowhere = join(root, 'nowhere');
+    await expect(trainDecoderCommand(cli({ vae: vae8Dir, data: nowhere })))
+      .rejects.toThrow(`${vae8Dir}: the VAE's latent_channels is 8, but the decoder UNet config has in_channels 4 and out_channels 4; they must all agree`);
+    await expect(trainDecoderCommand(cli({ clip: clip16, data: nowhere })))
+      .rejects.toThrow(`${clip16}: the CLIP's image embeddings are 16-d, but the decoder UNet config has input_dim 64; they must agree`);
+  });
+
+  it('refuses an empty folder, a missing VAE and bad numbers', async () => {
+    mkdirSync(join(root, 'empty'));
+    await expect(trainDecoderCommand(cli({ data: join(root, 'empty') }))).rejects.toThrow(/empty: the image folder is empty/);
+    await expect(trainDecoderCommand(cli({ vae: join(root, 'no-vae') }))).rejects.toThrow(/no-vae/);
+    await expect(trainDecoderCommand(cli({ sampleEvery: '-1' }))).rejects.toThrow('--sample-every must be an integer ≥ 0, got "-1"');
+  });
+});
