@@ -167,6 +167,11 @@ export interface TrainVaeCli {
   widths: string;
 }
 
+/** The VAE's and the decoder's optimiser: AdamW with PyTorch's defaults, clipping at 1, warm-up over min(100, steps/10). */
+function adamwDefaults(steps: number) {
+  return { betas: [0.9, 0.999] as [number, number], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: Math.min(100, Math.floor(steps / 10)) };
+}
+
 export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[] } {
   const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 8 }));
   if (widths.length !== 3 || widths.some((w) => w % 8 !== 0)) throw new Error(`--widths must be three multiples of 8 (GroupNorm's 8 groups), one per block, got "${o.widths}"`);
@@ -175,11 +180,7 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     steps,
     batchSize: integer('batch-size', o.batchSize, { min: 1 }),
     lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
-    betas: [0.9, 0.999],
-    weightDecay: 0.01,
-    eps: 1e-8,
-    maxGradNorm: 1,
-    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+    ...adamwDefaults(steps),
     klWeight: number('kl-weight', o.klWeight, { min: 0 }),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
@@ -208,11 +209,7 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
     steps,
     batchSize: integer('batch-size', o.batchSize, { min: 1 }),
     lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
-    betas: [0.9, 0.999],
-    weightDecay: 0.01,
-    eps: 1e-8,
-    maxGradNorm: 1,
-    warmupSteps: Math.min(100, Math.floor(steps / 10)),
+    ...adamwDefaults(steps),
     emaDecay: 0.9999,
     conditionDropout: 0.1,
     seed: seed('seed', o.seed),

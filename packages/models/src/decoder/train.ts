@@ -12,7 +12,7 @@ import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
-import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
+import { runCheckpointedSteps, type StepReport, type TrainRunOptions } from '../training/loop.ts';
 import { writeLossPlot } from '../training/plot.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { assertFreshRunDir, openRun } from '../training/run-dir.ts';
@@ -71,14 +71,8 @@ export interface DecoderInputs {
   clipSource: string;
 }
 
-export interface DecoderTrainOptions {
-  outDir: string;
-  resume?: boolean;
-  onStep?: (r: StepReport) => void;
+export interface DecoderTrainOptions extends TrainRunOptions<UNet2DConditionModelEmb> {
   onMessage?: (message: string) => void;
-  /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
-  stopAfter?: number;
-  afterUpdate?: (step: number, unet: UNet2DConditionModelEmb) => void;
 }
 
 export interface DecoderTrainResult {

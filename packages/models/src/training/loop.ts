@@ -11,6 +11,16 @@ export interface StepReport {
   itPerSec: number;
 }
 
+/** What a trainer of model M takes besides its data and settings: the run directory and the hooks. */
+export interface TrainRunOptions<M> {
+  outDir: string;
+  resume?: boolean;
+  onStep?: (r: StepReport) => void;
+  /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
+  stopAfter?: number;
+  afterUpdate?: (step: number, model: M) => void;
+}
+
 export interface CheckpointedSteps {
   /** The step to start from (0, or the checkpoint's step on resume) and the step to stop at. */
   from: number;

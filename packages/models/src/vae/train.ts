@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { openRun } from '../training/run-dir.ts';
-import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
+import { runCheckpointedSteps, type StepReport, type TrainRunOptions } from '../training/loop.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { fingerprintImages, imageBatch, type ImageSet } from './images.ts';
 import { AutoencoderKL } from './model.ts';
@@ -37,14 +37,7 @@ export interface VaeRunConfig {
   data: { source: string; count: number; side: number; sha256: string };
 }
 
-export interface VaeTrainOptions {
-  outDir: string;
-  resume?: boolean;
-  onStep?: (r: StepReport) => void;
-  /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
-  stopAfter?: number;
-  afterUpdate?: (step: number, vae: AutoencoderKL) => void;
-}
+export type VaeTrainOptions = TrainRunOptions<AutoencoderKL>;
 
 export interface VaeTrainResult {
   vae: AutoencoderKL;
