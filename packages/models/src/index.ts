@@ -33,3 +33,4 @@ export { assertFreshRunDir } from './training/run-dir.ts';
 export { renderLossCurve, writeLossPlot, type Series } from './training/plot.ts';
 export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
+export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';

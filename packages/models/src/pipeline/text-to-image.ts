@@ -1,0 +1,116 @@
+// Text → image, the whole stack: the CLIP text embedding of each caption, an image embedding from a
+// prior (shifted or baseline) or the text embedding itself (the trivial arm), then the decoder UNet
+// (DDIM with classifier-free guidance against the zero embedding) and the VAE. Embeddings are
+// L2-normalised before decoding: the decoder is trained on unit CLIP image embeddings.
+import { Generator } from '@sd/autograd';
+import type { CLIP } from '../clip/model.ts';
+import { embedTexts } from '../clip/evaluate.ts';
+import { openClip, defaultClipPath } from '../clip/default.ts';
+import { tokenize } from '../clip/tokenizer.ts';
+import { disposeModule } from '../clip/weights.ts';
+import { decodeEmbeddings } from '../decoder/sample.ts';
+import { normalizeRowsInPlace } from '../math/rows.ts';
+import { generateEmbeddings } from '../prior/generate.ts';
+import { loadPrior, type PriorBundle } from '../prior/train.ts';
+import { UNet2DConditionModel, UNet2DConditionModelEmb } from '../unet/model.ts';
+import { AutoencoderKL } from '../vae/model.ts';
+
+export interface TextToImageParts {
+  clip: CLIP;
+  /** null: the CLIP text embedding is decoded as the image embedding. */
+  prior: PriorBundle | null;
+  unet: UNet2DConditionModelEmb;
+  vae: AutoencoderKL;
+}
+
+/** Where each part lives on disk: paths as the trainers write them. */
+export interface TextToImageSources {
+  /** A CLIP checkpoint in any format `openClip` reads (default: the committed default CLIP). */
+  clip?: string;
+  /** A prior run directory (`runs/prior/shifted`), or 'none' for the text embedding itself. */
+  prior: string;
+  /** The decoder's diffusers folder (`runs/decoder/final`). */
+  decoder: string;
+  /** The VAE's diffusers folder (`runs/vae/final`). */
+  vae: string;
+}
+
+export interface TextToImageOptions {
+  /** Decoder DDIM steps (default 25). */
+  steps?: number;
+  /** Decoder classifier-free guidance (default 3; 1 = the conditional model alone). */
+  guidance?: number;
+  /** Prior sampling steps and guidance (defaults 8 and 1, as the prior's evaluation). */
+  priorSteps?: number;
+  priorGuidance?: number;
+  /** Seeds the prior's sampling and the decoder's starting noise: the same seed gives the same images. */
+  seed?: number;
+}
+
+export interface GeneratedImages {
+  /** One RGBA image per caption, `side` × `side`, row-major. */
+  images: Uint8Array[];
+  side: number;
+  /** The unit image embeddings that were decoded, and the text embeddings they came from ([n, dim] each, unit rows). */
+  embeddings: Float32Array;
+  textEmbeddings: Float32Array;
+  /** Captions longer than the CLIP's context, cut to it (by index). */
+  truncated: number[];
+}
+
+export class TextToImagePipeline {
+  constructor(readonly parts: TextToImageParts) {
+    const dim = parts.clip.embedDim;
+    if (parts.unet.config.input_dim !== dim) throw new Error(`TextToImagePipeline: the decoder takes ${parts.unet.config.input_dim}-d embeddings, the CLIP makes ${dim}-d ones`);
+    if (parts.prior && parts.prior.diffusion.stats.dim !== dim) throw new Error(`TextToImagePipeline: the prior works in ${parts.prior.diffusion.stats.dim} dimensions, the CLIP in ${dim}`);
+    if (parts.vae.config.latent_channels !== parts.unet.config.in_channels) {
+      throw new Error(`TextToImagePipeline: the VAE's ${parts.vae.config.latent_channels} latent channels do not match the decoder's in_channels ${parts.unet.config.in_channels}`);
+    }
+  }
+
+  /** Loads every part from disk (see TextToImageSources). */
+  static load(sources: TextToImageSources): TextToImagePipeline {
+    const unet = UNet2DConditionModel.fromPretrained(sources.decoder);
+    if (!(unet instanceof UNet2DConditionModelEmb)) {
+      disposeModule(unet);
+      throw new Error(`${sources.decoder}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
+    }
+    const parts = {
+      clip: openClip(sources.clip ?? defaultClipPath()),
+      prior: sources.prior === 'none' ? null : loadPrior(sources.prior),
+      unet: unet.eval(),
+      vae: AutoencoderKL.fromPretrained(sources.vae).eval(),
+    };
+    return new TextToImagePipeline(parts);
+  }
+
+  /** Images for `texts`, generated as one batch; deterministic for a seed. */
+  async generate(texts: string[], options: TextToImageOptions = {}): Promise<GeneratedImages> {
+    const { steps = 25, guidance = 3, priorSteps = 8, priorGuidance = 1, seed = 0 } = options;
+    if (texts.length === 0) throw new Error('TextToImagePipeline.generate: no captions');
+    const { clip, prior, unet, vae } = this.parts;
+    const dim = clip.embedDim;
+    const truncated = tokenize(texts, clip.contextLength).truncatedRows;
+    const textEmbeddings = normalizeRowsInPlace(await embedTexts(clip, texts), dim);
+    const embeddings = prior ? normalizeRowsInPlace(await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed }), dim) : Float32Array.from(textEmbeddings);
+    const latentSide = (vae.config.sample_size as number) / 2 ** (vae.config.block_out_channels.length - 1);
+    const decoded = await decodeEmbeddings(unet, vae, embeddings, texts.length, { steps, guidance, side: latentSide, generator: new Generator(seed, 1) });
+    const side = decoded.side;
+    const images = Array.from({ length: texts.length }, (_, k) => {
+      const rgba = new Uint8Array(side * side * 4);
+      for (let p = 0; p < side * side; p++) {
+        rgba.set(decoded.pixels.subarray((k * side * side + p) * 3, (k * side * side + p) * 3 + 3), p * 4);
+        rgba[p * 4 + 3] = 255;
+      }
+      return rgba;
+    });
+    return { images, side, embeddings, textEmbeddings, truncated };
+  }
+
+  dispose(): void {
+    disposeModule(this.parts.clip);
+    disposeModule(this.parts.unet);
+    disposeModule(this.parts.vae);
+    if (this.parts.prior) disposeModule(this.parts.prior.model);
+  }
+}
