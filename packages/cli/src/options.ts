@@ -221,3 +221,25 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
   };
   return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })) };
 }
+
+export interface SampleCli {
+  prior: string;
+  decoder: string;
+  vae: string;
+  clip?: string;
+  n: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+  out: string;
+  outDir?: string;
+}
+
+export function parseSample(o: SampleCli): { n: number; steps: number; guidance: number; seed: number } {
+  return {
+    n: integer('n', o.n, { min: 1 }),
+    steps: integer('steps', o.steps, { min: 1 }),
+    guidance: number('guidance', o.guidance, { min: 0 }),
+    seed: seed('seed', o.seed),
+  };
+}

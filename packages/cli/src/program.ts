@@ -6,6 +6,7 @@ import { trainClipCommand } from './commands/train-clip.ts';
 import { encodeCommand } from './commands/encode.ts';
 import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
+import { sampleCommand } from './commands/sample.ts';
 import { evalClipCommand } from './commands/eval-clip.ts';
 import { trainVaeCommand } from './commands/train-vae.ts';
 import { trainDecoderCommand } from './commands/train-decoder.ts';
@@ -87,6 +88,21 @@ export function buildProgram(): Command {
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--out <dir>', 'run directory', 'runs/decoder')
     .action(trainDecoderCommand);
+
+  program
+    .command('sample <captions...>')
+    .description('generate images from captions: CLIP text embedding → prior → decoder → VAE → PNG grid (a row per caption)')
+    .option('--prior <name>', "'shifted', 'baseline' (runs/prior/…), a prior run directory, or 'none' (decode the text embedding itself)", 'shifted')
+    .option('--decoder <dir>', 'the decoder UNet folder', 'runs/decoder/final')
+    .option('--vae <dir>', 'the VAE folder', 'runs/vae/final')
+    .option('--clip <path>', 'CLIP checkpoint (default: the committed default CLIP)')
+    .option('--n <n>', 'images per caption', '4')
+    .option('--steps <n>', 'decoder DDIM steps', '25')
+    .option('--guidance <w>', 'decoder classifier-free guidance', '3')
+    .option('--seed <n>', 'random seed', '0')
+    .option('--out <file>', 'the PNG grid', 'samples.png')
+    .option('--out-dir <dir>', 'also one PNG per image here')
+    .action(sampleCommand);
 
   program
     .command('eval-clip [file]')
