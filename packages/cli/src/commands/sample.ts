@@ -35,6 +35,8 @@ export async function sampleCommand(captions: string[], o: SampleCli): Promise<v
   const texts = captions.flatMap((c) => Array<string>(n).fill(c));
   const result = await pipeline.generate(texts, { steps, guidance, seed });
   lap(`generate ${texts.length} image(s) (${prior === 'none' ? 'text embedding' : `prior ${o.prior}`}, ${steps} DDIM steps, guidance ${guidance})`);
+  const { textMs, priorMs, decodeMs } = result.timings;
+  console.log(`  text encoder ${(textMs / 1000).toFixed(1)} s, prior ${(priorMs / 1000).toFixed(1)} s, decoder + VAE ${(decodeMs / 1000).toFixed(1)} s`);
   if (result.truncated.length) console.warn(`sd sample: ${result.truncated.length} caption(s) exceed the CLIP's context and were truncated`);
   const side = result.side;
   const grid = new Uint8Array(n * side * captions.length * side * 3);

@@ -56,6 +56,8 @@ export interface GeneratedImages {
   textEmbeddings: Float32Array;
   /** Captions longer than the CLIP's context, cut to it (by index). */
   truncated: number[];
+  /** Milliseconds per stage: the text encoder, the prior (0 without one), the decoder with the VAE. */
+  timings: { textMs: number; priorMs: number; decodeMs: number };
 }
 
 export class TextToImagePipeline {
@@ -91,8 +93,11 @@ export class TextToImagePipeline {
     const { clip, prior, unet, vae } = this.parts;
     const dim = clip.embedDim;
     const truncated = tokenize(texts, clip.contextLength).truncatedRows;
+    const t0 = performance.now();
     const textEmbeddings = normalizeRowsInPlace(await embedTexts(clip, texts), dim);
+    const t1 = performance.now();
     const embeddings = prior ? normalizeRowsInPlace(await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed }), dim) : Float32Array.from(textEmbeddings);
+    const t2 = performance.now();
     const latentSide = (vae.config.sample_size as number) / 2 ** (vae.config.block_out_channels.length - 1);
     const decoded = await decodeEmbeddings(unet, vae, embeddings, texts.length, { steps, guidance, side: latentSide, generator: new Generator(seed, 1) });
     const side = decoded.side;
@@ -104,7 +109,7 @@ export class TextToImagePipeline {
       }
       return rgba;
     });
-    return { images, side, embeddings, textEmbeddings, truncated };
+    return { images, side, embeddings, textEmbeddings, truncated, timings: { textMs: t1 - t0, priorMs: t2 - t1, decodeMs: performance.now() - t2 } };
   }
 
   dispose(): void {
