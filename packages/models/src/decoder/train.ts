@@ -12,7 +12,7 @@ import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
-import { runCheckpointedSteps, type StepReport, type TrainRunOptions } from '../training/loop.ts';
+import { runCheckpointedSteps, type StepReport, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
 import { writeLossPlot } from '../training/plot.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { assertFreshRunDir, openRun } from '../training/run-dir.ts';
@@ -23,15 +23,7 @@ import { checkDecoderInputs, DECODER_SCHEDULER_CONFIG } from './config.ts';
 import { assertCacheCurrent, decoderFingerprint, loadOrBuildDecoderData, type DecoderClip, type DecoderData } from './data.ts';
 import { decodeEmbeddings } from './sample.ts';
 
-export interface DecoderTrainSettings {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  betas: [number, number];
-  weightDecay: number;
-  eps: number;
-  maxGradNorm: number;
-  warmupSteps: number;
+export interface DecoderTrainSettings extends OptimizerSettings {
   /** EMA decay cap: the decay at optimisation step s is min(emaDecay, (1+s)/(10+s)) (the seed's, diffusers' EMAModel). */
   emaDecay: number;
   /**

@@ -10,22 +10,14 @@ import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
-import { runCheckpointedSteps, type StepReport } from '../training/loop.ts';
+import { runCheckpointedSteps, type StepReport, type OptimizerSettings } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
 import { assertResumable, configDifferences } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
 
-export interface TrainSettings {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  betas: [number, number];
-  weightDecay: number;
-  eps: number;
-  maxGradNorm: number;
-  warmupSteps: number;
+export interface TrainSettings extends OptimizerSettings {
   /** K clusters for the shift statistics. */
   clusters: number;
   stdScale: number;

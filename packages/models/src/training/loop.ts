@@ -82,3 +82,15 @@ export async function runCheckpointedSteps(o: CheckpointedSteps): Promise<{ step
   }
   return { step, lastLoss };
 }
+
+/** What every trainer's settings share: the schedule and AdamW with clipping and linear warm-up. */
+export interface OptimizerSettings {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  betas: [number, number];
+  weightDecay: number;
+  eps: number;
+  maxGradNorm: number;
+  warmupSteps: number;
+}

@@ -7,21 +7,13 @@ import { join } from 'node:path';
 import { manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { openRun } from '../training/run-dir.ts';
-import { runCheckpointedSteps, type StepReport, type TrainRunOptions } from '../training/loop.ts';
+import { runCheckpointedSteps, type StepReport, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { fingerprintImages, imageBatch, type ImageSet } from './images.ts';
 import { AutoencoderKL } from './model.ts';
 import { measureScalingFactor, type ScalingMeasurement } from './evaluate.ts';
 
-export interface VaeTrainSettings {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  betas: [number, number];
-  weightDecay: number;
-  eps: number;
-  maxGradNorm: number;
-  warmupSteps: number;
+export interface VaeTrainSettings extends OptimizerSettings {
   /** Weight of KL(q(z|x) ‖ N(0, I)) against the reconstruction error, both summed per image (SD: 1e-6). */
   klWeight: number;
   seed: number;
