@@ -12,7 +12,7 @@ import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
-import { runCheckpointedSteps, type StepReport, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
+import { runCheckpointedSteps, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
 import { writeLossPlot } from '../training/plot.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { assertFreshRunDir, openRun } from '../training/run-dir.ts';
@@ -148,12 +148,12 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
   const T = scheduler.config.num_train_timesteps;
   const perStep = settings.batchSize * data.channels * data.side * data.side;
-  const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? run.step + options.stopAfter : Infinity);
   let done;
   try {
     done = await runCheckpointedSteps({
       from: run.step,
-      stopAt,
+      steps: settings.steps,
+      stopAfter: options.stopAfter,
       logEvery: settings.logEvery,
       checkpointEvery: settings.checkpointEvery,
       metricsPath: run.metricsPath,

@@ -10,7 +10,7 @@ import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
-import { runCheckpointedSteps, type StepReport, type OptimizerSettings } from '../training/loop.ts';
+import { runCheckpointedSteps, type OptimizerSettings, type StepReport, type TrainRunOptions } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
@@ -121,19 +121,7 @@ function dataChanged(saved: RunConfig, requested: RunConfig): string {
   return `data: the training rows of ${requested.data.source} (${requested.data.count} × ${requested.data.dim}) have sha256 ${requested.data.sha256}; the checkpoint was trained on rows with ${was}`;
 }
 
-export interface TrainOptions {
-  outDir: string;
-  resume?: boolean;
-  onStep?: (r: StepReport) => void;
-  /** Stop early after this many steps of this invocation (tests use it to simulate a kill). */
-  stopAfter?: number;
-  /**
-   * Called after each optimizer update with the step just completed; tests use it to corrupt a
-   * parameter and prove that the divergence guards fire (an lr large enough to overflow at once
-   * would trip the loss check first, never the parameter check).
-   */
-  afterUpdate?: (step: number, model: ClipPrior) => void;
-}
+export type TrainOptions = TrainRunOptions<ClipPrior>;
 
 /**
  * Trains (or resumes) a prior. Writes config.json, metrics.jsonl and checkpoint.safetensors
@@ -194,10 +182,10 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     for (const t of groups.shift.values()) t.dispose();
   };
 
-  const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? step + options.stopAfter : Infinity);
   const done = await runCheckpointedSteps({
     from: step,
-    stopAt,
+    steps: settings.steps,
+    stopAfter: options.stopAfter,
     logEvery: settings.logEvery,
     checkpointEvery: settings.checkpointEvery,
     metricsPath,

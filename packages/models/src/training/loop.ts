@@ -18,13 +18,20 @@ export interface TrainRunOptions<M> {
   onStep?: (r: StepReport) => void;
   /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
   stopAfter?: number;
+  /**
+   * Called after each optimizer update with the step just completed; tests use it to corrupt a
+   * parameter and prove that the divergence guards fire (an lr large enough to overflow at once
+   * would trip the loss check first, never the parameter check).
+   */
   afterUpdate?: (step: number, model: M) => void;
 }
 
 export interface CheckpointedSteps {
-  /** The step to start from (0, or the checkpoint's step on resume) and the step to stop at. */
+  /** The step to start from (0, or the checkpoint's step on resume) and the run's total steps. */
   from: number;
-  stopAt: number;
+  steps: number;
+  /** Stop after this many steps of this invocation (TrainRunOptions.stopAfter). */
+  stopAfter?: number;
   logEvery: number;
   checkpointEvery: number;
   metricsPath: string;
@@ -44,21 +51,22 @@ export interface CheckpointedSteps {
 }
 
 /**
- * Runs steps `from`..`stopAt`. The loss is read back only on logged steps (a read is a GPU sync);
+ * Runs steps `from`..`steps` (fewer with `stopAfter`). The loss is read back only on logged steps (a read is a GPU sync);
  * a checkpoint is written every `checkpointEvery` steps and at `stopAt`, each only after the loss
- * and the parameters were found finite.
+ * and the parameters were found finite (checkpoints also at the last step run).
  */
 export async function runCheckpointedSteps(o: CheckpointedSteps): Promise<{ step: number; lastLoss: number }> {
+  const stopAt = Math.min(o.steps, o.stopAfter !== undefined ? o.from + o.stopAfter : Infinity);
   let step = o.from;
   let lastLoss = NaN;
   let timer = performance.now();
   let timedSteps = 0;
-  while (step < o.stopAt) {
+  while (step < stopAt) {
     const { loss, lr } = o.runStep(step);
     step++;
     timedSteps++;
     o.afterUpdate?.(step);
-    const checkpointNow = step % o.checkpointEvery === 0 || step === o.stopAt;
+    const checkpointNow = step % o.checkpointEvery === 0 || step === stopAt;
     if (step % o.logEvery === 0 || checkpointNow) {
       lastLoss = await loss.item();
       loss.dispose();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { manualSeed, optim, saveCheckpoint, tensor, tidy, type Generator, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { openRun } from '../training/run-dir.ts';
-import { runCheckpointedSteps, type StepReport, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
+import { runCheckpointedSteps, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { fingerprintImages, imageBatch, type ImageSet } from './images.ts';
 import { AutoencoderKL } from './model.ts';
@@ -87,10 +87,10 @@ export async function trainVae(images: ImageSet, model: Record<string, unknown>,
   }
 
   const latentSize = vae.config.latent_channels * (images.side / vae.downscale) ** 2;
-  const stopAt = Math.min(settings.steps, options.stopAfter !== undefined ? from + options.stopAfter : Infinity);
   const done = await runCheckpointedSteps({
     from,
-    stopAt,
+    steps: settings.steps,
+    stopAfter: options.stopAfter,
     logEvery: settings.logEvery,
     checkpointEvery: settings.checkpointEvery,
     metricsPath,
