@@ -1,34 +1,23 @@
 // The language-free decoder's UNet and noise schedule, and the checks that the VAE and the CLIP it is
 // trained with fit it (made before any image is encoded, naming the keys and dimensions).
-import { readUNetConfig, UNET_EMB_SCHEMA, type UNetEmbConfig } from '../unet/config.ts';
+import { readUNetConfig, TINY_DECODER_UNET_CONFIG, UNET_EMB_SCHEMA, type UNetEmbConfig } from '../unet/config.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import type { DecoderClip } from './data.ts';
 
 /**
  * The default decoder UNet (UNet2DConditionModelEmb) for the default VAE's 16×16×4 latents and the
- * default CLIP's 64-d image embeddings (DEFAULT_CLIP_CONFIG.embedDim), 4 context tokens of 64.
- * Two levels (16×16, 8×8), widths 32/64, one resnet per block; cross-attention only at 8×8: on
+ * default CLIP's 64-d image embeddings (DEFAULT_CLIP_CONFIG.embedDim), 4 context tokens of 64: the
+ * benchmarked TINY_DECODER_UNET_CONFIG with attention at one level. Two levels (16×16, 8×8), widths 32/64, one resnet per block; cross-attention only at 8×8: on
  * lavapipe self-attention over the 256 tokens of the 16×16 level cost ~40% of a step (timed with
  * scripts/time-decoder.ts, see the README), while a shape 3 latent pixels wide is still ~2 pixels at
  * 8×8, where the image embedding's colour/shape/position reach it. Sized so a batch-16 step stays
  * around a second on the 2-core machine (a 60-minute default run is then ~3000 steps).
  */
 export const PROCEDURAL_DECODER_UNET_CONFIG: Record<string, unknown> = {
-  _class_name: 'UNet2DConditionModelEmb',
-  sample_size: 16,
-  in_channels: 4,
-  out_channels: 4,
-  block_out_channels: [32, 64],
-  layers_per_block: 1,
+  ...TINY_DECODER_UNET_CONFIG,
   down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'],
   up_block_types: ['CrossAttnUpBlock2D', 'UpBlock2D'],
   attention_head_dim: [1, 2],
-  cross_attention_dim: 64,
-  norm_num_groups: 16,
-  use_linear_projection: true,
-  input_dim: 64,
-  proj_n: 4,
-  emb_dim: 64,
 };
 
 /** Stable Diffusion's training schedule: ε-prediction, scaled_linear β from 0.00085 to 0.012 over 1000 steps. */
