@@ -3,6 +3,7 @@
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
 import { kernelSource } from '../runtime/kernel-source.ts';
+import { TextureCache } from '../runtime/texture-cache.ts';
 import { grid, gridMain, linearIndex } from '../wgsl.ts';
 import {
   blocksPerGroup,
@@ -87,55 +88,17 @@ ${gridMain()} {
   return view;
 }
 
-// Scratch textures are reused across calls (keyed by role and size), each with its one view, so
-// that a recurring conv binds the same view (and its cached bind group). A UNet has a few dozen
-// conv shapes; the least recently used textures are destroyed past a byte budget (a count limit
-// of 16 thrashed there: each eviction forces a submit).
-interface Scratch {
-  texture: GPUTexture;
-  view: GPUTextureView;
-  bytes: number;
-}
-const textures = new Map<string, Scratch>();
-let cachedBytes = 0;
-const MAX_CACHED_BYTES = 256 * 1024 * 1024;
+// Scratch textures are reused across calls (keyed by role and size). A UNet has a few dozen conv
+// shapes: a byte budget, not the 16-entry limit that thrashed there (each eviction forced a submit).
+const scratch = new TextureCache('conv2d', 0x08 /* STORAGE_BINDING */, 256 * 1024 * 1024);
 
 /** Destroys the scratch textures conv2d keeps between calls (after submitting pending work). */
 export function releaseConv2dScratch(): void {
-  if (textures.size === 0) return;
-  rt().flush();
-  for (const t of textures.values()) t.texture.destroy();
-  textures.clear();
-  cachedBytes = 0;
+  scratch.release();
 }
 
 function scratchTexture(slot: string, width: number, height: number, layers: number): GPUTextureView {
-  const key = `${slot}:${width}x${height}x${layers}`;
-  const hit = textures.get(key);
-  if (hit) {
-    textures.delete(key); // re-insert: most recently used last
-    textures.set(key, hit);
-    return hit.view;
-  }
-  const bytes = width * height * layers * 16;
-  // Evicted textures are retired, not destroyed: one may have been handed out for the dispatch this
-  // op is about to encode (a conv fetches its source and weights textures, then dispatches).
-  for (const [oldKey, old] of textures) {
-    if (cachedBytes + bytes <= MAX_CACHED_BYTES) break;
-    textures.delete(oldKey);
-    rt().retire(old.texture);
-    cachedBytes -= old.bytes;
-  }
-  const texture = rt().device.createTexture({
-    size: [width, height, layers],
-    format: 'rgba32float',
-    usage: 0x08 /* STORAGE_BINDING */,
-    label: `conv2d-${key}`,
-  });
-  const entry = { texture, view: texture.createView({ dimension: '2d-array' }), bytes };
-  textures.set(key, entry);
-  cachedBytes += bytes;
-  return entry.view;
+  return scratch.view(slot, width, height, layers);
 }
 
 /**

@@ -3,20 +3,11 @@
 import { rt } from '../../runtime/current.ts';
 import { bucketSize } from '../../runtime/pool.ts';
 import { kernelSource } from '../../runtime/kernel-source.ts';
+import { TextureCache } from '../../runtime/texture-cache.ts';
 import { Params } from '../../wgsl.ts';
 
 const TEXTURE_USAGE = 0x08 /* STORAGE_BINDING */ | 0x04 /* TEXTURE_BINDING */ | 0x02 /* COPY_DST */;
-/** Above this many cached bytes, the least recently used textures are evicted. */
-const CACHE_BUDGET_BYTES = 512 * 1024 * 1024;
-
-interface Cached {
-  texture: GPUTexture;
-  view: GPUTextureView;
-  bytes: number;
-}
-
-const cache = new Map<string, Cached>();
-let cachedBytes = 0;
+const cache = new TextureCache('matmul', TEXTURE_USAGE, 512 * 1024 * 1024);
 
 /**
  * A texture of at least `width` × `height` texels and exactly `layers` layers for operand `slot`.
@@ -24,43 +15,12 @@ let cachedBytes = 0;
  * runs dispatches in order, so the next pack waits for the previous matmul's reads.
  */
 export function operandTexture(slot: string, width: number, height: number, layers: number): GPUTextureView {
-  const w = bucketSize(width * 16) / 16;
-  const h = bucketSize(height * 16) / 16;
-  const key = `${slot}:${w}x${h}x${layers}`;
-  const hit = cache.get(key);
-  if (hit) {
-    cache.delete(key); // re-insert: Map order is the LRU order
-    cache.set(key, hit);
-    return hit.view;
-  }
-  const bytes = w * h * layers * 16;
-  // Least recently used first; retired (destroyed after the next submit), because the other operand
-  // of the matmul being set up may be among them.
-  for (const [oldKey, old] of cache) {
-    if (cachedBytes + bytes <= CACHE_BUDGET_BYTES) break;
-    cache.delete(oldKey);
-    rt().retire(old.texture);
-    cachedBytes -= old.bytes;
-  }
-  const texture = rt().device.createTexture({
-    size: [w, h, layers],
-    format: 'rgba32float',
-    usage: TEXTURE_USAGE,
-    label: `matmul-${slot}`,
-  });
-  const entry = { texture, view: texture.createView({ dimension: '2d-array' }), bytes };
-  cache.set(key, entry);
-  cachedBytes += bytes;
-  return entry.view;
+  return cache.view(slot, bucketSize(width * 16) / 16, bucketSize(height * 16) / 16, layers);
 }
 
 /** Destroys every cached texture (after submitting the work that may still use them). */
 export function evictAll(): void {
-  if (cache.size === 0) return;
-  rt().flush(); // destroying a texture referenced by unsubmitted commands would fail the submit
-  for (const entry of cache.values()) entry.texture.destroy();
-  cache.clear();
-  cachedBytes = 0;
+  cache.release();
 }
 
 /**
