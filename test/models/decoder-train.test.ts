@@ -16,23 +16,8 @@ import {
   AutoencoderKL, CLIP, DDPMScheduler, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, buildDecoderUnet, decoderLoss, proceduralImages, subsetImages, trainDecoder,
   type DecoderInputs, type DecoderTrainSettings,
 } from '@sd/models';
+import { TINY_CLIP, TINY_UNET, TINY_VAE } from '../util/tiny-pipeline.ts';
 
-const TINY_VAE: Record<string, unknown> = {
-  down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D', 'DownEncoderBlock2D'],
-  up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
-  block_out_channels: [4, 8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 32, scaling_factor: 0.7,
-};
-const TINY_CLIP = {
-  embedDim: 16,
-  vision: { kind: 'vit' as const, imageResolution: 32, patchSize: 8, width: 16, layers: 1, heads: 2 },
-  text: { contextLength: 16, vocabSize: 49408, width: 16, heads: 2, layers: 1 },
-};
-/** The default config's layout (no attention at the top level) at widths 8/16, for 8×8×4 latents and 16-d embeddings. */
-const TINY_UNET: Record<string, unknown> = {
-  _class_name: 'UNet2DConditionModelEmb', sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [8, 16], layers_per_block: 1,
-  down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'], up_block_types: ['CrossAttnUpBlock2D', 'UpBlock2D'], attention_head_dim: [1, 2],
-  cross_attention_dim: 16, norm_num_groups: 4, use_linear_projection: true, input_dim: 16, proj_n: 2, emb_dim: 16,
-};
 const SETTINGS: DecoderTrainSettings = {
   steps: 30, batchSize: 4, lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 3, emaDecay: 0.9999,
   conditionDropout: 0.1, seed: 3, checkpointEvery: 10, logEvery: 1, sampleEvery: 15, sampleSteps: 3, sampleGuidance: 2,

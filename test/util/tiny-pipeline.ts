@@ -17,6 +17,7 @@ export const TINY_VAE: Record<string, unknown> = {
   up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
   block_out_channels: [4, 8, 8], layers_per_block: 1, latent_channels: 4, norm_num_groups: 4, sample_size: 32, scaling_factor: 0.7,
 };
+/** The default decoder config's layout (no attention at the top level) at widths 8/16, for 8×8×4 latents and 16-d embeddings. */
 export const TINY_UNET: Record<string, unknown> = {
   _class_name: 'UNet2DConditionModelEmb', sample_size: 8, in_channels: 4, out_channels: 4, block_out_channels: [8, 16], layers_per_block: 1,
   down_block_types: ['DownBlock2D', 'CrossAttnDownBlock2D'], up_block_types: ['CrossAttnUpBlock2D', 'UpBlock2D'], attention_head_dim: [1, 2],
