@@ -4,6 +4,7 @@ import './methods.ts';
 export { Tensor, fromOp, type Node, type BackwardFn } from './tensor.ts';
 export { backward } from './backward.ts';
 export { tidy, keep } from './scope.ts';
+export { record, type RecordedStep } from './record.ts';
 export { noGrad, isGradEnabled } from './grad-mode.ts';
 export { full, zeros, ones, zerosLike, tensor, scalar, arange, fromArray, type CreateOptions } from './creation.ts';
 export { Generator, manualSeed, getGenerator, withGenerator, rand, randn } from './random.ts';

@@ -74,6 +74,12 @@ export class Tensor {
     return this;
   }
 
+  /** Overwrites the data in place with host values (same buffer): how new inputs reach a recorded step. */
+  write(data: ArrayLike<number>): this {
+    this.array.write(data);
+    return this;
+  }
+
   /** Ties arrays the backward rule needs to this tensor's lifetime. */
   attach(...arrays: DeviceArray[]): this {
     this.saved.push(...arrays);

@@ -97,6 +97,13 @@ export class DeviceArray {
     if (--storage.refs === 0) rt().release(storage.buffer);
   }
 
+  /** Overwrites the contents in place, in stream order (the buffer stays the same: what a recorded step reads as its input). */
+  write(data: ArrayLike<number>): void {
+    if (data.length !== this.size) throw new Error(`write: ${data.length} values for an array of shape ${fmt(this.shape)} (${this.size} elements)`);
+    const host = data instanceof HOST[this.dtype] ? (data as HostArray) : HOST[this.dtype].from(data as ArrayLike<number>);
+    if (host.length > 0) rt().upload(this.buffer, host);
+  }
+
   async read(): Promise<HostArray> {
     const bytes = await rt().read(this.buffer, this.size * 4);
     return new HOST[this.dtype](bytes);

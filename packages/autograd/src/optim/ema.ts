@@ -17,12 +17,15 @@ export interface EMAConfig {
 export class EMA {
   readonly shadow: Tensor[];
   optimizationStep = 0;
+  /** The current decay as a 1-element device array: written per update, so a recorded step replays with the current value. */
+  private readonly decayOnDevice: DeviceArray;
 
   constructor(
     readonly params: Tensor[],
     private config: EMAConfig = {},
   ) {
     this.shadow = params.map((p) => new Tensor(K.binary('mul', p.data, 1)).keep());
+    this.decayOnDevice = DeviceArray.from([0], [1]);
   }
 
   /** diffusers' EMAModel.get_decay for the current optimization step. */
@@ -36,10 +39,16 @@ export class EMA {
 
   /** shadow ← shadow − (1 − decay)·(shadow − param), after each optimizer step. */
   update(): void {
-    this.optimizationStep++;
-    const d = this.decay();
+    K.rt().perRun(() => {
+      this.optimizationStep++;
+      K.rt().upload(this.decayOnDevice.buffer, Float32Array.of(this.decay()));
+    });
+    // In place (computed, then copied into the shadow's buffer): the shadows keep their buffers,
+    // which a recorded step needs.
     this.shadow.forEach((s, i) => {
-      s.assign(K.mapElementwise('ema_update', 'v0 - (1.0 - v2) * (v0 - v1)', [s.data, this.params[i].data, d]));
+      const next = K.mapElementwise('ema_update', 'v0 - (1.0 - v2) * (v0 - v1)', [s.data, this.params[i].data, this.decayOnDevice]);
+      K.rt().copy(next.buffer, 0, s.data.buffer, 0, next.size * 4);
+      next.dispose();
     });
   }
 
@@ -50,6 +59,7 @@ export class EMA {
 
   dispose(): void {
     for (const s of this.shadow) s.dispose();
+    this.decayOnDevice.dispose();
   }
 }
 

@@ -61,9 +61,7 @@ export abstract class Optimizer {
       squares.dispose();
       scale = clip;
     }
-    this.step++;
-    const lr = this.lr * this.schedule(this.step - 1);
-    this.applyAll(withGrad, lr, scale);
+    this.applyAll(withGrad, scale);
     clip?.dispose();
   }
 
@@ -75,8 +73,13 @@ export abstract class Optimizer {
     return K.sumOfSquares(withGrad.map((i) => this.params[i].grad!.data));
   }
 
-  /** Updates these parameters, one `apply` each. */
-  protected applyAll(withGrad: number[], lr: number, scale: DeviceArray | number): void {
+  /** Advances the step count and updates these parameters, one `apply` each. */
+  protected applyAll(withGrad: number[], scale: DeviceArray | number): void {
+    if (K.rt().recording) {
+      throw new Error(`${this.constructor.name}: its update bakes the step count and learning rate into each kernel's parameters, so a recorded step would replay them unchanged; use AdamW in recorded steps`);
+    }
+    this.step++;
+    const lr = this.lr * this.schedule(this.step - 1);
     for (const i of withGrad) {
       const p = this.params[i];
       this.apply(p, p.grad!.data, lr, scale, ++this.paramSteps[i]);
@@ -209,10 +212,17 @@ export class AdamW extends Optimizer {
     return total;
   }
 
-  protected override applyAll(withGrad: number[], lr: number, gradScale: DeviceArray | number): void {
-    const steps = new Map(withGrad.map((i) => [i, ++this.paramSteps[i]]));
-    const options = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, gradScale };
-    for (const g of this.groups) g.update(withGrad, steps, options, this.params);
+  protected override applyAll(withGrad: number[], gradScale: DeviceArray | number): void {
+    for (const g of this.groups) g.prepare();
+    // Host bookkeeping, redone at every replay of a recorded step: the step counts, the learning
+    // rate of the schedule, and the scalars that the update kernel reads from them.
+    K.rt().perRun(() => {
+      this.step++;
+      const lr = this.lr * this.schedule(this.step - 1);
+      const steps = new Map(withGrad.map((i) => [i, ++this.paramSteps[i]]));
+      for (const g of this.groups) g.writeScalars(withGrad, steps, { lr, beta1: this.beta1, beta2: this.beta2, weightDecay: this.weightDecay });
+    });
+    for (const g of this.groups) g.update(withGrad, { beta1: this.beta1, beta2: this.beta2, eps: this.eps, gradScale }, this.params);
   }
 
   protected apply(): void {
@@ -294,11 +304,21 @@ class AdamWGroup {
     return local.length === 0 ? null : this.layout.sumOfSquares(this.buffers().grad, local);
   }
 
-  update(withGrad: number[], steps: Map<number, number>, options: Omit<K.AdamWSegmentsOptions, 'steps'>, params: Tensor[]): void {
+  /** Allocates the update's scalars (the per-run callback that writes them may not allocate). */
+  prepare(): void {
+    this.layout.prepareAdamw();
+  }
+
+  writeScalars(withGrad: number[], steps: Map<number, number>, options: { lr: number; beta1: number; beta2: number; weightDecay: number }): void {
+    const { global, local } = this.chosen(withGrad);
+    if (global.length > 0) this.layout.writeAdamwScalars(local, { ...options, steps: global.map((i) => steps.get(i)!) });
+  }
+
+  update(withGrad: number[], options: Omit<K.AdamWSegmentsOptions, 'steps' | 'lr'>, params: Tensor[]): void {
     const { global, local } = this.chosen(withGrad);
     if (global.length === 0) return;
     const flat = this.buffers();
-    this.layout.adamw(flat.param, flat.grad, flat.m, flat.v, local, { ...options, steps: global.map((i) => steps.get(i)!) });
+    this.layout.adamwUpdate(flat.param, flat.grad, flat.m, flat.v, local, options);
     K.scatterSegments(flat.param, this.layout.select(local), global.map((i) => params[i].data));
   }
 

@@ -115,17 +115,26 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
    * scalars travel in a small storage buffer, so the uniform (and the bind group) recur every step.
    */
   adamw(param: DeviceArray, grad: DeviceArray, m: DeviceArray, v: DeviceArray, indices: readonly number[], options: AdamWSegmentsOptions): void {
-    const { lr, steps, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = 0.01 } = options;
-    for (const [name, a] of Object.entries({ param, grad, m, v })) {
-      if (a.dtype !== 'f32' || a.size !== this.total) throw new Error(`adamw (segments): ${name} ${fmt(a.shape)} (${a.dtype}) should be f32 with ${this.total} elements`);
-    }
+    this.prepareAdamw();
+    this.writeAdamwScalars(indices, options);
+    this.adamwUpdate(param, grad, m, v, indices, options);
+  }
+
+  /** Allocates what the AdamW update reads (its step-dependent scalars); call before `writeAdamwScalars`, which may not allocate. */
+  prepareAdamw(): void {
+    this.scalars ??= DeviceArray.empty([1 + 2 * this.segments.length], 'f32', 'adamw');
+  }
+
+  /**
+   * Uploads the step-dependent scalars of an AdamW update: the decay factor and, per segment, the
+   * bias-corrected step size and 1/√(1 − β₂ᵗ). Only uploads, so an optimizer can call it in a
+   * `perRun` callback and a recorded step replays with the current learning rate and step counts.
+   */
+  writeAdamwScalars(indices: readonly number[], options: Pick<AdamWSegmentsOptions, 'lr' | 'steps' | 'beta1' | 'beta2' | 'weightDecay'>): void {
+    const { lr, steps, beta1 = 0.9, beta2 = 0.999, weightDecay = 0.01 } = options;
     if (steps.length !== indices.length) throw new Error(`adamw (segments): ${steps.length} step counts for ${indices.length} segments`);
     for (const s of steps) if (!Number.isInteger(s) || s < 1) throw new Error(`adamw (segments): step must be an integer ≥ 1, got ${s}`);
-    const scaleBuffer = typeof options.gradScale === 'object' ? options.gradScale : null;
-    if (scaleBuffer && (scaleBuffer.size !== 1 || scaleBuffer.dtype !== 'f32')) throw new Error(`adamw (segments): gradScale must be a 1-element f32 array, got ${fmt(scaleBuffer.shape)} ${scaleBuffer.dtype}`);
-    const t = this.tablesFor('elements', indices, (size) => Math.ceil(size / WG));
-    if (t.workgroups === 0) return;
-
+    if (!this.scalars) throw new Error('adamw (segments): prepareAdamw() first');
     // The same f64 expressions as adamw(), rounded to f32 the same way (a Float32Array store).
     const scalars = new Float32Array(1 + 2 * this.segments.length);
     scalars[0] = 1 - lr * weightDecay;
@@ -133,8 +142,20 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
       scalars[1 + 2 * i] = lr / (1 - beta1 ** steps[k]);
       scalars[2 + 2 * i] = 1 / Math.sqrt(1 - beta2 ** steps[k]);
     });
-    this.scalars ??= DeviceArray.empty([scalars.length], 'f32', 'adamw');
     rt().upload(this.scalars.buffer, scalars);
+  }
+
+  /** The AdamW dispatch, reading the scalars last written by `writeAdamwScalars`. */
+  adamwUpdate(param: DeviceArray, grad: DeviceArray, m: DeviceArray, v: DeviceArray, indices: readonly number[], options: Omit<AdamWSegmentsOptions, 'lr' | 'steps'>): void {
+    const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8 } = options;
+    for (const [name, a] of Object.entries({ param, grad, m, v })) {
+      if (a.dtype !== 'f32' || a.size !== this.total) throw new Error(`adamw (segments): ${name} ${fmt(a.shape)} (${a.dtype}) should be f32 with ${this.total} elements`);
+    }
+    if (!this.scalars) throw new Error('adamw (segments): prepareAdamw() first');
+    const scaleBuffer = typeof options.gradScale === 'object' ? options.gradScale : null;
+    if (scaleBuffer && (scaleBuffer.size !== 1 || scaleBuffer.dtype !== 'f32')) throw new Error(`adamw (segments): gradScale must be a 1-element f32 array, got ${fmt(scaleBuffer.shape)} ${scaleBuffer.dtype}`);
+    const t = this.tablesFor('elements', indices, (size) => Math.ceil(size / WG));
+    if (t.workgroups === 0) return;
 
     const params = new Params()
       .u32('workgroups', t.workgroups)

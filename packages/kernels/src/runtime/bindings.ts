@@ -42,6 +42,8 @@ export class BindingCache {
     private readonly slotBytes: number,
     /** Called before slots are reused: work encoded so far still reads their old contents. */
     private readonly submitPending: () => void,
+    /** A recording's cache never reuses slots (its bind groups live on): `submitPending` must throw instead. */
+    private readonly options: { reuseSlots: boolean } = { reuseSlots: true },
   ) {
     this.store = device.createBuffer({ size: UNIFORM_SLOTS * slotBytes, usage: 0x0040 /* UNIFORM */ | 0x0008 /* COPY_DST */, label: 'uniforms' });
   }
@@ -89,6 +91,13 @@ export class BindingCache {
     this.groups.clear();
   }
 
+  /** Frees the uniform store (a cache made for one recording, when the recording goes). */
+  destroy(): void {
+    this.groups.clear();
+    this.slots.clear();
+    this.store.destroy();
+  }
+
   /** The slot holding these parameter bytes, written once when they are first seen. */
   private uniform(params: ArrayBuffer): GPUBufferBinding {
     const size = Math.ceil(params.byteLength / 16) * 16;
@@ -99,6 +108,7 @@ export class BindingCache {
     if (slot === undefined) {
       if (this.slots.size >= UNIFORM_SLOTS) {
         this.submitPending();
+        if (!this.options.reuseSlots) throw new Error(`uniform store full (${UNIFORM_SLOTS} blocks)`);
         this.slots.clear();
       }
       slot = this.slots.size;

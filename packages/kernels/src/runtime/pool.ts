@@ -45,10 +45,38 @@ export class BufferPool {
 
   release(buffer: GPUBuffer): void {
     this.liveBytes -= buffer.size;
+    this.restore(buffer);
+  }
+
+  /**
+   * Takes a free buffer out of the pool for good (a recording keeps its intermediates); false if
+   * the buffer is not in the pool (it is live).
+   */
+  claim(buffer: GPUBuffer): boolean {
+    const list = this.free.get(buffer.size);
+    const at = list?.lastIndexOf(buffer) ?? -1;
+    if (at < 0) return false;
+    list!.splice(at, 1);
+    this.pooledBytes -= buffer.size;
+    return true;
+  }
+
+  /** Whether the buffer sits in the pool (freed, not handed out). */
+  isFree(buffer: GPUBuffer): boolean {
+    return this.free.get(buffer.size)?.includes(buffer) ?? false;
+  }
+
+  /** Returns a claimed buffer to the pool. */
+  restore(buffer: GPUBuffer): void {
     this.pooledBytes += buffer.size;
     let list = this.free.get(buffer.size);
     if (!list) this.free.set(buffer.size, (list = []));
     list.push(buffer);
+  }
+
+  /** Stops counting a live buffer as live without pooling it (freed while a recording still uses it). */
+  detach(buffer: GPUBuffer): void {
+    this.liveBytes -= buffer.size;
   }
 
   /** Destroys every pooled (not live) buffer, returning the memory to the driver. */

@@ -2,6 +2,7 @@
 // dispatches per submit and flushes on readback or when the batch is full (uploads join the batch).
 import { acquireDevice, type DeviceInfo } from './device.ts';
 import { BindingCache, type CompiledKernel } from './bindings.ts';
+import { Capture, Recording } from './recording.ts';
 import { BufferPool } from './pool.ts';
 import { profile } from './profile.ts';
 import { awaitYielding } from './wait.ts';
@@ -63,6 +64,19 @@ export class Runtime {
   get bindingStats(): Readonly<{ created: number; reused: number; uniformWrites: number }> {
     return this.bindings.stats;
   }
+  /** The step being recorded, if any (see recording.ts). */
+  private capture: Capture | null = null;
+  /** Inside a `perRun` callback, which may only upload. */
+  private inHostCallback = false;
+  /** For each buffer and texture that live recordings use: those recordings. */
+  private readonly bufferPins = new Map<GPUBuffer, Set<Recording>>();
+  private readonly texturePins = new Map<GPUTexture, Set<Recording>>();
+  /** Buffers freed and textures destroyed while recordings used them: let go when the last of those recordings is. */
+  private readonly orphanBuffers = new Set<GPUBuffer>();
+  private readonly orphanTextures = new Set<GPUTexture>();
+  /** The texture of each view that kernels bind (registered by their creators), so a recording can keep them. */
+  private readonly viewTextures = new WeakMap<GPUTextureView, GPUTexture>();
+  private readonly uniformAlign: number;
   /** Benchmarks set this to add timestamp writes (or a label) to every compute pass the runtime begins. */
   passDescriptor: (() => GPUComputePassDescriptor | undefined) | null = null;
 
@@ -71,8 +85,8 @@ export class Runtime {
     readonly info: DeviceInfo,
   ) {
     this.pool = new BufferPool(device, Math.min(info.limits.maxBufferSize, info.limits.maxStorageBufferBindingSize));
-    const uniformAlign = Math.max(256, info.limits.minUniformBufferOffsetAlignment ?? 256);
-    this.bindings = new BindingCache(device, uniformAlign, () => this.flush());
+    this.uniformAlign = Math.max(256, info.limits.minUniformBufferOffsetAlignment ?? 256);
+    this.bindings = new BindingCache(device, this.uniformAlign, () => this.flush());
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -94,7 +108,9 @@ export class Runtime {
   /** Allocates a pooled storage buffer; `label` names the op in errors about its size. */
   alloc(bytes: number, label: string): GPUBuffer {
     this.checkAlive();
+    if (this.inHostCallback) throw new Error(`${label}: a perRun callback may only upload into existing buffers, not allocate (it runs again at each replay)`);
     const buffer = this.pool.acquire(Math.max(4, bytes), label);
+    this.capture?.allocated.add(buffer);
     if (this.poisonAllocations) this.fillWords(buffer, buffer.size / 4, 0x7fc00000);
     return buffer;
   }
@@ -114,6 +130,16 @@ export class Runtime {
   }
 
   release(buffer: GPUBuffer): void {
+    const pins = this.bufferPins.get(buffer);
+    if (pins) {
+      // Kept out of the pool until the recordings go, so they never write someone else's tensor.
+      for (const r of pins) {
+        r.invalid ??= `replay: a buffer the recorded step uses ("${buffer.label}", ${buffer.size} bytes) was freed after recording — a tensor the step reads or writes (an input, a parameter, a result) was disposed or replaced; record the step again`;
+      }
+      this.pool.detach(buffer);
+      this.orphanBuffers.add(buffer);
+      return;
+    }
     this.pool.release(buffer);
   }
 
@@ -135,6 +161,17 @@ export class Runtime {
     this.retired.push(texture);
   }
 
+  /** Destroys a texture now, or when the last live recording that binds it goes. Flush first if unsubmitted work binds it. */
+  destroyTexture(texture: GPUTexture): void {
+    if (this.texturePins.has(texture)) this.orphanTextures.add(texture);
+    else texture.destroy();
+  }
+
+  /** Names the texture behind a view that kernels bind, so that recordings which bind the view keep the texture alive. */
+  registerView(view: GPUTextureView, texture: GPUTexture): void {
+    this.viewTextures.set(view, texture);
+  }
+
   /**
    * Copies host data into a buffer, in stream order: after everything already encoded (which might
    * still read the buffer's old contents). With nothing pending it is a plain queue write; otherwise
@@ -146,6 +183,8 @@ export class Runtime {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const size = Math.ceil(bytes.byteLength / 4) * 4;
     if (size === 0) return;
+    // Outside a perRun callback, the bytes are part of the recording: replays upload them again as they are.
+    if (this.capture && !this.inHostCallback) this.capture.upload({ kind: 'upload', buffer, byteOffset, data: bytes.slice() });
     if (!this.encoder) {
       if (size === bytes.byteLength) this.device.queue.writeBuffer(buffer, byteOffset, bytes);
       else {
@@ -184,21 +223,45 @@ export class Runtime {
       for (const b of d.outputs) if (b === out) uses++;
       if (uses > 1) throw new Error(`${d.name}: an output buffer is also bound as another input or output of the same dispatch`);
     }
+    if (this.inHostCallback) throw new Error(`${d.name}: a perRun callback may only upload, not dispatch kernels (it runs again at each replay)`);
     const kernel = this.kernel(d.name, d.code);
-    const bindGroup = this.bindings.bindGroup(kernel, d.name, d);
+    const capture = this.capture;
+    const bindGroup = (capture?.bindings ?? this.bindings).bindGroup(kernel, d.name, d);
+    this.encodeDispatch(d.name, kernel.pipeline, bindGroup, x, y, z);
+    if (capture) this.captureDispatch(capture, d, kernel, bindGroup, [x, y, z]);
+  }
+
+  private encodeDispatch(name: string, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, x: number, y: number, z: number): void {
     const pass = this.computePass();
-    pass.setPipeline(kernel.pipeline);
+    pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    this.batchKernels.push(d.name);
+    this.batchKernels.push(name);
     this.stats.dispatches++;
     if (this.batchKernels.length >= BATCH_LIMIT) this.flush();
+  }
+
+  private captureDispatch(capture: Capture, d: Dispatch, kernel: CompiledKernel, bindGroup: GPUBindGroup, workgroups: [number, number, number]): void {
+    const buffers = [...d.inputs, ...d.outputs];
+    let views = '';
+    for (const r of d.resources ?? []) {
+      if ('buffer' in r) {
+        buffers.push(r.buffer);
+        continue;
+      }
+      const texture = this.viewTextures.get(r as GPUTextureView);
+      if (texture) capture.textures.add(texture);
+      views += ` v${this.bindings.id(r)}`;
+    }
+    capture.dispatch({ kind: 'dispatch', name: d.name, pipeline: kernel.pipeline, bindGroup, workgroups }, kernel.id, buffers, d.params, views);
   }
 
   /** Encodes a buffer-to-buffer copy (outside any compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.checkAlive();
     if (bytes === 0) return;
+    if (this.inHostCallback) throw new Error('copy: a perRun callback may only upload, not copy buffers (it runs again at each replay)');
+    this.capture?.copy({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
     const encoder = this.commandEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
@@ -214,7 +277,7 @@ export class Runtime {
     // Destroying after submit is safe: the submitted copies still complete.
     for (const arena of this.uploadStaging) arena.buffer.destroy();
     this.uploadStaging = [];
-    for (const texture of this.retired) texture.destroy();
+    for (const texture of this.retired) this.destroyTexture(texture);
     this.retired = [];
     const scope = this.device.popErrorScope().then((e) => (e ? `GPU validation error in a batch of [${kernels}]: ${e.message}` : null));
     this.pendingErrors.push(scope);
@@ -233,6 +296,9 @@ export class Runtime {
   /** Reads `bytes` bytes of `buffer` back to the host. */
   async read(buffer: GPUBuffer, bytes: number, byteOffset = 0): Promise<ArrayBuffer> {
     this.checkAlive();
+    if (this.capture) {
+      throw new Error(`record: a host read (${bytes} bytes of "${buffer.label}") inside a recorded step — a replay runs without the step's JavaScript, so the step cannot depend on values read back; read its results after it runs`);
+    }
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size: Math.max(4, size), usage: 0x0001 /* MAP_READ */ | 0x0008, label: 'readback' });
     this.commandEncoder();
@@ -259,6 +325,122 @@ export class Runtime {
     const messages = (await this.wait(Promise.all(pending))).filter((m): m is string => m !== null);
     this.checkAlive();
     if (messages.length) throw new Error(messages.join('\n'));
+  }
+
+  // ---- Recorded steps (recording.ts) -------------------------------------------------------
+
+  /** Whether a step is being recorded now. */
+  get recording(): boolean {
+    return this.capture !== null;
+  }
+
+  /** Starts noting every command, as the step runs for real; end with `endCapture` (or `endSignature`, or `abandonCapture`). */
+  beginCapture(): void {
+    this.checkAlive();
+    if (this.capture) throw new Error('record: a step is already being recorded (recordings do not nest)');
+    const full = () => {
+      throw new Error('record: the step uses more distinct uniform parameter blocks than one recording holds');
+    };
+    this.capture = new Capture(new BindingCache(this.device, this.uniformAlign, full, { reuseSlots: false }), (o) => this.bindings.id(o));
+  }
+
+  /**
+   * Ends the capture and makes it a Recording. `results` are the buffers of what the step returns:
+   * any other buffer the step allocated and did not free is state created inside the step (an
+   * optimizer's moments on its first update, a cache), which a replay would overwrite with its
+   * initial value every time, so it is an error.
+   */
+  endCapture(results: readonly GPUBuffer[]): Recording {
+    const capture = this.takeCapture();
+    const keep = new Set(results);
+    const leaked = [...capture.allocated].filter((b) => !keep.has(b) && !this.pool.isFree(b));
+    if (leaked.length > 0) {
+      this.dropCaptureBindings(capture);
+      const names = [...new Set(leaked.map((b) => b.label))].slice(0, 6).join(', ');
+      throw new Error(
+        `record: the step allocated ${leaked.length} buffer(s) that outlive it and are not among its results (${names}): state created on a first call (optimizer moments, cached tables) must exist before recording — run the step once before recording it`,
+      );
+    }
+    const owned = [...capture.buffers].filter((b) => this.pool.claim(b));
+    const recording = new Recording(capture.commands, capture.signature, capture.buffers, owned, capture.textures, capture.bindings);
+    for (const b of capture.buffers) pin(this.bufferPins, b, recording);
+    for (const t of capture.textures) pin(this.texturePins, t, recording);
+    return recording;
+  }
+
+  /** Ends the capture and returns only its signature (to compare a step with its recording); keeps nothing. */
+  endSignature(): string[] {
+    const capture = this.takeCapture();
+    this.dropCaptureBindings(capture);
+    return capture.signature;
+  }
+
+  /** Ends the capture without keeping anything (the step threw). */
+  abandonCapture(): void {
+    const capture = this.capture;
+    this.capture = null;
+    if (capture) this.dropCaptureBindings(capture);
+  }
+
+  /**
+   * Runs host work that a recorded step must redo at every replay, at its place in the step:
+   * advancing host state (a step count, a learning rate) and uploading what depends on it into
+   * existing buffers. It may upload but not allocate, dispatch or copy. Outside a recording it just runs.
+   */
+  perRun(fn: () => void): void {
+    if (this.inHostCallback) throw new Error('perRun: callbacks do not nest');
+    this.capture?.host(fn);
+    this.runHostCallback(fn);
+  }
+
+  /** Encodes a recording's commands again (and runs its host callbacks), in stream order. */
+  replay(recording: Recording): void {
+    this.checkAlive();
+    if (recording.disposed) throw new Error('replay: the recording was disposed');
+    if (recording.invalid) throw new Error(recording.invalid);
+    if (this.capture) throw new Error('replay: cannot replay a recording while recording a step');
+    for (const c of recording.commands) {
+      if (c.kind === 'dispatch') this.encodeDispatch(c.name, c.pipeline, c.bindGroup, ...c.workgroups);
+      else if (c.kind === 'copy') this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+      else if (c.kind === 'upload') this.upload(c.buffer, c.data, c.byteOffset);
+      else this.runHostCallback(c.run);
+    }
+  }
+
+  /** Lets go of a recording: its intermediates return to the pool, its pins are dropped. */
+  disposeRecording(recording: Recording): void {
+    if (recording.disposed) return;
+    recording.disposed = true;
+    this.flush(); // encoded replays still use its bind groups and buffers
+    for (const b of recording.buffers) {
+      if (unpin(this.bufferPins, b, recording) && this.orphanBuffers.delete(b)) this.pool.restore(b);
+    }
+    for (const b of recording.owned) this.pool.restore(b);
+    for (const t of recording.textures) {
+      if (unpin(this.texturePins, t, recording) && this.orphanTextures.delete(t)) t.destroy();
+    }
+    recording.bindings.destroy();
+  }
+
+  private takeCapture(): Capture {
+    const capture = this.capture;
+    if (!capture) throw new Error('record: no step is being recorded');
+    this.capture = null;
+    return capture;
+  }
+
+  private dropCaptureBindings(capture: Capture): void {
+    this.flush(); // the step's encoded dispatches bind the capture's uniform store
+    capture.bindings.destroy();
+  }
+
+  private runHostCallback(fn: () => void): void {
+    this.inHostCallback = true;
+    try {
+      fn();
+    } finally {
+      this.inHostCallback = false;
+    }
   }
 
   /** Drops the compiled kernels and the bind groups that use them; the next use of each recompiles. */
@@ -317,6 +499,22 @@ export class Runtime {
     this.pass?.end();
     this.pass = null;
   }
+}
+
+function pin<T>(pins: Map<T, Set<Recording>>, resource: T, recording: Recording): void {
+  let set = pins.get(resource);
+  if (!set) pins.set(resource, (set = new Set()));
+  set.add(recording);
+}
+
+/** Removes one recording's pin; true when no recording pins the resource any more. */
+function unpin<T>(pins: Map<T, Set<Recording>>, resource: T, recording: Recording): boolean {
+  const set = pins.get(resource);
+  if (!set) return true;
+  set.delete(recording);
+  if (set.size > 0) return false;
+  pins.delete(resource);
+  return true;
 }
 
 function summarize(names: string[]): string {

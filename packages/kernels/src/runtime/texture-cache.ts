@@ -40,6 +40,7 @@ export class TextureCache {
     }
     const texture = rt().device.createTexture({ size: [width, height, layers], format: 'rgba32float', usage: this.usage, label: `${this.label}-${fullKey}` });
     const entry = { texture, view: texture.createView({ dimension: '2d-array' }), bytes };
+    rt().registerView(entry.view, texture);
     this.entries.set(fullKey, entry);
     this.bytes += bytes;
     return entry.view;
@@ -49,7 +50,7 @@ export class TextureCache {
   release(): void {
     if (this.entries.size === 0) return;
     rt().flush(); // destroying a texture referenced by unsubmitted commands would fail the submit
-    for (const entry of this.entries.values()) entry.texture.destroy();
+    for (const entry of this.entries.values()) rt().destroyTexture(entry.texture);
     this.entries.clear();
     this.bytes = 0;
   }

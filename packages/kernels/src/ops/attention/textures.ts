@@ -23,7 +23,7 @@ const slots = new Map<string, Slot>();
 export function releaseAttentionScratch(): void {
   if (slots.size === 0) return;
   rt().flush(); // destroying a texture that unsubmitted commands reference would fail their submit
-  for (const slot of slots.values()) slot.texture.destroy();
+  for (const slot of slots.values()) rt().destroyTexture(slot.texture);
   slots.clear();
 }
 
@@ -44,6 +44,7 @@ function slotTexture(name: string, width: number, height: number, layers: number
     label: `attention-${name}`,
   });
   const slot = { texture, view: texture.createView({ dimension: '2d-array' }), ...size };
+  rt().registerView(slot.view, texture);
   slots.set(name, slot);
   return slot.view;
 }
