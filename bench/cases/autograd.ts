@@ -1,8 +1,9 @@
 // Training-step throughput of the small models in test/util/tiny-models.ts (steps/s = 1 / time per
 // repetition). Setup also prints where a step's time goes: the JavaScript that records the graph and
 // encodes the kernels (performance.now() around the step, before any sync) versus the whole step
-// including the GPU (the same, through `await rt().sync()`).
-import { manualSeed, optim, randn, tensor, type Tensor } from '@sd/autograd';
+// including the GPU (the same, through `await rt().sync()`). Each step is measured eagerly (the
+// reference) and replayed from a recording (`record`, which skips the step's JavaScript).
+import { manualSeed, optim, randn, record, tensor, type Tensor } from '@sd/autograd';
 import { rt } from '@sd/kernels';
 import { charData, disposeModule, TinyConvNet, TinyTransformer, trainStep } from '../../test/util/tiny-models.ts';
 import type { BenchCase } from '../harness.ts';
@@ -32,15 +33,28 @@ export async function measureStepSplit(step: () => void, steps = 5, warmup = 2):
   return { jsMs: js / steps, wallMs: wall / steps };
 }
 
-function stepCase(kernel: string, shape: string, make: () => StepSetup): BenchCase {
+/** Eager steps, or replays of a step recorded after one eager step (which creates the optimizer state). */
+function stepCase(kernel: string, shape: string, make: () => StepSetup, variant: 'eager' | 'recorded'): BenchCase {
   return {
     kernel,
     shape,
+    variant,
+    reference: variant === 'eager',
     async setup() {
       const s = make();
-      const { jsMs, wallMs } = await measureStepSplit(s.step);
-      console.log(`${kernel} ${shape}: JS encode ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
-      return { run: s.step, dispose: s.dispose };
+      let run = s.step;
+      let dispose = s.dispose;
+      let dispatches = '';
+      if (variant === 'recorded') {
+        s.step();
+        const recorded = record(s.step);
+        run = () => void recorded.run();
+        dispose = () => (recorded.dispose(), s.dispose());
+        dispatches = `, ${recorded.dispatches} dispatches`;
+      }
+      const { jsMs, wallMs } = await measureStepSplit(run);
+      console.log(`${kernel} ${shape} (${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%${dispatches})`);
+      return { run, dispose };
     },
   };
 }
@@ -78,7 +92,11 @@ function convStep(): StepSetup {
   };
 }
 
+const TRANSFORMER_SHAPE = `tiny transformer (2 layers, d 32, seq ${TRANSFORMER_TEXT.length - 1}) fwd+bwd+AdamW`;
+const CONV_SHAPE = 'tiny conv net (2 conv + GroupNorm, [8,3,16,16]) fwd+bwd+AdamW';
 export const cases: BenchCase[] = [
-  stepCase('train-step', `tiny transformer (2 layers, d 32, seq ${TRANSFORMER_TEXT.length - 1}) fwd+bwd+AdamW`, transformerStep),
-  stepCase('train-step', 'tiny conv net (2 conv + GroupNorm, [8,3,16,16]) fwd+bwd+AdamW', convStep),
+  stepCase('train-step', TRANSFORMER_SHAPE, transformerStep, 'eager'),
+  stepCase('train-step', TRANSFORMER_SHAPE, transformerStep, 'recorded'),
+  stepCase('train-step', CONV_SHAPE, convStep, 'eager'),
+  stepCase('train-step', CONV_SHAPE, convStep, 'recorded'),
 ];
