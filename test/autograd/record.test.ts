@@ -3,7 +3,7 @@
 // written each step, AdamW with a warm-up schedule and clipping, and an EMA (whose host state must
 // advance at every replay). Then everything a replay cannot redo must be refused, naming the cause.
 import { describe, expect, it } from 'vitest';
-import { manualSeed, mul, optim, record, tensor, type Tensor } from '@sd/autograd';
+import { dropout, Generator, manualSeed, mul, optim, rand, randn, record, tensor, type Tensor } from '@sd/autograd';
 import * as K from '@sd/kernels';
 import { DeviceArray } from '@sd/kernels';
 import { charData, disposeModule, TinyConvNet, TinyTransformer, trainStep } from '../util/tiny-models.ts';
@@ -98,6 +98,26 @@ describe('record / replay', () => {
       dispose(replayed);
     });
   }
+
+  it('random draws in a recorded step continue the generator at every replay, as eager draws do (randn, rand, dropout)', async () => {
+    const ones = tensor(new Float32Array(40).fill(1), [5, 8]).keep();
+    const draws = (g: Generator) => [randn([3, 5], { generator: g }), rand([7], { generator: g, low: -1, high: 2 }), dropout(ones, 0.5, true, g)];
+    const eagerGen = new Generator(5, 3);
+    const eager: number[][][] = [];
+    for (let k = 0; k < 4; k++) {
+      const out = draws(eagerGen);
+      eager.push(await Promise.all(out.map(bits)));
+      for (const t of out) t.dispose();
+    }
+    const replayGen = new Generator(5, 3);
+    const recorded = record(() => draws(replayGen));
+    const got = [await Promise.all(recorded.results.map(bits))];
+    for (let k = 1; k < 4; k++) got.push(await Promise.all(recorded.run().map(bits)));
+    expect(got).toEqual(eager);
+    expect(replayGen.offset).toBe(eagerGen.offset);
+    recorded.dispose();
+    ones.dispose();
+  });
 
   it('replays reuse the same memory: no growth over 30 runs, and dispose returns it', async () => {
     const s = convSetup();

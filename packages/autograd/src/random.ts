@@ -49,11 +49,26 @@ export function withGenerator<T>(generator: Generator, fn: () => T): T {
   }
 }
 
+/**
+ * Runs a device draw of `count` values from `g`'s stream. The stream position is taken from the
+ * generator and uploaded in a `perRun` callback, so a recorded step draws new values at every replay
+ * (continuing the generator's stream) instead of replaying the recorded ones.
+ */
+export function drawFrom(g: Generator, op: string, count: number, draw: (position: K.DeviceArray) => K.DeviceArray): K.DeviceArray {
+  const position = K.DeviceArray.empty([5], 'u32', 'random_position');
+  // The buffer, not the array: the array is disposed below, while replays keep writing its buffer.
+  const buffer = position.buffer;
+  K.rt().perRun(() => K.rt().upload(buffer, K.randomPosition(op, g.seed, g.take(count), count)));
+  const out = draw(position);
+  position.dispose();
+  return out;
+}
+
 /** Uniform values in [low, high). */
 export function rand(shape: Shape, options: { low?: number; high?: number; generator?: Generator } = {}): Tensor {
   const g = options.generator ?? defaultGenerator;
   const { low = 0, high = 1 } = options;
-  const u = K.randomUniform(shape, g.seed, g.take(sizeOfShape(shape)));
+  const u = drawFrom(g, 'rand', sizeOfShape(shape), (position) => K.randomUniformAt(shape, position));
   if (low === 0 && high === 1) return new Tensor(u);
   const out = K.mapElementwise('rand_scale', 'v1 + (v2 - v1) * v0', [u, low, high]);
   u.dispose();
@@ -63,7 +78,7 @@ export function rand(shape: Shape, options: { low?: number; high?: number; gener
 /** Normal values with the given mean and std. */
 export function randn(shape: Shape, options: { mean?: number; std?: number; generator?: Generator } = {}): Tensor {
   const g = options.generator ?? defaultGenerator;
-  return new Tensor(K.randomNormal(shape, g.seed, g.take(sizeOfShape(shape)), options.mean ?? 0, options.std ?? 1));
+  return new Tensor(drawFrom(g, 'randn', sizeOfShape(shape), (position) => K.randomNormalAt(shape, position, options.mean ?? 0, options.std ?? 1)));
 }
 
 function sizeOfShape(shape: Shape): number {

@@ -27,7 +27,7 @@ export { permute, transpose, slice, concat, split, pad, padBackward, expand, ups
 export { gather, scatterAdd } from './ops/gather.ts';
 export { adamw, sgd, sumOfSquares, gradClipScale, type AdamWOptions, type SgdOptions, type GradScale } from './ops/adamw.ts';
 export { SegmentedTensors, gatherSegments, scatterSegments, type Segment, type AdamWSegmentsOptions } from './ops/multi-tensor.ts';
-export { randomUniform, randomNormal, dropoutMask, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
+export { randomUniform, randomNormal, dropoutMask, randomUniformAt, randomNormalAt, dropoutMaskAt, randomPosition, randomPositionArray, philox4x32, randomBitsHost, randomUniformHost, randomNormalHost } from './ops/random.ts';
 export { sum, mean, max, min, argmax, sumTo, type Axes } from './ops/reduce.ts';
 export { conv2d, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, releaseConv2dScratch, GEMM_LARGE, GEMM_SMALL, type GemmConfig, type Conv2dOptions } from './ops/conv2d.ts';
 export { softmax, logSoftmax, softmaxBackward, logSoftmaxBackward } from './ops/softmax.ts';

@@ -1,6 +1,6 @@
 // Neural-network ops with fused kernels: normalisations, convolution, attention, losses, dropout.
 import * as K from '@sd/kernels';
-import { Generator, getGenerator } from '../random.ts';
+import { drawFrom, Generator, getGenerator } from '../random.ts';
 import { fromOp, Tensor } from '../tensor.ts';
 import { mul } from './arithmetic.ts';
 
@@ -119,7 +119,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor | ArrayLike<number>
 /** Inverted dropout with a seeded mask (identity when not training or p = 0). */
 export function dropout(x: Tensor, p: number, training: boolean, generator: Generator = getGenerator()): Tensor {
   if (!training || p === 0) return x;
-  const mask = new Tensor(K.dropoutMask(x.shape, p, generator.seed, generator.take(x.size)));
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropout: p must be in [0, 1], got ${p} (input ${x})`);
+  const mask = new Tensor(drawFrom(generator, 'dropout', x.size, (position) => K.dropoutMaskAt(x.shape, p, position)));
   return mul(x, mask);
 }
 

@@ -11,6 +11,7 @@
 import { DeviceArray } from '../array.ts';
 import { rt } from '../runtime/current.ts';
 import { fmt, sizeOf, type Shape } from '../shape.ts';
+import { kernelSource } from '../runtime/kernel-source.ts';
 import { bindings, grid, gridMain, linearIndex, Params } from '../wgsl.ts';
 
 const M0 = 0xd2511f53;
@@ -121,38 +122,69 @@ fn to_unit(w: u32) -> f32 { return f32(w >> 8u) * ${INV_2_24}; }
 `;
 
 /**
+ * Where a draw starts, as the kernels read it: [lead, block_lo, block_hi, key0, key1] (u32). It lives
+ * in a small buffer rather than in the kernel's uniforms so that a recorded step can advance it
+ * (its generator uploads the next position in a `perRun` callback) and replay the same dispatch.
+ */
+export function randomPosition(op: string, seed: number, offset: number, count: number): Uint32Array {
+  const key = splitU64(op, 'seed', seed);
+  splitU64(op, 'offset', offset + count);
+  const [blockLo, blockHi] = splitU64(op, 'offset', Math.floor(offset / 4));
+  return Uint32Array.of(offset % 4, blockLo, blockHi, key[0], key[1]);
+}
+
+/** A device array holding `randomPosition(…)` (the caller disposes it). */
+export function randomPositionArray(op: string, seed: number, offset: number, count: number): DeviceArray {
+  return DeviceArray.from(randomPosition(op, seed, offset, count), [5], 'u32');
+}
+
+/**
  * The shared kernel: invocation t computes one Philox block (4 stream words) and writes the output
  * elements that fall in it. `transform` maps the block's words `w: vec4<u32>` to `vals: vec4<f32>`,
- * reading `floats` as uniforms `p.<name>`.
+ * reading `floats` as uniforms `p.<name>`. It covers the most blocks any start can need (the
+ * start's offset within its first block is only known on the device).
  */
-function philoxKernel(name: string, shape: Shape, seed: number, offset: number, transform: string, floats: Record<string, number> = {}): DeviceArray {
+function philoxKernel(name: string, shape: Shape, position: DeviceArray, transform: string, floats: Record<string, number> = {}): DeviceArray {
+  if (position.dtype !== 'u32' || position.size !== 5) throw new Error(`${name}: the stream position must be 5 u32 words, got ${fmt(position.shape)} ${position.dtype}`);
   const out = DeviceArray.empty(shape, 'f32', name);
   const n = sizeOf(shape);
   if (n === 0) return out;
-  const key = splitU64(name, 'seed', seed);
-  splitU64(name, 'offset', offset + n);
-  const lead = offset % 4; // stream words of the first block that precede element 0
-  const [blockLo, blockHi] = splitU64(name, 'offset', Math.floor(offset / 4));
-  const blocks = Math.ceil((lead + n) / 4);
-  const params = new Params().u32('n', n).u32('lead', lead).u32('block_lo', blockLo).u32('block_hi', blockHi).u32('key0', key[0]).u32('key1', key[1]);
+  const blocks = Math.ceil((n + 3) / 4);
+  const params = new Params().u32('n', n).u32('blocks', blocks);
   for (const [field, value] of Object.entries(floats)) params.f32(field, value);
-  const code = `${bindings([], [['out', 'f32']])}${params.decl(1)}${PHILOX_WGSL}
+  const code = kernelSource(`philox:${name}`, () => `${bindings([['pos', 'u32']], [['out', 'f32']])}${params.decl(2)}${PHILOX_WGSL}
 ${gridMain()} {
   let t = ${linearIndex()};
-  if (t >= ${blocks}u) { return; }
-  let lo = p.block_lo + t;
-  let hi = p.block_hi + select(0u, 1u, lo < t); // 64-bit block counter with carry
-  let w = philox(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(p.key0, p.key1));
+  if (t >= p.blocks) { return; }
+  let lead = pos[0];
+  let lo = pos[1] + t;
+  let hi = pos[2] + select(0u, 1u, lo < t); // 64-bit block counter with carry
+  let w = philox(vec4<u32>(lo, hi, 0u, 0u), vec2<u32>(pos[3], pos[4]));
   ${transform}
-  ${[0, 1, 2, 3].map((j) => `if (t * 4u + ${j}u >= p.lead && t * 4u + ${j}u - p.lead < p.n) { out[t * 4u + ${j}u - p.lead] = vals[${j}]; }`).join('\n  ')}
-}`;
-  rt().dispatch({ name, code, inputs: [], outputs: [out.buffer], params: params.pack(), workgroups: grid(blocks) });
+  ${[0, 1, 2, 3].map((j) => `if (t * 4u + ${j}u >= lead && t * 4u + ${j}u - lead < p.n) { out[t * 4u + ${j}u - lead] = vals[${j}]; }`).join('\n  ')}
+}`);
+  rt().dispatch({ name, code, inputs: [position.buffer], outputs: [out.buffer], params: params.pack(), workgroups: grid(blocks) });
   return out;
 }
 
+/** Runs a draw at a (seed, offset) given on the host. */
+function drawAt(name: string, shape: Shape, seed: number, offset: number, draw: (position: DeviceArray) => DeviceArray): DeviceArray {
+  const position = randomPositionArray(name, seed, offset, sizeOf(shape));
+  const out = draw(position);
+  position.dispose();
+  return out;
+}
+
+const UNIFORM = 'let vals = vec4<f32>(to_unit(w.x), to_unit(w.y), to_unit(w.z), to_unit(w.w));';
+
 /** Uniform f32 values in [0, 1) (multiples of 2⁻²⁴), equal bit for bit to `randomUniformHost`. */
 export function randomUniform(shape: Shape, seed: number, offset = 0): DeviceArray {
-  return philoxKernel('randomUniform', shape, seed, offset, 'let vals = vec4<f32>(to_unit(w.x), to_unit(w.y), to_unit(w.z), to_unit(w.w));');
+  return drawAt('randomUniform', shape, seed, offset, (position) => randomUniformAt(shape, position));
+}
+
+/** `randomUniform` from a stream position held on the device (see `randomPosition`). */
+export function randomUniformAt(shape: Shape, position: DeviceArray): DeviceArray {
+  return philoxKernel('randomUniform', shape, position, UNIFORM);
 }
 
 /**
@@ -160,12 +192,16 @@ export function randomUniform(shape: Shape, seed: number, offset = 0): DeviceArr
  * log finite). Matches `randomNormalHost` up to f32 rounding.
  */
 export function randomNormal(shape: Shape, seed: number, offset = 0, mean = 0, std = 1): DeviceArray {
+  return drawAt('randomNormal', shape, seed, offset, (position) => randomNormalAt(shape, position, mean, std));
+}
+
+export function randomNormalAt(shape: Shape, position: DeviceArray, mean = 0, std = 1): DeviceArray {
   const transform = `let r0 = sqrt(-2.0 * log(f32((w.x >> 8u) + 1u) * ${INV_2_24}));
   let a0 = ${2 * Math.PI} * to_unit(w.y);
   let r1 = sqrt(-2.0 * log(f32((w.z >> 8u) + 1u) * ${INV_2_24}));
   let a1 = ${2 * Math.PI} * to_unit(w.w);
   let vals = p.mean + p.scale * vec4<f32>(r0 * cos(a0), r0 * sin(a0), r1 * cos(a1), r1 * sin(a1));`;
-  return philoxKernel('randomNormal', shape, seed, offset, transform, { mean, scale: std });
+  return philoxKernel('randomNormal', shape, position, transform, { mean, scale: std });
 }
 
 /**
@@ -174,8 +210,13 @@ export function randomNormal(shape: Shape, seed: number, offset = 0, mean = 0, s
  */
 export function dropoutMask(shape: Shape, p: number, seed: number, offset = 0): DeviceArray {
   if (!(p >= 0 && p <= 1)) throw new Error(`dropoutMask: p must be in [0, 1], got ${p} (shape ${fmt(shape)})`);
+  return drawAt('dropoutMask', shape, seed, offset, (position) => dropoutMaskAt(shape, p, position));
+}
+
+export function dropoutMaskAt(shape: Shape, p: number, position: DeviceArray): DeviceArray {
+  if (!(p >= 0 && p <= 1)) throw new Error(`dropoutMask: p must be in [0, 1], got ${p} (shape ${fmt(shape)})`);
   const keep = p < 1 ? 1 / (1 - p) : 0;
   const transform = `let u = vec4<f32>(to_unit(w.x), to_unit(w.y), to_unit(w.z), to_unit(w.w));
   let vals = select(vec4<f32>(p.keep), vec4<f32>(0.0), u < vec4<f32>(p.p));`;
-  return philoxKernel('dropoutMask', shape, seed, offset, transform, { p, keep });
+  return philoxKernel('dropoutMask', shape, position, transform, { p, keep });
 }

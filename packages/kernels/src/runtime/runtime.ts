@@ -386,6 +386,8 @@ export class Runtime {
    * Runs host work that a recorded step must redo at every replay, at its place in the step:
    * advancing host state (a step count, a learning rate) and uploading what depends on it into
    * existing buffers. It may upload but not allocate, dispatch or copy. Outside a recording it just runs.
+   * A callback that writes a temporary of the step must hold its GPUBuffer, not the array: the array
+   * object is disposed when the step's scope ends, its buffer lives on in the recording.
    */
   perRun(fn: () => void): void {
     if (this.inHostCallback) throw new Error('perRun: callbacks do not nest');
