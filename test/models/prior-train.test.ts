@@ -91,6 +91,17 @@ describe('prior training', () => {
     for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
   });
 
+  it('recorded steps (the default) give the bits of eager steps: checkpoint, EMA and metrics', async () => {
+    const ema = { ...SETTINGS, emaDecay: 0.9 };
+    const dir = join(root, 'ema-eager');
+    await trainPrior(pairs, MODEL, ema, { outDir: dir, record: false });
+    expect(metrics(dir)).toEqual(metrics(join(root, 'ema-full')).map((m) => ({ ...m, itPerSec: expect.any(Number) })));
+    const a = readSafetensors(join(root, 'ema-full', 'checkpoint.safetensors')).tensors;
+    const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
   it('a fresh run refuses a directory that holds a run and changes nothing in it', async () => {
     const dir = join(root, 'full');
     const files = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors'];
@@ -127,7 +138,7 @@ describe('prior training', () => {
     const corruptAt = (at: number) => (step: number, model: ClipPrior) => {
       if (step !== at) return;
       const p = new Map(model.namedParameters()).get('head.2.bias')!;
-      p.assign(DeviceArray.from(new Float32Array(p.size).fill(NaN), p.shape));
+      p.write(new Float32Array(p.size).fill(NaN)); // in place: the recorded step keeps using this buffer
     };
     // The parameter guard: step 20 is a checkpoint step whose loss was computed before the update,
     // so the loss is finite and only the parameter check can stop the save.

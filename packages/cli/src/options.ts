@@ -58,6 +58,8 @@ export interface TrainPriorCli {
   baseline?: boolean;
   compare: boolean;
   resume?: boolean;
+  /** Commander's --no-record: false runs every step eagerly. */
+  record?: boolean;
   ema: string;
   out: string;
   evalSteps: string;

@@ -35,6 +35,7 @@ export function buildProgram(): Command {
     .option('--eval-steps <n>', 'sampling steps for evaluation', '8')
     .option('--guidance <w>', 'classifier-free guidance weight for evaluation', '1')
     .option('--resume', 'continue from the checkpoints in --out')
+    .option('--no-record', 'run every training step eagerly instead of replaying a recording of it (the same results, more host time)')
     .option('--out <dir>', 'run directory', 'runs/prior')
     .action(trainPriorCommand);
 

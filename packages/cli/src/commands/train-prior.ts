@@ -26,6 +26,7 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
     const trained = await trainPrior(train, model, settings, {
       outDir,
       resume: o.resume,
+      record: o.record,
       onStep: (r) => bar.update(r.step, r),
     });
     bar.stop();

@@ -2,12 +2,26 @@
 // With y = x − μ it is an ordinary DDPM on y whose noise is scaled per dimension by s = scale·σ:
 //   q(x_t | x₀) = N(μ + √ᾱ_t (x₀ − μ), (1 − ᾱ_t) diag(s²)),  x_T ≈ μ + s⊙ε.
 // The baseline is the same code with μ = 0, s = 1.
-import { add, gather, mul, noGrad, randn, sub, tensor, type Generator, type Tensor } from '@sd/autograd';
+import { add, gather, mul, noGrad, randn, sub, tensor, Tensor, type Generator } from '@sd/autograd';
 import { linearSchedule, posteriorCoefficients, respace, type Schedule } from '../diffusion/schedule.ts';
 import type { ShiftStats } from './shift.ts';
 
-/** Per-sample column [B, 1] from host numbers. */
-const column = (values: ArrayLike<number>): Tensor => tensor(Float32Array.from(values), [values.length, 1]);
+/**
+ * Schedule indices, one per sample: host numbers, or an i32 [B] tensor (how a recorded training step
+ * takes them: written in place at every step, see training/recorded-step.ts).
+ */
+export type Indices = ArrayLike<number> | Tensor;
+
+/**
+ * The column [B, 1] of f(ᾱ_t) for each sample's t. On the device it is a gather from the table of
+ * f over all timesteps (rounded to f32 exactly as the host column is, so both give the same bits).
+ */
+function perSample(alphasCumprod: ArrayLike<number>, t: Indices, f: (alphaBar: number) => number): Tensor {
+  if (t instanceof Tensor) return gather(tensor(Float32Array.from(alphasCumprod, f), [alphasCumprod.length, 1]), t, 0);
+  return tensor(Float32Array.from(t, (i) => f(alphasCumprod[i])), [t.length, 1]);
+}
+
+const countOf = (t: Indices): number => (t instanceof Tensor ? t.size : t.length);
 
 export class ShiftedDiffusion {
   readonly schedule: Schedule;
@@ -31,23 +45,23 @@ export class ShiftedDiffusion {
   }
 
   /** μ and s of each sample's cluster, [B, D] each. */
-  shiftOf(clusters: Int32Array): { mu: Tensor; s: Tensor } {
-    for (const c of clusters) if (c < 0 || c >= this.stats.k) throw new Error(`cluster index ${c} outside [0, ${this.stats.k})`);
-    const ids = tensor(clusters, [clusters.length], { dtype: 'i32' });
+  shiftOf(clusters: Int32Array | Tensor): { mu: Tensor; s: Tensor } {
+    if (!(clusters instanceof Tensor)) for (const c of clusters) if (c < 0 || c >= this.stats.k) throw new Error(`cluster index ${c} outside [0, ${this.stats.k})`);
+    const ids = clusters instanceof Tensor ? clusters : tensor(clusters, [clusters.length], { dtype: 'i32' });
     return { mu: gather(this.mean, ids, 0), s: gather(this.noiseStd, ids, 0) };
   }
 
   /** x_t = √ᾱ_t·x₀ + (1−√ᾱ_t)·μ + √(1−ᾱ_t)·s⊙ε for schedule indices t (one per sample). */
-  qSample(x0: Tensor, t: ArrayLike<number>, eps: Tensor, mu: Tensor, s: Tensor): Tensor {
-    const ab = Array.from(t, (i) => this.schedule.alphasCumprod[i]);
-    const a = column(ab.map(Math.sqrt));
-    const b = column(ab.map((v) => Math.sqrt(1 - v)));
+  qSample(x0: Tensor, t: Indices, eps: Tensor, mu: Tensor, s: Tensor): Tensor {
+    const a = perSample(this.schedule.alphasCumprod, t, Math.sqrt);
+    const b = perSample(this.schedule.alphasCumprod, t, (v) => Math.sqrt(1 - v));
     return add(add(mu, mul(a, sub(x0, mu))), mul(b, mul(s, eps)));
   }
 
   /** The training loss: mean over the batch of (1−ᾱ_t)·mean_d(x₀ − x̂₀)² (P2 weighting with k = 1, γ = 1). */
-  loss(x0: Tensor, predicted: Tensor, t: ArrayLike<number>): Tensor {
-    const weight = column(Array.from(t, (i) => (1 - this.schedule.alphasCumprod[i]) / t.length));
+  loss(x0: Tensor, predicted: Tensor, t: Indices): Tensor {
+    const n = countOf(t);
+    const weight = perSample(this.schedule.alphasCumprod, t, (v) => (1 - v) / n);
     const err = sub(x0, predicted);
     return mul(err, err).mean(1, true).mul(weight).sum();
   }

@@ -2,7 +2,7 @@
 // (pre-norm RMSNorm, bias-free attention, GEGLU feed-forward, plain residuals) over the tokens
 // [text tokens…, pooled text, timestep, cluster, x_t, query]; an MLP on the last token predicts x₀.
 import {
-  Generator, add, concat, getGenerator, mul, nn, scaledDotProductAttention, sin, cos, sub, tensor, reshape, expand, slice, squeeze, withGenerator, type Tensor,
+  Generator, Tensor, add, cast, concat, getGenerator, mul, nn, scaledDotProductAttention, sin, cos, sub, tensor, reshape, expand, slice, squeeze, withGenerator,
 } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 
@@ -51,13 +51,21 @@ class SinusoidalEmbedding extends nn.Module {
     this.freqs = Float32Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
     this.mlp = this.module('mlp', new nn.Sequential(new nn.Linear(width, width), new nn.SiLU(), new nn.Linear(width, width)));
   }
-  /** positions: host integers, one per sample → [B, width]. */
-  forward(positions: ArrayLike<number>): Tensor {
-    const b = positions.length;
+  /**
+   * positions: integers, one per sample (host numbers, or an i32 [B] tensor) → [B, width]. Both
+   * round the exact product position·freq to f32 once (the device multiplies f32(position), exact
+   * below 2²⁴, by the f32 frequency), so both give the same bits.
+   */
+  forward(positions: ArrayLike<number> | Tensor): Tensor {
     const half = this.freqs.length;
-    const angles = new Float32Array(b * half);
-    for (let i = 0; i < b; i++) for (let j = 0; j < half; j++) angles[i * half + j] = positions[i] * this.freqs[j];
-    const a = tensor(angles, [b, half]);
+    let a: Tensor;
+    if (positions instanceof Tensor) a = mul(reshape(cast(positions, 'f32'), [positions.size, 1]), tensor(this.freqs, [1, half]));
+    else {
+      const b = positions.length;
+      const angles = new Float32Array(b * half);
+      for (let i = 0; i < b; i++) for (let j = 0; j < half; j++) angles[i * half + j] = positions[i] * this.freqs[j];
+      a = tensor(angles, [b, half]);
+    }
     return this.mlp.forward(concat([cos(a), sin(a)], 1));
   }
 }
@@ -97,10 +105,10 @@ class PriorBlock extends nn.Module {
 export interface PriorInputs {
   /** x_t [B, D]. */
   xt: Tensor;
-  /** Original (not respaced) timesteps, one per sample. */
-  timesteps: ArrayLike<number>;
-  /** Cluster index per sample (ignored without a cluster token). */
-  clusters: ArrayLike<number>;
+  /** Original (not respaced) timesteps, one per sample (host numbers or an i32 [B] tensor). */
+  timesteps: ArrayLike<number> | Tensor;
+  /** Cluster index per sample (ignored without a cluster token); host numbers or an i32 [B] tensor. */
+  clusters: ArrayLike<number> | Tensor;
   /** Pooled CLIP text embedding [B, D]. */
   textEmbedding: Tensor;
   /** Per-token text states [B, L, textTokenDim], when the config uses them. */

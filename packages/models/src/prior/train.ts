@@ -10,6 +10,8 @@ import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
+import { RecordedSteps, StepInput } from '../training/recorded-step.ts';
+import { rt } from '@sd/kernels';
 import { runCheckpointedSteps, type OptimizerSettings, type StepReport, type TrainRunOptions } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
@@ -171,6 +173,41 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
   const T = bundle.diffusion.timesteps;
 
+  // One step as a function of the host counter `current`: its draws are uploaded into the step's
+  // inputs in a perRun callback, so a recorded step replays with each step's own rows, timesteps,
+  // dropped texts and noise (see training/recorded-step.ts).
+  const B = settings.batchSize;
+  const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), clusters: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
+  const noise = priorGenerator(settings.seed, 'noise');
+  let current = step;
+  const steps = new RecordedSteps(
+    () =>
+      tidy(() => {
+        rt().perRun(() => {
+          const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
+          input.ids.write(rows);
+          input.t.write(t);
+          input.clusters.write(Int32Array.from(rows, (r) => clusters[r]));
+          input.keep.write(keep);
+          // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+          noise.offset = stepOffset(current, B * pairs.dim);
+        });
+        const [ids, t] = [input.ids.tensor, input.t.tensor];
+        const x0 = gather(images, ids, 0);
+        const text = gather(texts, ids, 0);
+        const { mu, s } = bundle.diffusion.shiftOf(input.clusters.tensor);
+        const xt = bundle.diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
+        const pred = bundle.model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
+        const l = bundle.diffusion.loss(x0, pred, t);
+        l.backward();
+        opt.update({ maxGradNorm: settings.maxGradNorm });
+        opt.zeroGrad();
+        ema?.update();
+        return l.detach();
+      }),
+    options.record ?? true,
+  );
+
   const save = async (completed: number) => {
     const groups: Record<string, Map<string, Tensor>> = {
       model: bundle.model.stateDict(),
@@ -194,37 +231,17 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     save,
     onStep: options.onStep,
     afterUpdate: (completed) => options.afterUpdate?.(completed, bundle.model),
-    runStep: (current) => {
-      const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
+    runStep: (step) => {
+      current = step;
       const lr = opt.currentLr();
-      const loss = tidy(() => {
-        const ids = tensor(rows, [rows.length], { dtype: 'i32' });
-        const x0 = gather(images, ids, 0);
-        const text = gather(texts, ids, 0);
-        const batchClusters = Int32Array.from(rows, (r) => clusters[r]);
-        const { mu, s } = bundle.diffusion.shiftOf(batchClusters);
-        const eps = randnStep(settings.seed, current, x0.shape);
-        const xt = bundle.diffusion.qSample(x0, t, eps, mu, s);
-        const pred = bundle.model.forward({ xt, timesteps: t, clusters: batchClusters, textEmbedding: text, keepText: tensor(keep, [keep.length, 1]) });
-        const l = bundle.diffusion.loss(x0, pred, t);
-        l.backward();
-        opt.update({ maxGradNorm: settings.maxGradNorm });
-        opt.zeroGrad();
-        ema?.update();
-        return l.detach();
-      });
-      return { loss, lr };
+      return { loss: steps.run(), lr };
     },
+  }).finally(() => {
+    steps.dispose();
+    for (const x of [images, texts, ...Object.values(input)]) x.dispose();
   });
-  images.dispose();
-  texts.dispose();
   if (ema) ema.copyTo();
   bundle.model.eval();
   return { ...bundle, ...done };
 }
 
-/** ε for one step: its own range of the noise stream, so resumption reproduces it. */
-function randnStep(seed: number, step: number, shape: readonly number[]): Tensor {
-  const size = shape.reduce((a, b) => a * b, 1);
-  return randn(shape, { generator: priorGenerator(seed, 'noise', stepOffset(step, size)) });
-}

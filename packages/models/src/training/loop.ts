@@ -19,6 +19,11 @@ export interface TrainRunOptions<M> {
   /** Stop after this many steps of this invocation (tests use it to simulate a kill). */
   stopAfter?: number;
   /**
+   * Replay the training step from a recording after its first run (default true; same results,
+   * less host time per step). False runs every step eagerly.
+   */
+  record?: boolean;
+  /**
    * Called after each optimizer update with the step just completed; tests use it to corrupt a
    * parameter and prove that the divergence guards fire (an lr large enough to overflow at once
    * would trip the loss check first, never the parameter check).
