@@ -13,7 +13,7 @@ import { DeviceArray, releaseCaches } from '@sd/kernels';
 import { loadCheckpoint, manualSeed, noGrad, optim, randn, tensor, tidy, Generator, type Tensor } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
 import {
-  AutoencoderKL, CLIP, DDPMScheduler, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, buildDecoderUnet, decoderLoss, proceduralImages, subsetImages, trainDecoder,
+  AutoencoderKL, CLIP, DDPMScheduler, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, buildDecoderUnet, decoderLoss, proceduralImages, subsetImages, timestepFeatureTable, trainDecoder,
   type DecoderInputs, type DecoderTrainSettings,
 } from '@sd/models';
 import { TINY_CLIP, TINY_UNET, TINY_VAE } from '../util/tiny-pipeline.ts';
@@ -122,6 +122,32 @@ describe('decoder training', () => {
     for (const png of ['step-000015.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
   });
 
+  it('recorded steps (the default) give the bits of eager steps: weights, EMA, optimizer, metrics and grids', async () => {
+    const dir = join(root, 'eager');
+    (await trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: dir, record: false })).unet.dispose();
+    expect(metrics(dir)).toEqual(metrics(full).map((m) => ({ ...m, itPerSec: expect.any(Number) })));
+    expectSameTensors(join(full, 'checkpoint.safetensors'), join(dir, 'checkpoint.safetensors'));
+    for (const png of ['step-000015.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
+  });
+
+  it('the loss from device timesteps (ids and the feature table, as recorded steps use) has the bits of the loss from host timesteps', async () => {
+    const unet = buildDecoderUnet(TINY_UNET, 5);
+    const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
+    const t = [0, 17, 503, 999];
+    const [host, device] = tidy(() => noGrad(() => {
+      const x0 = randn([4, 4, 8, 8], { generator: new Generator(1) });
+      const noise = randn([4, 4, 8, 8], { generator: new Generator(2) });
+      const condition = randn([4, unet.config.input_dim as number], { generator: new Generator(3) });
+      const table = timestepFeatureTable(unet.config, 1000);
+      const ids = tensor(t, [4], { dtype: 'i32' });
+      return [decoderLoss(unet, scheduler, x0, condition, noise, t).keep(), decoderLoss(unet, scheduler, x0, condition, noise, { ids, table }).keep()];
+    }));
+    expect(Array.from(new Uint32Array((await device.read()).buffer))).toEqual(Array.from(new Uint32Array((await host.read()).buffer)));
+    host.dispose();
+    device.dispose();
+    unet.dispose();
+  });
+
   it('refuses a stale latent cache, naming what changed, and changes nothing', async () => {
     const dir = join(root, 'stale');
     cpSync(full, dir, { recursive: true });
@@ -153,7 +179,7 @@ describe('decoder training', () => {
     const corrupt = (step: number, unet: UNet2DConditionModel) => {
       if (step !== 33) return;
       const p = new Map(unet.namedParameters()).get('conv_out.bias')!;
-      p.assign(DeviceArray.from(new Float32Array(p.size).fill(NaN), p.shape));
+      p.write(new Float32Array(p.size).fill(NaN)); // in place: the recorded step keeps using this buffer
     };
     await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40 }, { outDir: dir, resume: true, afterUpdate: corrupt }))
       .rejects.toThrow(/loss is NaN at step 34; the last good checkpoint is kept in .*checkpoint\.safetensors/);

@@ -202,6 +202,8 @@ export interface TrainDecoderCli {
   seed: string;
   sampleEvery: string;
   resume?: boolean;
+  /** Commander's --no-record: false runs every step eagerly. */
+  record?: boolean;
   out: string;
 }
 

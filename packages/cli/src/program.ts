@@ -87,6 +87,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', '0')
     .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '250')
     .option('--resume', 'continue from the checkpoint in --out')
+    .option('--no-record', 'run every training step eagerly instead of replaying a recording of it (the same results, more host time)')
     .option('--out <dir>', 'run directory', 'runs/decoder')
     .action(trainDecoderCommand);
 

@@ -33,6 +33,7 @@ export async function trainDecoderCommand(o: TrainDecoderCli): Promise<void> {
   const result = await trainDecoder({ train, heldOut, vae, clip, vaeSource: vaeDir, clipSource: clipPath }, model, settings, {
     outDir: o.out,
     resume: o.resume,
+    record: o.record,
     onMessage: (m) => console.log(m),
     onStep: (r) => (progress.bar ??= progressBar('decoder', settings.steps, r.step)).update(r.step, r),
   });

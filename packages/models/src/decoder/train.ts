@@ -14,9 +14,12 @@ import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
 import { runCheckpointedSteps, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
 import { writeLossPlot } from '../training/plot.ts';
+import { RecordedSteps, StepInput } from '../training/recorded-step.ts';
 import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { assertFreshRunDir, openRun } from '../training/run-dir.ts';
 import { UNet2DConditionModelEmb } from '../unet/model.ts';
+import { timestepFeatureTable } from '../unet/time.ts';
+import { rt } from '@sd/kernels';
 import { imageGrid, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import { checkDecoderInputs, DECODER_SCHEDULER_CONFIG } from './config.ts';
@@ -92,9 +95,21 @@ export function decoderStepDraws(s: DecoderTrainSettings, step: number, count: n
   };
 }
 
+/**
+ * Timesteps on the device (a recorded step's input): i32 ids [B] and the UNet's feature table over
+ * all training timesteps (timestepFeatureTable), from which the step gathers its rows.
+ */
+export interface DeviceTimesteps {
+  ids: Tensor;
+  table: Tensor;
+}
+
 /** SD's objective: the mean squared error of the predicted ε at x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε. */
-export function decoderLoss(unet: UNet2DConditionModelEmb, scheduler: DiffusionScheduler, x0: Tensor, condition: Tensor, noise: Tensor, t: number[]): Tensor {
-  const prediction = unet.forwardEmb({ sample: scheduler.addNoise(x0, noise, t), timestep: t, imageEmbedding: condition });
+export function decoderLoss(unet: UNet2DConditionModelEmb, scheduler: DiffusionScheduler, x0: Tensor, condition: Tensor, noise: Tensor, t: number[] | DeviceTimesteps): Tensor {
+  const onDevice = !Array.isArray(t);
+  const sample = onDevice ? scheduler.addNoise(x0, noise, t.ids) : scheduler.addNoise(x0, noise, t);
+  const timestep = onDevice ? gather(t.table, t.ids, 0) : t;
+  const prediction = unet.forwardEmb({ sample, timestep, imageEmbedding: condition });
   return prediction.sub(noise).square().mean();
 }
 
@@ -148,6 +163,38 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
   const T = scheduler.config.num_train_timesteps;
   const perStep = settings.batchSize * data.channels * data.side * data.side;
+  // One step as a function of the host counter `current`: its draws are uploaded into the step's
+  // inputs in a perRun callback, so a recorded step replays with each step's own rows, timesteps,
+  // dropped conditions and noise (see training/recorded-step.ts).
+  const B = settings.batchSize;
+  const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
+  const timestepTable = timestepFeatureTable(unet.config, T).keep();
+  const noise = purposeGenerator(settings.seed, 'decoder/noise');
+  let current = run.step;
+  const steps = new RecordedSteps(
+    () =>
+      tidy(() => {
+        rt().perRun(() => {
+          const { rows, t, keep } = decoderStepDraws(settings, current, data.count, T);
+          input.ids.write(rows);
+          input.t.write(Int32Array.from(t));
+          input.keep.write(keep);
+          // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+          noise.offset = stepOffset(current, perStep);
+        });
+        const ids = input.ids.tensor;
+        const x0 = reshape(gather(latents, ids, 0), [B, data.channels, data.side, data.side]);
+        // Dropped conditions become exactly zero (the null embedding): a multiplication by 0 or 1.
+        const condition = gather(embeddings, ids, 0).mul(input.keep.tensor);
+        const l = decoderLoss(unet, scheduler, x0, condition, randn(x0.shape, { generator: noise }), { ids: input.t.tensor, table: timestepTable });
+        l.backward();
+        opt.update({ maxGradNorm: settings.maxGradNorm });
+        opt.zeroGrad();
+        ema.update();
+        return l.detach();
+      }),
+    options.record ?? true,
+  );
   let done;
   try {
     done = await runCheckpointedSteps({
@@ -169,31 +216,17 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
         if (settings.sampleEvery > 0 && step % settings.sampleEvery === 0) await writeSamples(step);
       },
       runStep: (step) => {
-        const { rows, t, keep } = decoderStepDraws(settings, step, data.count, T);
+        current = step;
         const lr = opt.currentLr();
-        const loss = tidy(() => {
-          const ids = tensor(rows, [rows.length], { dtype: 'i32' });
-          const x0 = reshape(gather(latents, ids, 0), [rows.length, data.channels, data.side, data.side]);
-          // Dropped conditions become exactly zero (the null embedding): a multiplication by 0 or 1.
-          const condition = gather(embeddings, ids, 0).mul(tensor(keep, [keep.length, 1]));
-          // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
-          const noise = randn(x0.shape, { generator: purposeGenerator(settings.seed, 'decoder/noise', stepOffset(step, perStep)) });
-          const l = decoderLoss(unet, scheduler, x0, condition, noise, t);
-          l.backward();
-          opt.update({ maxGradNorm: settings.maxGradNorm });
-          opt.zeroGrad();
-          ema.update();
-          return l.detach();
-        });
-        return { loss, lr };
+        return { loss: steps.run(), lr };
       },
     });
   } catch (error) {
     averaged.dispose();
     throw error;
   } finally {
-    latents.dispose();
-    embeddings.dispose();
+    steps.dispose();
+    for (const x of [latents, embeddings, timestepTable, ...Object.values(input)]) x.dispose();
   }
   unet.eval();
   if (done.step < settings.steps) {

@@ -1,5 +1,5 @@
 // What every scheduler shares: the config, β/ᾱ in float64, and the forward process q(x_t | x₀).
-import { add, mul, tensor, type Generator, type Tensor } from '@sd/autograd';
+import { add, gather, mul, reshape, tensor, Tensor, type Generator } from '@sd/autograd';
 import { betasFor, cumulativeAlphas } from './betas.ts';
 import type { ConfigSchema } from '../io/config-schema.ts';
 import { parseSchedulerConfig, readSchedulerConfig, type BaseSchedulerConfig } from './config.ts';
@@ -75,7 +75,16 @@ export abstract class DiffusionScheduler<C extends BaseSchedulerConfig = BaseSch
   abstract step(modelOutput: Tensor, timestep: number, sample: Tensor, options?: SchedulerStepOptions): Tensor;
 
   /** q(x_t | x₀) for training: √ᾱ_t·x₀ + √(1−ᾱ_t)·ε with one integer timestep per sample of [B, …]. */
-  addNoise(x0: Tensor, noise: Tensor, timesteps: readonly number[]): Tensor {
+  addNoise(x0: Tensor, noise: Tensor, timesteps: readonly number[] | Tensor): Tensor {
+    if (timesteps instanceof Tensor) {
+      if (timesteps.dtype !== 'i32' || timesteps.size !== x0.shape[0]) throw new Error(`${this.name}.addNoise: timesteps ${timesteps} for a batch of shape [${x0.shape.join(', ')}] (expected i32 [${x0.shape[0]}])`);
+      // Per-sample coefficients gathered from tables over all training timesteps (the same f32 values).
+      const column = (f: (alphaBar: number) => number) => {
+        const table = tensor(Float32Array.from(this.alphasCumprod, f), [this.alphasCumprod.length]);
+        return reshape(gather(table, timesteps, 0), [timesteps.size, ...x0.shape.slice(1).map(() => 1)]);
+      };
+      return add(mul(x0, column(Math.sqrt)), mul(noise, column((a) => Math.sqrt(1 - a))));
+    }
     const ab = this.alphasAt('addNoise', x0, timesteps);
     return add(mul(x0, this.perSample(x0, ab.map(Math.sqrt))), mul(noise, this.perSample(x0, ab.map((a) => Math.sqrt(1 - a)))));
   }

@@ -3,4 +3,4 @@ export { readUNetConfig, UNET_SCHEMA, UNET_EMB_SCHEMA, SD2_BASE_UNET_CONFIG, TIN
 export { ResnetBlock2D, Downsample2D, Upsample2D, type ResnetOptions } from './resnet.ts';
 export { Transformer2DModel, BasicTransformerBlock, Attention as UNetAttention, attend, type Transformer2DOptions } from './transformer.ts';
 export { DownBlock2D, UpBlock2D, UNetMidBlock2DCrossAttn } from './blocks.ts';
-export { timestepEmbedding, TimestepEmbedding } from './time.ts';
+export { timestepEmbedding, timestepFeatureTable, TimestepEmbedding } from './time.ts';

@@ -1,6 +1,6 @@
 // diffusers' UNet2DConditionModel, built from its config.json, and the seed's
 // UNet2DConditionModelEmb (the same UNet, conditioned on an image embedding projected to tokens).
-import { nn, reshape, type Tensor } from '@sd/autograd';
+import { nn, reshape, Tensor } from '@sd/autograd';
 import { fmt } from '@sd/kernels';
 import { DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockContext } from './blocks.ts';
 import { readUNetConfig, UNET_EMB_SCHEMA, type UNetConfig, type UNetEmbConfig, type UNetLayout } from './config.ts';
@@ -12,8 +12,12 @@ import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 export interface UNetInputs {
   /** Noisy latents [B, in_channels, H, W]; H and W divisible by 2^(blocks − 1). */
   sample: Tensor;
-  /** One timestep for the batch, or one per sample (host numbers, like diffusers' tensor of them). */
-  timestep: number | ArrayLike<number>;
+  /**
+   * One timestep for the batch, or one per sample (host numbers, like diffusers' tensor of them), or
+   * their sinusoidal features [B, block_out_channels[0]] on the device (rows of
+   * `timestepFeatureTable`: how a recorded training step passes timesteps that change every step).
+   */
+  timestep: number | ArrayLike<number> | Tensor;
   /** Cross-attention context [B, S, cross_attention_dim]. */
   encoderHiddenStates: Tensor;
 }
@@ -96,11 +100,17 @@ export class UNet2DConditionModel extends nn.Module implements DiffusersModel {
   }
 
   /** The predicted noise (or v / x₀, whatever the model was trained for), shaped like `sample`. */
+  private checkFeatures(features: Tensor, sample: Tensor): Tensor {
+    const want = [sample.shape[0], this.config.block_out_channels[0]];
+    if (fmt(features.shape) !== fmt(want)) throw new Error(`UNet: timestep features of shape ${fmt(features.shape)}, expected ${fmt(want)} (one row of timestepFeatureTable per sample)`);
+    return features;
+  }
+
   forward({ sample, timestep, encoderHiddenStates: context }: UNetInputs): Tensor {
     this.checkInputs(sample, context);
     const c = this.config;
-    const timesteps = timestepsFor(timestep, sample.shape[0]);
-    const tembAct = this.timeEmbedding.forward(embeddingTensor(timesteps, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift)).silu();
+    const features = timestep instanceof Tensor ? this.checkFeatures(timestep, sample) : embeddingTensor(timestepsFor(timestep, sample.shape[0]), c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift);
+    const tembAct = this.timeEmbedding.forward(features).silu();
 
     let h = this.convIn.forward(c.center_input_sample ? sample.mul(2).sub(1) : sample);
     const skips: Tensor[] = [h];
@@ -130,7 +140,7 @@ export class UNet2DConditionModel extends nn.Module implements DiffusersModel {
 
 export interface UNetEmbInputs {
   sample: Tensor;
-  timestep: number | ArrayLike<number>;
+  timestep: number | ArrayLike<number> | Tensor;
   /** Image embeddings [B, input_dim]; projected to proj_n context tokens. */
   imageEmbedding: Tensor;
 }

@@ -48,4 +48,13 @@ export function timestepsFor(timestep: number | ArrayLike<number>, batch: number
   return list;
 }
 
+/**
+ * The sinusoidal features of timesteps 0 … count−1 as a [count, block_out_channels[0]] device
+ * table: gathering rows by timestep gives the bits `embeddingTensor` computes for those timesteps.
+ */
+export function timestepFeatureTable(config: { block_out_channels: number[]; flip_sin_to_cos: boolean; freq_shift: number }, count: number): Tensor {
+  const dim = config.block_out_channels[0];
+  return tensor(timestepEmbedding(Array.from({ length: count }, (_, t) => t), dim, config.flip_sin_to_cos, config.freq_shift), [count, dim]);
+}
+
 export const embeddingTensor = (timesteps: number[], dim: number, flip: boolean, shift: number): Tensor => tensor(timestepEmbedding(timesteps, dim, flip, shift), [timesteps.length, dim]);
