@@ -1,7 +1,7 @@
 // The decoder models: the tiny decoder UNet (16×16×4 latents, 4 context tokens, batch 16) forward
 // and training step (forward + backward + AdamW), with where a step's time goes (JavaScript
 // encoding vs the whole step); and what SD2-base's building blocks cost at 64×64×320.
-import { Generator, manualSeed, nn, noGrad, optim, randn, tidy, type Tensor } from '@sd/autograd';
+import { Generator, manualSeed, nn, noGrad, optim, randn, record, tidy, type Tensor } from '@sd/autograd';
 import { ResnetBlock2D, SD2_BASE_UNET_CONFIG, TINY_DECODER_UNET_CONFIG, Transformer2DModel, UNet2DConditionModel, UNet2DConditionModelEmb, disposeModule } from '@sd/models';
 import type { BenchCase } from '../harness.ts';
 import { measureStepSplit } from './autograd.ts';
@@ -65,17 +65,28 @@ def fn():
 `;
 }
 
-function splitCase(kernel: string, train: boolean): BenchCase {
+/** Eager (the reference), or replayed from a recording made after one eager step (as the decoder trainer does). */
+function splitCase(kernel: string, train: boolean, variant: 'eager' | 'recorded' = 'eager'): BenchCase {
   return {
     kernel,
     shape: tinyShape,
+    variant,
+    reference: train ? variant === 'eager' : undefined,
     maxRepeats: 10,
-    torch: torchTiny(train),
+    torch: variant === 'eager' ? torchTiny(train) : undefined,
     async setup() {
       const s = tinyDecoder(train);
-      const { jsMs, wallMs } = await measureStepSplit(s.step);
-      console.log(`${kernel} ${tinyShape}: JS encode ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
-      return { run: s.step, dispose: s.dispose };
+      let run = s.step;
+      let dispose = s.dispose;
+      if (variant === 'recorded') {
+        s.step();
+        const recorded = record(s.step);
+        run = () => void recorded.run();
+        dispose = () => (recorded.dispose(), s.dispose());
+      }
+      const { jsMs, wallMs } = await measureStepSplit(run);
+      console.log(`${kernel} ${tinyShape} (${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
+      return { run, dispose };
     },
   };
 }
@@ -111,6 +122,7 @@ def fn():
 export const cases: BenchCase[] = [
   splitCase('decoder_unet_fwd', false),
   splitCase('decoder_unet_train_step', true),
+  splitCase('decoder_unet_train_step', true, 'recorded'),
   sdBlock('sd2_resnet_block', '320→320, 64×64, temb 1280, batch 1', `module = ResnetBlock2D(320, 320, 1280, 32, 1e-5).to(dev)
 inputs = (torch.randn(1, 320, 64, 64, device=dev), torch.randn(1, 1280, device=dev))`, () => {
     const module = new ResnetBlock2D({ inChannels: 320, outChannels: 320, tembChannels: 1280, groups: 32, eps: 1e-5 });

@@ -1,7 +1,7 @@
 // Training-step throughput of the shifted-diffusion prior: the default config of `pnpm train:prior`
 // (every adapter) and the seed-sized network (width 2048, 32 heads, 8 layers, 1536-d; NVIDIA only),
 // the latter against the same network and step in PyTorch fp32 for bench/gpu.ts.
-import { Generator, gather, manualSeed, optim, randn, tensor, tidy, type Tensor } from '@sd/autograd';
+import { Generator, manualSeed, optim, randn, record, tensor, tidy, type Tensor } from '@sd/autograd';
 import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorConfig } from '@sd/models';
 import type { BenchCase } from '../harness.ts';
 import { measureStepSplit } from './autograd.ts';
@@ -14,8 +14,9 @@ function priorStep(config: PriorConfig, batch: number) {
   const g = new Generator(1);
   const x0 = randn([batch, config.embedDim], { generator: g }).keep();
   const text = randn([batch, config.embedDim], { generator: g }).keep();
-  const t = Int32Array.from({ length: batch }, (_, i) => (i * 997) % 1000);
-  const clusters = new Int32Array(batch);
+  // Timesteps and clusters as device tensors, as the trainer passes them (so the step can be recorded).
+  const t = tensor(Int32Array.from({ length: batch }, (_, i) => (i * 997) % 1000), [batch], { dtype: 'i32' }).keep();
+  const clusters = tensor(new Int32Array(batch), [batch], { dtype: 'i32' }).keep();
   const keep = tensor(Float32Array.from({ length: batch }, (_, i) => (i % 10 === 0 ? 0 : 1)), [batch, 1]).keep();
   return {
     run: () =>
@@ -30,9 +31,8 @@ function priorStep(config: PriorConfig, batch: number) {
       }),
     dispose: () => {
       for (const p of model.parameters()) p.dispose();
-      for (const x of [x0, text, keep] as Tensor[]) x.dispose();
+      for (const x of [x0, text, keep, t, clusters] as Tensor[]) x.dispose();
       opt.dispose();
-      void gather;
     },
   };
 }
@@ -94,19 +94,35 @@ def fn():
 const DEFAULT_BATCH = 64;
 const SEED_BATCH = 64;
 
-export const cases: BenchCase[] = [
-  {
+/** The default prior's step, eager (the reference) or replayed from a recording made after one eager step (as the trainer does). */
+function defaultPriorCase(variant: 'eager' | 'recorded'): BenchCase {
+  return {
     kernel: 'prior_train_step',
     shape: `tiny (width ${PRIOR_CONFIGS.tiny.width}, ${PRIOR_CONFIGS.tiny.layers} layers, 64-d), batch ${DEFAULT_BATCH}`,
+    variant,
+    reference: variant === 'eager',
     maxRepeats: 5,
     async setup() {
       const step = priorStep({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH);
-      const { jsMs, wallMs } = await measureStepSplit(step.run);
-      console.log(`prior_train_step (default config, batch ${DEFAULT_BATCH}): JS encode ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms wall per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
-      return step;
+      let run = step.run;
+      let dispose = step.dispose;
+      if (variant === 'recorded') {
+        step.run();
+        const recorded = record(step.run);
+        run = () => void recorded.run();
+        dispose = () => (recorded.dispose(), step.dispose());
+      }
+      const { jsMs, wallMs } = await measureStepSplit(run);
+      console.log(`prior_train_step (default config, batch ${DEFAULT_BATCH}, ${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms wall per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
+      return { run, dispose };
     },
-    torch: torchPrior({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH),
-  },
+    torch: variant === 'eager' ? torchPrior({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH) : undefined,
+  };
+}
+
+export const cases: BenchCase[] = [
+  defaultPriorCase('eager'),
+  defaultPriorCase('recorded'),
   {
     kernel: 'prior_seed_train_step',
     shape: `seed (width 2048, 32 heads, 8 layers, 1536-d), batch ${SEED_BATCH}`,
