@@ -28,6 +28,8 @@ export interface RecordedStep<R> {
   readonly results: R;
   /** Kernel dispatches per replay. */
   readonly dispatches: number;
+  /** What a replay issues: commands by kind, dispatches by kernel. */
+  summary(): K.RecordingSummary;
   /** Frees the recording: its intermediates return to the pool and its results are disposed. */
   dispose(): void;
 }
@@ -87,6 +89,7 @@ export function record<R>(step: () => R): RecordedStep<R> {
     get dispatches() {
       return recording.dispatches;
     },
+    summary: () => recording.summary(),
     dispose() {
       rt.disposeRecording(recording);
       for (const t of tensors) t.dispose();

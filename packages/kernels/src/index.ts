@@ -2,7 +2,7 @@
 export { initRuntime, rt } from './runtime/current.ts';
 export { Runtime, type Dispatch } from './runtime/runtime.ts';
 export { kernelSource, verifyKernelKeys } from './runtime/kernel-source.ts';
-export { Recording, firstDifference } from './runtime/recording.ts';
+export { Recording, firstDifference, type RecordingSummary } from './runtime/recording.ts';
 export { releaseCaches } from './release.ts';
 export { type DeviceInfo, type AdapterKind, NO_ADAPTER_HELP } from './runtime/device.ts';
 export {

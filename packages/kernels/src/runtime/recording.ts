@@ -102,6 +102,25 @@ export class Recording {
     for (const c of this.commands) if (c.kind === 'dispatch') n++;
     return n;
   }
+
+  /** What one replay issues: commands by kind, and dispatches by kernel name (most first). */
+  summary(): RecordingSummary {
+    const byKernel = new Map<string, number>();
+    const counts = { dispatch: 0, copy: 0, upload: 0, host: 0 };
+    for (const c of this.commands) {
+      counts[c.kind]++;
+      if (c.kind === 'dispatch') byKernel.set(c.name, (byKernel.get(c.name) ?? 0) + 1);
+    }
+    return { dispatches: counts.dispatch, copies: counts.copy, uploads: counts.upload, hostCallbacks: counts.host, byKernel: [...byKernel].sort((a, b) => b[1] - a[1]) };
+  }
+}
+
+export interface RecordingSummary {
+  dispatches: number;
+  copies: number;
+  uploads: number;
+  hostCallbacks: number;
+  byKernel: Array<[name: string, count: number]>;
 }
 
 /** The first line where two signatures differ, described for an error message; null when equal. */
