@@ -2,6 +2,7 @@
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
 import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { EMBEDDED_SPLITS, type EmbeddedSplit } from './commands/build-embedded.ts';
 
 export interface Range {
   min?: number;
@@ -151,8 +152,13 @@ export function parseEvalClip(o: { evalCount: string; n: string; seed: string })
   return { evalCount: integer('eval-count', o.evalCount, { min: 1 }), n: integer('n', o.n, { min: 2 }), seed: integer('seed', o.seed, { min: 0 }) };
 }
 
-export function parseBuildEmbedded(o: { train: string; heldout: string }): { train: number; heldout: number } {
-  return { train: integer('train', o.train, { min: 1 }), heldout: integer('heldout', o.heldout, { min: 1 }) };
+export function parseBuildEmbedded(o: { train: string; validation: string; test: string; splits: string }): { counts: Record<EmbeddedSplit, number>; splits: EmbeddedSplit[] } {
+  const splits = o.splits.split(',').map((s) => s.trim());
+  for (const s of splits) if (!(EMBEDDED_SPLITS as readonly string[]).includes(s)) throw new Error(`--splits: unknown split "${s}" (choose from ${EMBEDDED_SPLITS.join(', ')})`);
+  return {
+    counts: { train: integer('train', o.train, { min: 1 }), validation: integer('validation', o.validation, { min: 1 }), test: integer('test', o.test, { min: 1 }) },
+    splits: splits as EmbeddedSplit[],
+  };
 }
 
 export interface TrainVaeCli {

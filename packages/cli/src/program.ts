@@ -138,7 +138,9 @@ export function buildProgram(): Command {
     .command('build-embedded')
     .description('rebuild the embedded default prior data from the procedural dataset and the default CLIP')
     .option('--train <n>', 'training pairs', '6000')
-    .option('--heldout <n>', 'held-out pairs (unseen shape–colour combinations)', '1000')
+    .option('--validation <n>', 'validation pairs (shape–colour combinations train never has; every tuning decision)', '1000')
+    .option('--test <n>', 'test pairs (the same combinations, other scenes; final tables only)', '1000')
+    .option('--splits <list>', 'which splits to (re)build; the others are kept', 'train,validation,test')
     .action(buildEmbeddedCommand);
 
   return program;

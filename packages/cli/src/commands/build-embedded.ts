@@ -1,41 +1,60 @@
 // `sd build-embedded`: the embedded default for `pnpm train:prior` — procedural captioned images
-// (train split, and the held-out shape–colour pairs) encoded by the committed default CLIP.
+// encoded by the committed default CLIP, in three disjoint splits of scenes: train (training
+// shape–colour pairs), validation (held-out pairs: every tuning decision) and test (held-out pairs
+// from another index range: final tables only).
+import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { DEFAULT_DATA_SEED, embeddedDataDir, encodeToRetrievalLayout, generateSample, loadDefaultClip, type EncodeItem } from '@sd/models';
 import { parseBuildEmbedded } from '../options.ts';
 import { replaceDirectory } from '../replace-dir.ts';
 
-/** Sample indices of the embedded set start here, far from those the default CLIP's evaluation uses. */
-const FIRST_INDEX = 50_000_000;
+export const EMBEDDED_SPLITS = ['train', 'validation', 'test'] as const;
+export type EmbeddedSplit = (typeof EMBEDDED_SPLITS)[number];
+
+/**
+ * Where each split's sample indices start (far from those the default CLIP's training and
+ * evaluation use), and which shape–colour pairs its scenes use. Validation and test are disjoint
+ * scenes of the same distribution: the dataset's held-out pairs, which train never contains.
+ */
+export const SPLIT_SOURCE: Record<EmbeddedSplit, { firstIndex: number; pairs: 'train' | 'heldout' }> = {
+  train: { firstIndex: 50_000_000, pairs: 'train' },
+  validation: { firstIndex: 50_000_000, pairs: 'heldout' },
+  test: { firstIndex: 60_000_000, pairs: 'heldout' },
+};
 
 /** Encodes items into a clip-retrieval folder (the default CLIP; tests pass their own). */
 export type SplitEncoder = (items: EncodeItem[], outDir: string) => Promise<{ count: number; dim: number }>;
 
-export async function buildEmbeddedCommand(o: { train: string; heldout: string }): Promise<void> {
-  const counts = parseBuildEmbedded(o);
+export async function buildEmbeddedCommand(o: { train: string; validation: string; test: string; splits: string }): Promise<void> {
+  const { counts, splits } = parseBuildEmbedded(o);
   await initRuntime();
   const model = loadDefaultClip();
-  await buildEmbedded(embeddedDataDir(), counts, (items, out) => encodeToRetrievalLayout(model, items, out));
+  await buildEmbedded(embeddedDataDir(), counts, (items, out) => encodeToRetrievalLayout(model, items, out), splits);
 }
 
 /**
- * Writes the train and heldout splits of the embedded set into `dir`. Both are encoded into a
- * temporary directory beside it and swapped in only when complete: a failure part-way (minutes into
- * encoding) keeps the committed split as it was.
+ * Writes the splits `only` (default: all) of the embedded set into `dir`, keeping the others as they
+ * are. Everything is written into a temporary directory beside it and swapped in only when complete:
+ * a failure part-way (minutes into encoding) keeps the committed splits as they were.
  */
-export async function buildEmbedded(dir: string, counts: { train: number; heldout: number }, encode: SplitEncoder): Promise<void> {
+export async function buildEmbedded(dir: string, counts: Record<EmbeddedSplit, number>, encode: SplitEncoder, only: readonly EmbeddedSplit[] = EMBEDDED_SPLITS): Promise<void> {
   await replaceDirectory(dir, async (tmp) => {
-    for (const split of ['train', 'heldout'] as const) {
+    for (const split of EMBEDDED_SPLITS) {
+      if (!only.includes(split)) {
+        if (existsSync(join(dir, split))) cpSync(join(dir, split), join(tmp, split), { recursive: true });
+        continue;
+      }
+      const { firstIndex, pairs } = SPLIT_SOURCE[split];
       const items: EncodeItem[] = [];
       for (let i = 0; i < counts[split]; i++) {
-        const s = generateSample(FIRST_INDEX + i, { seed: DEFAULT_DATA_SEED, split });
+        const s = generateSample(firstIndex + i, { seed: DEFAULT_DATA_SEED, split: pairs });
         // One caption per image, chosen by index so the set is reproducible.
         const text = s.captions[i % s.captions.length];
-        items.push({ image: { data: s.image, width: s.width, height: s.height }, text, metadata: { index: FIRST_INDEX + i, split } });
+        items.push({ image: { data: s.image, width: s.width, height: s.height }, text, metadata: { index: firstIndex + i, split: pairs } });
       }
       const r = await encode(items, join(tmp, split));
-      console.log(`${split}: ${r.count} pairs, ${r.dim}-d (${join(dir, split)} once both splits are done)`);
+      console.log(`${split}: ${r.count} pairs, ${r.dim}-d (${join(dir, split)} once every split is done)`);
     }
   });
 }

@@ -12,10 +12,14 @@ export function embeddedDataDir(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'assets', 'embedded-pairs');
 }
 
-export function loadEmbeddedPriorData(): { train: EmbeddingPairs; heldOut: EmbeddingPairs } {
+/**
+ * The training pairs and one evaluation split: 'validation' (for every tuning decision; the default)
+ * or 'test' (final tables only). Both hold the shape–colour combinations train never has.
+ */
+export function loadEmbeddedPriorData(evalSplit: 'validation' | 'test' = 'validation'): { train: EmbeddingPairs; heldOut: EmbeddingPairs } {
   const dir = embeddedDataDir();
-  if (!existsSync(join(dir, 'train')) || !existsSync(join(dir, 'heldout'))) {
-    throw new Error(`${dir}: the embedded default dataset is missing; rebuild it with \`pnpm sd build-embedded\``);
+  for (const split of ['train', evalSplit]) {
+    if (!existsSync(join(dir, split))) throw new Error(`${join(dir, split)}: the embedded default's ${split} split is missing; rebuild it with \`pnpm sd build-embedded --splits ${split}\``);
   }
-  return { train: loadEmbeddingPairs(join(dir, 'train')), heldOut: loadEmbeddingPairs(join(dir, 'heldout')) };
+  return { train: loadEmbeddingPairs(join(dir, 'train')), heldOut: loadEmbeddingPairs(join(dir, evalSplit)) };
 }
