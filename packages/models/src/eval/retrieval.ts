@@ -39,24 +39,47 @@ export interface PriorMetrics {
   count: number;
 }
 
-/** Metrics of `generated` image embeddings against the (text, image) pairs they were generated for. */
-export function scoreEmbeddings(generated: Float32Array, pairs: { text: Float32Array; image: Float32Array; dim: number; count: number }): PriorMetrics {
+/** Per generated embedding: its cosine to its true image and to its text, and the 1-based rank of its true image among all. */
+export interface SampleScores {
+  cosineToImage: Float64Array;
+  cosineToText: Float64Array;
+  rank: Int32Array;
+}
+
+export function sampleScores(generated: Float32Array, pairs: { text: Float32Array; image: Float32Array; dim: number; count: number }): SampleScores {
   const { dim, count } = pairs;
   const g = unitRows(generated, dim);
   const img = unitRows(pairs.image, dim);
   const txt = unitRows(pairs.text, dim);
+  const out = { cosineToImage: new Float64Array(count), cosineToText: new Float64Array(count), rank: new Int32Array(count) };
+  for (let i = 0; i < count; i++) {
+    out.cosineToImage[i] = rowDot(g, i, img, i, dim);
+    out.cosineToText[i] = rowDot(g, i, txt, i, dim);
+    out.rank[i] = rankOfOwn(g, img, i, dim);
+  }
+  return out;
+}
+
+/** The per-sample scores of the samples `indices` (all by default) averaged into PriorMetrics. */
+export function summarizeScores(s: SampleScores, indices?: ArrayLike<number>): PriorMetrics {
+  const n = indices ? indices.length : s.rank.length;
   let cosImg = 0;
   let cosTxt = 0;
   let r1 = 0;
   let r5 = 0;
   let rankSum = 0;
-  for (let i = 0; i < count; i++) {
-    cosImg += rowDot(g, i, img, i, dim);
-    cosTxt += rowDot(g, i, txt, i, dim);
-    const rank = rankOfOwn(g, img, i, dim);
-    rankSum += rank;
-    if (rank === 1) r1++;
-    if (rank <= 5) r5++;
+  for (let k = 0; k < n; k++) {
+    const i = indices ? indices[k] : k;
+    cosImg += s.cosineToImage[i];
+    cosTxt += s.cosineToText[i];
+    rankSum += s.rank[i];
+    if (s.rank[i] === 1) r1++;
+    if (s.rank[i] <= 5) r5++;
   }
-  return { cosineToImage: cosImg / count, cosineToText: cosTxt / count, recallAt1: r1 / count, recallAt5: r5 / count, meanRank: rankSum / count, count };
+  return { cosineToImage: cosImg / n, cosineToText: cosTxt / n, recallAt1: r1 / n, recallAt5: r5 / n, meanRank: rankSum / n, count: n };
+}
+
+/** Metrics of `generated` image embeddings against the (text, image) pairs they were generated for. */
+export function scoreEmbeddings(generated: Float32Array, pairs: { text: Float32Array; image: Float32Array; dim: number; count: number }): PriorMetrics {
+  return summarizeScores(sampleScores(generated, pairs));
 }

@@ -1,0 +1,66 @@
+// Paired bootstrap intervals: is arm A better than arm B beyond the noise of which samples (and
+// which training seeds) the comparison happened to use? Both arms are scored on the same samples;
+// a resample draws sample indices with replacement once and evaluates the difference of the two
+// arms' statistics on those same indices (pairing removes the variation the arms share). The
+// interval is the percentile interval of the resampled differences (Efron & Tibshirani 1993, §13).
+import { mulberry32 } from '../data/prng.ts';
+
+export interface Interval {
+  /** The statistic on all samples. */
+  estimate: number;
+  /** Percentile bounds of the resampled statistic (a 95% interval by default). */
+  low: number;
+  high: number;
+}
+
+export interface BootstrapOptions {
+  /** Resamples (default 1000). */
+  resamples?: number;
+  /** Coverage of the interval (default 0.95). */
+  level?: number;
+  /** Seed of the resampling (default 0): the same seed gives the same interval. */
+  seed?: number;
+}
+
+/**
+ * The bootstrap interval of `statistic`, a function of the sample indices it is computed on (e.g.
+ * the mean over training seeds of metric(A) − metric(B) on those samples), over `n` samples.
+ */
+export function bootstrapInterval(n: number, statistic: (indices: Int32Array) => number, options: BootstrapOptions = {}): Interval {
+  const { resamples = 1000, level = 0.95, seed = 0 } = options;
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bootstrapInterval: need at least one sample, got ${n}`);
+  if (!(level > 0 && level < 1)) throw new Error(`bootstrapInterval: level must be in (0, 1), got ${level}`);
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const estimate = statistic(all);
+  const random = mulberry32(seed);
+  const values = new Float64Array(resamples);
+  const indices = new Int32Array(n);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) indices[i] = Math.floor(random() * n);
+    values[r] = statistic(indices);
+  }
+  values.sort();
+  return { estimate, low: quantile(values, (1 - level) / 2), high: quantile(values, (1 + level) / 2) };
+}
+
+/** Linear-interpolation quantile of sorted values (numpy's default). */
+export function quantile(sorted: Float64Array, q: number): number {
+  const at = q * (sorted.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (at - lo);
+}
+
+/** Mean and sample standard deviation (n − 1; 0 for one value). */
+export function meanStd(values: readonly number[]): { mean: number; std: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.length > 1 ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1) : 0;
+  return { mean, std: Math.sqrt(variance) };
+}
+
+/** Whether an interval of A − B says A is higher, lower, or cannot tell (it contains 0). */
+export function verdict(interval: Interval): 'higher' | 'lower' | 'no difference' {
+  if (interval.low > 0) return 'higher';
+  if (interval.high < 0) return 'lower';
+  return 'no difference';
+}

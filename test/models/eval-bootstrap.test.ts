@@ -1,0 +1,56 @@
+// The paired bootstrap against independent references: a constant paired shift gives a
+// zero-width interval at the shift; for the mean of a large normal sample the percentile interval
+// matches the normal-theory interval mean ± 1.96·s/√n (computed in float64 here); the quantile rule
+// is numpy's linear interpolation; resampling is deterministic for a seed.
+import { describe, expect, it } from 'vitest';
+import { bootstrapInterval, meanStd, quantile, verdict } from '@sd/models';
+import { makeRng, normal } from '../util/random.ts';
+
+const meanOf = (x: ArrayLike<number>, idx: Int32Array) => {
+  let s = 0;
+  for (const i of idx) s += x[i];
+  return s / idx.length;
+};
+
+describe('bootstrap intervals', () => {
+  it('a constant paired shift c gives the interval [c, c]: pairing removes the variation the arms share', () => {
+    const a = Float64Array.from(normal(makeRng(1), 300, 5));
+    const b = a.map((v) => v - 0.25);
+    const r = bootstrapInterval(300, (idx) => meanOf(a, idx) - meanOf(b, idx), { resamples: 200 });
+    for (const v of [r.estimate, r.low, r.high]) expect(v).toBeCloseTo(0.25, 10);
+    expect(verdict(r)).toBe('higher');
+  });
+
+  it('the interval of a mean matches mean ± 1.96·s/√n for a large normal sample', () => {
+    const n = 2000;
+    const x = Float64Array.from(normal(makeRng(7), n, 2)).map((v) => v + 1);
+    let mean = 0;
+    for (const v of x) mean += v / n;
+    let ss = 0;
+    for (const v of x) ss += (v - mean) ** 2;
+    const half = 1.959964 * Math.sqrt(ss / (n - 1) / n);
+    const r = bootstrapInterval(n, (idx) => meanOf(x, idx), { resamples: 2000, seed: 3 });
+    expect(r.estimate).toBeCloseTo(mean, 12);
+    expect(Math.abs(r.low - (mean - half))).toBeLessThan(0.1 * half);
+    expect(Math.abs(r.high - (mean + half))).toBeLessThan(0.1 * half);
+    expect(verdict({ estimate: 0, low: -1, high: 2 })).toBe('no difference');
+    expect(verdict({ estimate: -2, low: -3, high: -1 })).toBe('lower');
+  });
+
+  it('is deterministic for a seed and changes with it; bad arguments are named', () => {
+    const x = Float64Array.from(normal(makeRng(2), 50));
+    const f = (idx: Int32Array) => meanOf(x, idx);
+    expect(bootstrapInterval(50, f, { seed: 4 })).toEqual(bootstrapInterval(50, f, { seed: 4 }));
+    expect(bootstrapInterval(50, f, { seed: 4 })).not.toEqual(bootstrapInterval(50, f, { seed: 5 }));
+    expect(() => bootstrapInterval(0, f)).toThrow(/at least one sample/);
+    expect(() => bootstrapInterval(5, f, { level: 1 })).toThrow(/level must be in \(0, 1\)/);
+  });
+
+  it('quantile is numpy\'s linear interpolation; meanStd uses n − 1', () => {
+    const v = Float64Array.of(1, 2, 3, 4);
+    // numpy.quantile([1, 2, 3, 4], [0, 0.25, 0.5, 0.9, 1]) = [1, 1.75, 2.5, 3.7, 4]
+    expect([0, 0.25, 0.5, 0.9, 1].map((q) => quantile(v, q))).toEqual([1, 1.75, 2.5, expect.closeTo(3.7, 12), 4]);
+    expect(meanStd([2, 4, 4, 4, 5, 5, 7, 9])).toEqual({ mean: 5, std: expect.closeTo(Math.sqrt(32 / 7), 12) });
+    expect(meanStd([3])).toEqual({ mean: 3, std: 0 });
+  });
+});
