@@ -18,7 +18,7 @@ const PARSERS: Record<string, (o: never) => unknown> = {
 };
 /** Argument placeholders of numeric options; the others name paths, sizes or lists. */
 const NUMERIC = new Set(['n', 'x', 'k', 'p', 'px', 'w', 'decay', 'fraction']);
-const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode', 'list']);
+const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode', 'list', 'split']);
 
 const placeholder = (flags: string) => /[<[](\w+)[>\]]/.exec(flags)?.[1];
 
@@ -60,7 +60,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(46); // 11 train-prior, 9 train-clip, 7 train-vae, 6 train-decoder, 4 eval-prior, 4 sample, 2 build-embedded, 3 eval-clip
+    expect(checked).toBe(48); // 12 train-prior, 9 train-clip, 7 train-vae, 6 train-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {
@@ -75,6 +75,13 @@ describe('CLI options', () => {
     expect(() => parseTrainPrior({ ...prior, seed: '1e12' })).toThrow('--seed must be an integer in [0, 4294967295], got "1e12"');
     expect(() => parseTrainPrior({ ...prior, holdout: '0' })).toThrow('--holdout must be an integer ≥ 1, got "0"');
     expect(() => parseTrainPrior({ ...prior, size: 'huge' })).toThrow('--size must be one of seed, small, tiny, got "huge"');
+    expect(() => parseTrainPrior({ ...prior, seeds: '0,x' })).toThrow('--seeds must be an integer in [0, 4294967295], got "x"');
+    expect(() => parseTrainPrior({ ...prior, seeds: '1,2,1' })).toThrow('--seeds lists a seed twice: 1,2,1');
+    expect(() => parseTrainPrior({ ...prior, evalSplit: 'train' })).toThrow(`--eval-split must be 'validation' or 'test', got "train"`);
+    expect(() => parseTrainPrior({ ...prior, evalSplit: 'test', data: 'pairs/' })).toThrow('--eval-split test applies to the embedded default');
+    expect(parseTrainPrior({ ...prior, seeds: '0, 1,2' }).seeds).toEqual([0, 1, 2]);
+    expect(parseTrainPrior(prior).seeds).toEqual([0]);
+    expect(() => parseBuildEmbedded({ train: '5', validation: '5', test: '5', splits: 'test,heldout' })).toThrow('--splits: unknown split "heldout"');
     expect(() => parseTrainClip({ ...clip, contrast: '1.2' })).toThrow('--contrast must be a number in [0, 1], got "1.2"');
     expect(() => parseTrainClip({ ...clip, patchSize: '0' })).toThrow('--patch-size must be an integer ≥ 1, got "0"');
     const ok = parseTrainPrior({ ...prior, holdout: '126', stdScale: '1', ema: '0.999' });

@@ -1,9 +1,10 @@
 // The paired bootstrap against independent references: a constant paired shift gives a
 // zero-width interval at the shift; for the mean of a large normal sample the percentile interval
 // matches the normal-theory interval mean ± 1.96·s/√n (computed in float64 here); the quantile rule
-// is numpy's linear interpolation; resampling is deterministic for a seed.
+// is numpy's linear interpolation; resampling is deterministic for a seed. The seeded comparison of
+// two arms against scoreEmbeddings and frechetDistanceOfRows computed directly.
 import { describe, expect, it } from 'vitest';
-import { bootstrapInterval, meanStd, quantile, verdict } from '@sd/models';
+import { bootstrapInterval, compareSeededArms, frechetDistanceOfRows, meanStd, quantile, scoreEmbeddings, verdict } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';
 
 const meanOf = (x: ArrayLike<number>, idx: Int32Array) => {
@@ -52,5 +53,39 @@ describe('bootstrap intervals', () => {
     expect([0, 0.25, 0.5, 0.9, 1].map((q) => quantile(v, q))).toEqual([1, 1.75, 2.5, expect.closeTo(3.7, 12), 4]);
     expect(meanStd([2, 4, 4, 4, 5, 5, 7, 9])).toEqual({ mean: 5, std: expect.closeTo(Math.sqrt(32 / 7), 12) });
     expect(meanStd([3])).toEqual({ mean: 3, std: 0 });
+  });
+});
+
+describe('compareSeededArms', () => {
+  const dim = 6;
+  const n = 120;
+  const rng = makeRng(11);
+  const image = normal(rng, n * dim);
+  const text = normal(rng, n * dim);
+  const real = { image, text, dim, count: n };
+  const noisy = (seed: number, std: number) => {
+    const e = normal(makeRng(seed), n * dim, std);
+    return image.map((v, i) => v + e[i]);
+  };
+
+  it('estimates are the mean over seeds of the per-seed metric differences (scoreEmbeddings, frechetDistanceOfRows)', () => {
+    const a = [noisy(1, 0.3), noisy(2, 0.3)];
+    const b = [noisy(3, 0.8), noisy(4, 0.8)];
+    const r = compareSeededArms(a, b, real, { resamples: 100 });
+    const diff = (f: (g: Float32Array) => number) => ((f(a[0]) - f(b[0])) + (f(a[1]) - f(b[1]))) / 2;
+    expect(r.cosineToImage.estimate).toBeCloseTo(diff((g) => scoreEmbeddings(g, real).cosineToImage), 12);
+    expect(r.meanRank.estimate).toBeCloseTo(diff((g) => scoreEmbeddings(g, real).meanRank), 12);
+    expect(r.frechet.estimate).toBeCloseTo(diff((g) => frechetDistanceOfRows(g, image, dim)), 10);
+    // A is the less noisy arm: better on every metric, beyond the resampling noise.
+    expect(r.cosineToImage.verdict).toBe('A better');
+    expect(r.meanRank.verdict).toBe('A better');
+    expect(r.frechet.verdict).toBe('A better');
+  });
+
+  it('identical arms differ by exactly 0 on every resample; mismatched seed counts are refused', () => {
+    const a = [noisy(5, 0.5)];
+    const r = compareSeededArms(a, [a[0].slice()], real, { resamples: 50 });
+    for (const m of Object.values(r)) expect([m.estimate, m.low, m.high, m.verdict]).toEqual([0, 0, 0, 'no difference']);
+    expect(() => compareSeededArms(a, [], real)).toThrow(/1 and 0 seeds/);
   });
 });

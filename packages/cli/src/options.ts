@@ -61,13 +61,24 @@ export interface TrainPriorCli {
   resume?: boolean;
   /** Commander's --no-record: false runs every step eagerly. */
   record?: boolean;
+  /** Several training seeds, comma-separated (replaces --seed). */
+  seeds?: string;
+  evalSplit: string;
+  bootstrap: string;
   ema: string;
   out: string;
   evalSteps: string;
   guidance: string;
 }
 
-export function parseTrainPrior(o: TrainPriorCli): { model: PriorConfig; settings: TrainSettings; holdout?: number; evalSteps: number; guidance: number } {
+/** --eval-split: which split of the embedded default the evaluation reads ('validation' unless told). */
+export function parseEvalSplit(o: { evalSplit: string; data?: string }): 'validation' | 'test' {
+  if (o.evalSplit !== 'validation' && o.evalSplit !== 'test') throw new Error(`--eval-split must be 'validation' or 'test', got "${o.evalSplit}"`);
+  if (o.data && o.evalSplit === 'test') throw new Error('--eval-split test applies to the embedded default; with --data the held-out pairs are the last --holdout rows');
+  return o.evalSplit;
+}
+
+export function parseTrainPrior(o: TrainPriorCli): { model: PriorConfig; settings: TrainSettings; seeds: number[]; evalSplit: 'validation' | 'test'; bootstrap: number; holdout?: number; evalSteps: number; guidance: number } {
   const model = PRIOR_CONFIGS[o.size as keyof typeof PRIOR_CONFIGS];
   if (!model) throw new Error(`--size must be one of ${Object.keys(PRIOR_CONFIGS).join(', ')}, got "${o.size}"`);
   const steps = integer('steps', o.steps, { min: 1 });
@@ -90,9 +101,14 @@ export function parseTrainPrior(o: TrainPriorCli): { model: PriorConfig; setting
     checkpointEvery: 250,
     logEvery: 25,
   };
+  const seeds = o.seeds === undefined ? [settings.seed] : o.seeds.split(',').map((s) => seed('seeds', s.trim()));
+  if (new Set(seeds).size !== seeds.length) throw new Error(`--seeds lists a seed twice: ${o.seeds}`);
   return {
     model,
     settings,
+    seeds,
+    evalSplit: parseEvalSplit(o),
+    bootstrap: integer('bootstrap', o.bootstrap, { min: 10 }),
     holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })),
     // Checked now, not after minutes of training: sampling cannot take more steps than the schedule has.
     evalSteps: integer('eval-steps', o.evalSteps, { min: 1, max: model.timesteps }),
@@ -107,11 +123,13 @@ export interface EvalPriorCli {
   steps: string;
   guidance: string;
   seed: string;
+  evalSplit: string;
 }
 
-export function parseEvalPrior(o: EvalPriorCli): { holdout?: number; sampling: { steps: number; guidance: number; seed: number } } {
+export function parseEvalPrior(o: EvalPriorCli): { holdout?: number; evalSplit: 'validation' | 'test'; sampling: { steps: number; guidance: number; seed: number } } {
   return {
     holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })),
+    evalSplit: parseEvalSplit(o),
     sampling: { steps: integer('steps', o.steps, { min: 1 }), guidance: number('guidance', o.guidance, { min: 0 }), seed: seed('seed', o.seed) },
   };
 }

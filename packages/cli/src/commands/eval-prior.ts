@@ -7,9 +7,9 @@ import { parseEvalPrior, type EvalPriorCli } from '../options.ts';
 import { formatMetricsTable, loadPriorData, trivialArms } from '../prior-common.ts';
 
 export async function evalPriorCommand(o: EvalPriorCli): Promise<void> {
-  const { holdout, sampling } = parseEvalPrior(o);
+  const { holdout, sampling, evalSplit } = parseEvalPrior(o);
   await initRuntime();
-  const { train, heldOut } = loadPriorData(o.data, holdout);
+  const { train, heldOut } = loadPriorData(o.data, holdout, evalSplit);
   const variants = ['shifted', 'baseline'].filter((v) => existsSync(join(o.run, v, 'checkpoint.safetensors')));
   if (variants.length === 0) throw new Error(`${o.run}: no shifted/ or baseline/ run with a checkpoint.safetensors`);
   const results: Record<string, ArmMetrics> = {};
@@ -19,6 +19,6 @@ export async function evalPriorCommand(o: EvalPriorCli): Promise<void> {
     results[variant] = await evaluatePrior(bundle, heldOut, sampling);
   }
   const baselines = trivialArms(train, heldOut);
-  writeFileSync(join(o.run, 'eval.json'), JSON.stringify({ data: heldOut.source, heldOut: heldOut.count, sampling, results, trivialArms: baselines }, null, 2));
+  writeFileSync(join(o.run, 'eval.json'), JSON.stringify({ data: heldOut.source, split: o.data ? `last ${heldOut.count} rows` : evalSplit, heldOut: heldOut.count, sampling, results, trivialArms: baselines }, null, 2));
   console.log(formatMetricsTable({ ...results, ...baselines }));
 }
