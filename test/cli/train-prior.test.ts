@@ -32,5 +32,10 @@ describe('sd train-prior --seeds', () => {
       expect(e.spread.shifted[metric].mean, metric).toBeCloseTo((values[0] + values[1]) / 2, 12);
     }
     expect(Object.keys(e.trivialArms)).toEqual(['text embedding as is', 'ridge map (fit on train)']);
+    // The caption kinds of the research question, each a part of the split with its own intervals.
+    const kinds = Object.values(e.bySpecificity) as { count: number; comparison: Record<string, { low: number; high: number }> }[];
+    expect(kinds).toHaveLength(2);
+    for (const k of kinds) expect(k.count).toBeGreaterThan(50);
+    expect(kinds[0].count + kinds[1].count).toBeLessThan(1000);
   }, 300_000);
 });

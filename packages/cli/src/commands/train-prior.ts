@@ -5,7 +5,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { assertFreshRunDir, compareSeededArms, generateEmbeddings, renderLossCurve, scoreArm, seedSpread, trainPrior, type ArmMetrics } from '@sd/models';
+import {
+  assertFreshRunDir, captionMentions, compareSeededArms, embeddedDataDir, generateEmbeddings, readCaptions, renderLossCurve, scoreArm, seedSpread, trainPrior,
+  type ArmMetrics, type EmbeddingPairs,
+} from '@sd/models';
 import { parseTrainPrior, type TrainPriorCli } from '../options.ts';
 import { formatComparison, formatMetricsTable, formatSpreadTable, loadPriorData, trivialArms } from '../prior-common.ts';
 import { progressBar } from '../progress.ts';
@@ -53,9 +56,30 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
   } else {
     const spread = Object.fromEntries(variants.map((v) => [v, seedSpread(perSeed[v])]));
     const comparison = variants.length === 2 ? compareSeededArms(generated.shifted, generated.baseline, heldOut, { resamples: bootstrap }) : null;
-    writeFileSync(join(o.out, 'eval.json'), JSON.stringify({ ...evaluation, perSeed, spread, shiftedMinusBaseline: comparison, trivialArms: baselines }, null, 2));
+    // The research question's two kinds of caption: ones that leave size, position and background
+    // free (a wide conditional distribution, where sampling should matter) and ones that pin all three.
+    const captions = o.data ? readCaptions(o.data)?.slice(-heldOut.count) : readCaptions(join(embeddedDataDir(), evalSplit));
+    const bySpecificity: Record<string, { count: number; comparison: ReturnType<typeof compareSeededArms> }> = {};
+    if (comparison && captions && captions.length === heldOut.count) {
+      const kinds = { 'under-specified (colour and shape only)': (m: ReturnType<typeof captionMentions>) => !m.size && !m.position && !m.background, 'pinned down (size, position and background too)': (m: ReturnType<typeof captionMentions>) => m.size && m.position && m.background };
+      for (const [kind, test] of Object.entries(kinds)) {
+        const rows = captions.flatMap((c, i) => (test(captionMentions(c)) ? [i] : []));
+        if (rows.length < 10) continue;
+        const pick = (x: Float32Array) => pickRows(x, rows, heldOut.dim);
+        const part: EmbeddingPairs = { ...heldOut, image: pick(heldOut.image), text: pick(heldOut.text), count: rows.length };
+        bySpecificity[kind] = { count: rows.length, comparison: compareSeededArms(generated.shifted.map(pick), generated.baseline.map(pick), part, { resamples: bootstrap }) };
+      }
+    }
+    writeFileSync(join(o.out, 'eval.json'), JSON.stringify({ ...evaluation, perSeed, spread, shiftedMinusBaseline: comparison, bySpecificity, trivialArms: baselines }, null, 2));
     console.log(formatSpreadTable(spread, baselines, seeds.length));
     if (comparison) console.log(`\n${formatComparison(comparison)}`);
+    for (const [kind, r] of Object.entries(bySpecificity)) console.log(`\n${kind} captions: ${r.count} of ${heldOut.count} (retrieval among their own images)\n${formatComparison(r.comparison)}`);
   }
   console.log(`wrote ${o.out}/ (per run: config.json, checkpoint.safetensors, metrics.jsonl, loss.png, eval.json) and ${o.out}/eval.json`);
+}
+
+function pickRows(x: Float32Array, rows: number[], dim: number): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  rows.forEach((r, k) => out.set(x.subarray(r * dim, (r + 1) * dim), k * dim));
+  return out;
 }

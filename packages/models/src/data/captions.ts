@@ -161,3 +161,25 @@ export function captionsNaming(rng: Rng, object: CaptionObject, background: Back
   const captions = templates.map((t) => t.text(describe(rng, object), word(rng, BACKGROUND_WORDS[background])));
   return shuffled(rng, [...new Set(captions)]);
 }
+
+/** Which optional attributes a caption names (every caption names colour and shape). */
+export interface CaptionMentions {
+  size: boolean;
+  position: boolean;
+  background: boolean;
+}
+
+const escape = (w: string) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const anyOf = (lists: Record<string, readonly string[]>) => new RegExp(`(^|[^a-z-])(${Object.values(lists).flat().sort((a, b) => b.length - a.length).map(escape).join('|')})(?![a-z-])`, 'i');
+const SIZE_PATTERN = anyOf(SIZE_WORDS);
+const POSITION_PATTERN = anyOf({ ...Object.fromEntries(Object.entries(POSITION_PHRASES).map(([k, v]) => [`p ${k}`, v])), ...Object.fromEntries(Object.entries(POSITION_LABELS).map(([k, v]) => [`l ${k}`, v])) });
+const BACKGROUND_PATTERN = anyOf(BACKGROUND_WORDS);
+
+/**
+ * The optional attributes a caption of this dataset names, read from its words (the vocabulary's
+ * synonyms, whole words): a caption naming none of them under-specifies the scene (its size,
+ * position and background are free), one naming all three pins it down.
+ */
+export function captionMentions(text: string): CaptionMentions {
+  return { size: SIZE_PATTERN.test(text), position: POSITION_PATTERN.test(text), background: BACKGROUND_PATTERN.test(text) };
+}

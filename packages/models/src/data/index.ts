@@ -3,7 +3,7 @@ export * from './vocabulary.ts';
 export { drawShape, fillImage, SHAPE_OUTLINES, type DrawShapeOptions } from './shapes.ts';
 export {
   COLOUR_WORDS, SHAPE_WORDS, SIZE_WORDS, POSITION_PHRASES, POSITION_LABELS, BACKGROUND_WORDS,
-  makeCaptions, captionsNaming, withArticle, type CaptionObject,
+  makeCaptions, captionsNaming, captionMentions, withArticle, type CaptionObject, type CaptionMentions,
 } from './captions.ts';
 export {
   generateSample, sampleAttributes, renderScene, iterateSamples, isHeldOut, TWO_OBJECT_PROBABILITY, MAX_ROTATION,

@@ -1,7 +1,7 @@
 // Paired (text, image) embeddings on disk: the clip-retrieval layout (img_emb/img_emb_N.npy,
 // text_emb/text_emb_N.npy, read shard by shard) or a flat pair of .npy files.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readNpy, type NpyArray } from '@sd/io';
 
@@ -90,6 +90,26 @@ export function loadEmbeddingPairs(path: string): EmbeddingPairs {
     offset += p.image.data.length;
   }
   return { image, text, count, dim, source: path };
+}
+
+/**
+ * The captions of a clip-retrieval folder's pairs, in row order (the "text" of each line of
+ * metadata/metadata_N.jsonl, shard by shard); null when the folder has no metadata.
+ */
+export function readCaptions(path: string): string[] | null {
+  const dir = join(path, 'metadata');
+  if (!existsSync(dir)) return null;
+  const files = readdirSync(dir).filter((f) => /^metadata_\d+\.jsonl$/.test(f)).sort((a, b) => Number(/(\d+)/.exec(a)![1]) - Number(/(\d+)/.exec(b)![1]));
+  const captions: string[] = [];
+  for (const f of files) {
+    readFileSync(join(dir, f), 'utf8').split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      const text = (JSON.parse(line) as { text?: unknown }).text;
+      if (typeof text !== 'string') throw new Error(`${join(dir, f)}: line ${i + 1} has no "text"`);
+      captions.push(text);
+    });
+  }
+  return captions;
 }
 
 /** Rows [start, end) of a pair set. */
