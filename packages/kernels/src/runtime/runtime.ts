@@ -25,7 +25,18 @@ export interface Dispatch {
 }
 
 const BATCH_LIMIT = 96;
-/** Size of an upload staging buffer; larger uploads get one of their own. */
+/**
+ * Dispatches per submit while replaying a recording. Eager steps submit early so the GPU starts
+ * while JavaScript builds the rest; a replay encodes so fast that each submit (and its error scope)
+ * is a visible share of its host time.
+ */
+const REPLAY_BATCH_LIMIT = 512;
+/**
+ * Sizes of upload staging buffers: the first of a batch is small, each next one 4× larger up to
+ * the cap (larger uploads get one of their own). A mapped buffer costs in proportion to its size
+ * (lavapipe maps and clears it), and a replayed step uploads a few hundred bytes per batch.
+ */
+const STAGING_FIRST_BYTES = 4096;
 const STAGING_ARENA_BYTES = 1 << 20;
 
 // Fills a buffer with one 32-bit pattern (the poisoning of allocations in tests).
@@ -68,6 +79,8 @@ export class Runtime {
   private capture: Capture | null = null;
   /** Inside a `perRun` callback, which may only upload. */
   private inHostCallback = false;
+  /** Replaying a recording (submits less often, see REPLAY_BATCH_LIMIT). */
+  private replaying = false;
   /** For each buffer and texture that live recordings use: those recordings. */
   private readonly bufferPins = new Map<GPUBuffer, Set<Recording>>();
   private readonly texturePins = new Map<GPUTexture, Set<Recording>>();
@@ -196,7 +209,7 @@ export class Runtime {
     }
     let arena = this.uploadStaging.at(-1);
     if (!arena || arena.used + size > arena.bytes.byteLength) {
-      const capacity = Math.max(STAGING_ARENA_BYTES, size);
+      const capacity = Math.max(size, Math.min(STAGING_ARENA_BYTES, STAGING_FIRST_BYTES * 4 ** this.uploadStaging.length));
       const staging = this.device.createBuffer({ size: capacity, usage: 0x0004 /* COPY_SRC */, mappedAtCreation: true, label: 'upload' });
       arena = { buffer: staging, bytes: new Uint8Array(staging.getMappedRange()), used: 0 };
       this.uploadStaging.push(arena);
@@ -238,7 +251,7 @@ export class Runtime {
     pass.dispatchWorkgroups(x, y, z);
     this.batchKernels.push(name);
     this.stats.dispatches++;
-    if (this.batchKernels.length >= BATCH_LIMIT) this.flush();
+    if (this.batchKernels.length >= (this.replaying ? REPLAY_BATCH_LIMIT : BATCH_LIMIT)) this.flush();
   }
 
   private captureDispatch(capture: Capture, d: Dispatch, kernel: CompiledKernel, bindGroup: GPUBindGroup, workgroups: [number, number, number]): void {
@@ -401,11 +414,16 @@ export class Runtime {
     if (recording.disposed) throw new Error('replay: the recording was disposed');
     if (recording.invalid) throw new Error(recording.invalid);
     if (this.capture) throw new Error('replay: cannot replay a recording while recording a step');
-    for (const c of recording.commands) {
-      if (c.kind === 'dispatch') this.encodeDispatch(c.name, c.pipeline, c.bindGroup, ...c.workgroups);
-      else if (c.kind === 'copy') this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
-      else if (c.kind === 'upload') this.upload(c.buffer, c.data, c.byteOffset);
-      else this.runHostCallback(c.run);
+    this.replaying = true;
+    try {
+      for (const c of recording.commands) {
+        if (c.kind === 'dispatch') this.encodeDispatch(c.name, c.pipeline, c.bindGroup, ...c.workgroups);
+        else if (c.kind === 'copy') this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+        else if (c.kind === 'upload') this.upload(c.buffer, c.data, c.byteOffset);
+        else this.runHostCallback(c.run);
+      }
+    } finally {
+      this.replaying = false;
     }
   }
 
