@@ -10,7 +10,7 @@ import type { BenchCase } from '../harness.ts';
 
 export const TRANSFORMER_TEXT = 'the quick brown fox jumps over the lazy dog.';
 
-interface StepSetup {
+export interface StepSetup {
   step(): void;
   dispose(): void;
 }
@@ -59,7 +59,7 @@ function stepCase(kernel: string, shape: string, make: () => StepSetup, variant:
   };
 }
 
-function transformerStep(): StepSetup {
+export function transformerStep(): StepSetup {
   manualSeed(0);
   const data = charData(TRANSFORMER_TEXT);
   const model = new TinyTransformer({ vocab: data.vocab, context: 64, dim: 32, heads: 2, layers: 2 });
@@ -75,7 +75,7 @@ function transformerStep(): StepSetup {
   };
 }
 
-function convStep(): StepSetup {
+export function convStep(): StepSetup {
   manualSeed(0);
   const model = new TinyConvNet(3, 8);
   const opt = new optim.AdamW(model.parameters(), { lr: 3e-3 });

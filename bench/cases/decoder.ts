@@ -10,7 +10,7 @@ import { TORCH_UNET, pyJson } from './torch-unet.ts';
 const BATCH = 16;
 const tinyShape = `tiny Emb UNet (32, 64) 16×16×4, 4 tokens, batch ${BATCH}`;
 
-function tinyDecoder(train: boolean) {
+export function tinyDecoder(train: boolean) {
   manualSeed(0);
   const unet = new UNet2DConditionModelEmb(TINY_DECODER_UNET_CONFIG);
   const g = new Generator(1);

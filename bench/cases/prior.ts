@@ -6,7 +6,7 @@ import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorCo
 import type { BenchCase } from '../harness.ts';
 import { measureStepSplit } from './autograd.ts';
 
-function priorStep(config: PriorConfig, batch: number) {
+export function priorStep(config: PriorConfig, batch: number) {
   manualSeed(0);
   const model = new ClipPrior(config);
   const diffusion = new ShiftedDiffusion(identityStats(config.embedDim), 1);

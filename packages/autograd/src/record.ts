@@ -30,6 +30,8 @@ export interface RecordedStep<R> {
   readonly dispatches: number;
   /** What a replay issues: commands by kind, dispatches by kernel. */
   summary(): K.RecordingSummary;
+  /** The kernel of each dispatch a replay issues, in order. */
+  kernelNames(): string[];
   /** Frees the recording: its intermediates return to the pool and its results are disposed. */
   dispose(): void;
 }
@@ -90,6 +92,7 @@ export function record<R>(step: () => R): RecordedStep<R> {
       return recording.dispatches;
     },
     summary: () => recording.summary(),
+    kernelNames: () => recording.kernelNames(),
     dispose() {
       rt.disposeRecording(recording);
       for (const t of tensors) t.dispose();

@@ -103,6 +103,11 @@ export class Recording {
     return n;
   }
 
+  /** The kernel of each dispatch, in order. */
+  kernelNames(): string[] {
+    return this.commands.flatMap((c) => (c.kind === 'dispatch' ? [c.name] : []));
+  }
+
   /** What one replay issues: commands by kind, and dispatches by kernel name (most first). */
   summary(): RecordingSummary {
     const byKernel = new Map<string, number>();

@@ -92,6 +92,8 @@ export class Runtime {
   private readonly uniformAlign: number;
   /** Benchmarks set this to add timestamp writes (or a label) to every compute pass the runtime begins. */
   passDescriptor: (() => GPUComputePassDescriptor | undefined) | null = null;
+  /** Profilers set this: every dispatch gets a compute pass of its own (so per-pass timestamps time one kernel each). */
+  passPerDispatch = false;
 
   private constructor(
     readonly device: GPUDevice,
@@ -249,6 +251,7 @@ export class Runtime {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.passPerDispatch) this.endPass();
     this.batchKernels.push(name);
     this.stats.dispatches++;
     if (this.batchKernels.length >= (this.replaying ? REPLAY_BATCH_LIMIT : BATCH_LIMIT)) this.flush();
