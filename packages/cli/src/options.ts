@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 import { EMBEDDED_SPLITS, type EmbeddedSplit } from './commands/build-embedded.ts';
 
 export interface Range {
@@ -269,5 +269,34 @@ export function parseSample(o: SampleCli): { n: number; steps: number; guidance:
     steps: integer('steps', o.steps, { min: 1 }),
     guidance: number('guidance', o.guidance, { min: 0 }),
     seed: seed('seed', o.seed),
+  };
+}
+
+export interface TrainJudgeCli {
+  steps: string;
+  batchSize: string;
+  lr: string;
+  seed: string;
+  evalCount: string;
+  resume?: boolean;
+  /** Commander's --no-record: false runs every step eagerly. */
+  record?: boolean;
+  export?: string | boolean;
+  out: string;
+}
+
+export function parseTrainJudge(o: TrainJudgeCli): { settings: JudgeTrainSettings; evalCount: number } {
+  const steps = integer('steps', o.steps, { min: 1 });
+  return {
+    settings: {
+      steps,
+      batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+      lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
+      ...adamwDefaults(steps),
+      seed: seed('seed', o.seed),
+      checkpointEvery: 250,
+      logEvery: 25,
+    },
+    evalCount: integer('eval-count', o.evalCount, { min: 1 }),
   };
 }
