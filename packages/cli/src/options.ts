@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, VAE_SCHEDULES, type DecoderTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 
 export interface Range {
   min?: number;
@@ -39,6 +39,12 @@ export function integer(option: string, value: string, range: Range = {}): numbe
 /** A real-valued option (`--lr 3e-4`). */
 export function number(option: string, value: string, range: Range = {}): number {
   return check(option, value, Number(value), 'a number', range);
+}
+
+/** One of a fixed set of words (`--schedule cosine`). */
+export function choice<T extends string>(option: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${option} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
 }
 
 export const seed = (option: string, value: string) => integer(option, value, { min: 0, max: MAX_SEED });
@@ -165,6 +171,8 @@ export interface TrainVaeCli {
   out: string;
   zeroShotCount: string;
   widths: string;
+  crop: string;
+  schedule: string;
 }
 
 /** The VAE's and the decoder's optimiser: AdamW with PyTorch's defaults, clipping at 1, warm-up over min(100, steps/10). */
@@ -176,12 +184,17 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
   const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 8 }));
   if (widths.length !== 3 || widths.some((w) => w % 8 !== 0)) throw new Error(`--widths must be three multiples of 8 (GroupNorm's 8 groups), one per block, got "${o.widths}"`);
   const steps = integer('steps', o.steps, { min: 1 });
+  // Two downsamplings (three blocks): the window must split into whole latent pixels, and fit the 64×64 images.
+  const crop = integer('crop', o.crop, { min: 4, max: 64 });
+  if (crop % 4 !== 0) throw new Error(`--crop must be a multiple of 4 (the VAE's downscale factor: whole latent pixels), got "${o.crop}"`);
   const settings: VaeTrainSettings = {
     steps,
     batchSize: integer('batch-size', o.batchSize, { min: 1 }),
     lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
     ...adamwDefaults(steps),
     klWeight: number('kl-weight', o.klWeight, { min: 0 }),
+    crop,
+    schedule: choice('schedule', o.schedule, VAE_SCHEDULES),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
     logEvery: 25,

@@ -67,6 +67,8 @@ export function buildProgram(): Command {
     .option('--lr <x>', 'peak learning rate (AdamW; 2e-3 beat 5e-4 by 3.4 dB of held-out PSNR at 150 steps)', '2e-3')
     .option('--kl-weight <x>', 'weight of the KL term against the reconstruction error, both summed per image (SD: 1e-6)', '1e-6')
     .option('--widths <list>', "the three blocks' channels (block_out_channels), multiples of 8", '8,16,32')
+    .option('--crop <n>', 'train on random n×n windows of the images (a multiple of 4, at most 64; 64: whole images)', '64')
+    .option('--schedule <name>', 'learning rate after warm-up: constant or cosine (decays to 0 at the last step)', 'constant')
     .option('--seed <n>', 'random seed', '0')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--zero-shot-count <n>', 'held-out single-object images the default CLIP classifies, originals and reconstructions (0: skip; procedural data only)', '500')
