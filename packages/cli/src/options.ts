@@ -256,3 +256,25 @@ export function parseSample(o: SampleCli): { n: number; steps: number; guidance:
     seed: seed('seed', o.seed),
   };
 }
+
+export interface EvalDecoderCli {
+  decoder?: string;
+  vae?: string;
+  clip?: string;
+  n: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+  batchSize: string;
+  out: string;
+}
+
+export function parseEvalDecoder(o: EvalDecoderCli): { n: number; steps: number; guidance: number; seed: number; batchSize: number } {
+  return {
+    n: integer('n', o.n, { min: 1 }),
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    steps: integer('steps', o.steps, { min: 1 }),
+    guidance: number('guidance', o.guidance, { min: 0 }),
+    seed: seed('seed', o.seed),
+  };
+}

@@ -10,6 +10,7 @@ import { sampleCommand } from './commands/sample.ts';
 import { evalClipCommand } from './commands/eval-clip.ts';
 import { trainVaeCommand } from './commands/train-vae.ts';
 import { trainDecoderCommand } from './commands/train-decoder.ts';
+import { evalDecoderCommand } from './commands/eval-decoder.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sd').description('Shifted Diffusion on WebGPU').showHelpAfterError();
@@ -105,6 +106,20 @@ export function buildProgram(): Command {
     .option('--out <file>', 'the PNG grid', 'samples.png')
     .option('--out-dir <dir>', 'also one PNG per image here')
     .action(sampleCommand);
+
+  program
+    .command('eval-decoder')
+    .description("the decoder alone: decode the true CLIP image embeddings of held-out images and compare the default CLIP's zero-shot accuracy on them with the real images'")
+    .option('--decoder <dir>', 'the decoder UNet folder (default: runs/decoder/final, else the committed default)')
+    .option('--vae <dir>', 'the VAE folder (default: runs/vae/final, else the committed default)')
+    .option('--clip <file>', 'an exported CLIP (default: the committed default CLIP)')
+    .option('--n <n>', 'held-out single-object images', '500')
+    .option('--steps <n>', 'decoder DDIM steps', '25')
+    .option('--guidance <w>', 'decoder classifier-free guidance', '3')
+    .option('--seed <n>', 'seed of the starting noise', '0')
+    .option('--batch-size <n>', 'images decoded at once (one noise stream is drawn batch after batch, so it is part of the result)', '50')
+    .option('--out <file>', 'the JSON report (a grid of the first 8 goes next to it as .png)', 'runs/decoder/oracle.json')
+    .action(async (o) => { await evalDecoderCommand(o); });
 
   program
     .command('eval-clip [file]')

@@ -34,3 +34,4 @@ export { renderLossCurve, writeLossPlot, type Series } from './training/plot.ts'
 export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
 export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
+export { defaultVaeDir, defaultDecoderDir, defaultPriorPath } from './pipeline/defaults.ts';
