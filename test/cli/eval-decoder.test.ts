@@ -62,6 +62,6 @@ describe('sd eval-decoder', () => {
     await expect(evalDecoderCommand({ ...o, n: '0' })).rejects.toThrow('--n must be an integer ≥ 1, got "0"');
     await expect(evalDecoderCommand({ ...o, batchSize: '2.5' })).rejects.toThrow('--batch-size must be an integer ≥ 1, got "2.5"');
     await expect(evalDecoderCommand({ ...o, guidance: '-1' })).rejects.toThrow('--guidance must be a number ≥ 0, got "-1"');
-    await expect(evalDecoderCommand(o)).rejects.toThrow('sd eval-decoder: no decoder at /nonexistent/decoder');
+    await expect(evalDecoderCommand(o)).rejects.toThrow('sd eval-decoder: no decoder at /nonexistent/decoder (`pnpm train:decoder` writes runs/decoder/final)');
   });
 });

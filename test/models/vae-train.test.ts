@@ -13,7 +13,7 @@ import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
 import {
   AutoencoderKL, buildVae, evaluateReconstruction, generateSample, imageBatch, imageBytes, loadDefaultClip, proceduralImages, psnr,
-  imageCropBatch, purposeGenerator, reconstructionZeroShot, subsetImages, trainVae, vaeCropOffsets, zeroShotAccuracyOn, type VaeTrainSettings,
+  imageCropBatch, purposeGenerator, reconstructionZeroShot, subsetImages, trainVae, vaeCropOffsets, vaeCropSteps, zeroShotAccuracyOn, type VaeTrainSettings,
 } from '@sd/models';
 import { makeRng } from '../util/random.ts';
 
@@ -31,7 +31,7 @@ const TINY_VAE: Record<string, unknown> = {
 
 const SETTINGS: VaeTrainSettings = {
   steps: 40, batchSize: 4, lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 4,
-  klWeight: 1e-4, crop: 32, schedule: 'constant', seed: 5, checkpointEvery: 10, logEvery: 1,
+  klWeight: 1e-4, crop: 32, cropShare: 1, schedule: 'constant', seed: 5, checkpointEvery: 10, logEvery: 1,
 };
 
 const images = proceduralImages(24, { seed: 1, split: 'train', resolution: 32 });
@@ -200,8 +200,10 @@ describe('VAE training', () => {
     expect([...seen].sort((a, b) => a - b)).toEqual([...Array(17).keys()]);
   });
 
-  it('with crops and a cosine schedule: the lr follows the float64 formula, a kill and resume is bit-exact, and a resume with another crop is refused', async () => {
-    const settings: VaeTrainSettings = { ...SETTINGS, steps: 20, crop: 16, schedule: 'cosine' };
+  it('with crops for half the steps and a cosine schedule: the lr follows the float64 formula, a kill and resume is bit-exact, and a resume with another crop is refused', async () => {
+    // Steps 0–9 on 16-pixel windows, 10–19 on whole images; the kill at 9 lands just before the switch.
+    const settings: VaeTrainSettings = { ...SETTINGS, steps: 20, crop: 16, cropShare: 0.5, schedule: 'cosine' };
+    expect(vaeCropSteps(settings)).toBe(10);
     const whole = join(root, 'crop-whole');
     const cut = join(root, 'crop-cut');
     await trainVae(images, TINY_VAE, settings, { outDir: whole });
@@ -212,9 +214,16 @@ describe('VAE training', () => {
     expect(logged.at(-1)!.lr).toBeLessThan(0.02 * SETTINGS.lr);
     await trainVae(images, TINY_VAE, settings, { outDir: cut, stopAfter: 9 });
     await expect(trainVae(images, TINY_VAE, { ...settings, crop: 24 }, { outDir: cut, resume: true })).rejects.toThrow(/train\.crop: checkpoint 16, requested 24/);
+    await expect(trainVae(images, TINY_VAE, { ...settings, cropShare: 0.6 }, { outDir: cut, resume: true })).rejects.toThrow(/train\.cropShare: checkpoint 0\.5, requested 0\.6/);
     await expect(trainVae(images, TINY_VAE, { ...settings, schedule: 'constant' }, { outDir: cut, resume: true })).rejects.toThrow(/train\.schedule: checkpoint "?cosine"?, requested "?constant"?/);
     await trainVae(images, TINY_VAE, settings, { outDir: cut, resume: true });
     expectSameTensors(join(whole, 'checkpoint.safetensors'), join(cut, 'checkpoint.safetensors'));
+    // The whole-image half changed the weights differently from an all-crops run.
+    const crops = join(root, 'crop-all');
+    await trainVae(images, TINY_VAE, { ...settings, cropShare: 1 }, { outDir: crops });
+    const a = readSafetensors(join(whole, 'checkpoint.safetensors')).tensors.get('model.decoder.conv_out.weight')!.data;
+    const b = readSafetensors(join(crops, 'checkpoint.safetensors')).tensors.get('model.decoder.conv_out.weight')!.data;
+    expect(Array.from(a)).not.toEqual(Array.from(b));
   });
 
   it('refuses a crop that does not fit or splits a latent pixel, before writing anything', async () => {
@@ -223,6 +232,8 @@ describe('VAE training', () => {
       await expect(trainVae(images, TINY_VAE, { ...SETTINGS, crop }, { outDir: dir })).rejects.toThrow(new RegExp(`VAE crop ${crop}: must be a multiple of the VAE's downscale factor 4 between 4 and the images' side 32`));
       expect(existsSync(dir)).toBe(false);
     }
+    await expect(trainVae(images, TINY_VAE, { ...SETTINGS, cropShare: 1.5 }, { outDir: join(root, 'bad-share') })).rejects.toThrow(/VAE cropShare 1\.5: must be in \[0, 1\]/);
+    expect(existsSync(join(root, 'bad-share'))).toBe(false);
     await expect(trainVae(images, TINY_VAE, { ...SETTINGS, schedule: 'linear' as never }, { outDir: join(root, 'bad-schedule') })).rejects.toThrow(/VAE schedule "linear" is not one of constant, cosine/);
   });
 

@@ -172,6 +172,7 @@ export interface TrainVaeCli {
   zeroShotCount: string;
   widths: string;
   crop: string;
+  cropShare: string;
   schedule: string;
 }
 
@@ -194,6 +195,7 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     ...adamwDefaults(steps),
     klWeight: number('kl-weight', o.klWeight, { min: 0 }),
     crop,
+    cropShare: number('crop-share', o.cropShare, { min: 0, max: 1 }),
     schedule: choice('schedule', o.schedule, VAE_SCHEDULES),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
@@ -237,8 +239,9 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
 
 export interface SampleCli {
   prior: string;
-  decoder: string;
-  vae: string;
+  /** Absent: runs/decoder/final, else the committed default (parts.ts); likewise the VAE. */
+  decoder?: string;
+  vae?: string;
   clip?: string;
   n: string;
   steps: string;

@@ -14,27 +14,28 @@ export interface PartSource {
 
 function resolve(command: string, what: string, given: string | undefined, run: string, committed: string, how: string): PartSource {
   if (given !== undefined) {
-    if (!existsSync(given)) throw new Error(`${command}: no ${what} at ${given}`);
+    if (!existsSync(given)) throw new Error(`${command}: no ${what} at ${given} (${how})`);
     return { path: given, from: 'option' };
   }
   if (existsSync(run)) return { path: run, from: 'run' };
   if (existsSync(committed)) return { path: committed, from: 'committed' };
-  throw new Error(`${command}: no ${what} at ${run} (${how}) nor a committed default at ${committed}; or name one with its option`);
+  throw new Error(`${command}: no ${what} at ${run} (${how}) and no committed default at ${committed}; or name one with its option`);
 }
 
 export const DEFAULT_RUN_VAE = join('runs', 'vae', 'final');
 export const DEFAULT_RUN_DECODER = join('runs', 'decoder', 'final');
 
 export function resolveVae(command: string, given?: string): PartSource {
-  return resolve(command, 'VAE', given, DEFAULT_RUN_VAE, defaultVaeDir(), '`pnpm train:vae` writes it');
+  return resolve(command, 'VAE', given, DEFAULT_RUN_VAE, defaultVaeDir(), '`pnpm train:vae` writes runs/vae/final');
 }
 
 export function resolveDecoder(command: string, given?: string): PartSource {
-  return resolve(command, 'decoder', given, DEFAULT_RUN_DECODER, defaultDecoderDir(), '`pnpm train:decoder` writes it');
+  return resolve(command, 'decoder', given, DEFAULT_RUN_DECODER, defaultDecoderDir(), '`pnpm train:decoder` writes runs/decoder/final');
 }
 
 /** `shifted` and `baseline` name runs/prior/… or the committed pair; anything else is a prior run directory or checkpoint. */
 export function resolvePrior(command: string, prior: string): PartSource {
-  if (prior !== 'shifted' && prior !== 'baseline') return resolve(command, 'prior run', prior, prior, prior, '');
-  return resolve(command, `${prior} prior run`, undefined, join('runs', 'prior', prior), defaultPriorPath(prior), '`pnpm train:prior` writes runs/prior/{shifted,baseline}');
+  const how = '`pnpm train:prior` writes runs/prior/{shifted,baseline}';
+  if (prior !== 'shifted' && prior !== 'baseline') return resolve(command, 'prior run', prior, prior, prior, how);
+  return resolve(command, `${prior} prior run`, undefined, join('runs', 'prior', prior), defaultPriorPath(prior), how);
 }

@@ -22,6 +22,13 @@ export interface VaeTrainSettings extends OptimizerSettings {
    * about a quarter of the step, so more steps fit in the same time.
    */
   crop: number;
+  /**
+   * The share of the steps (the first ones) trained on crops; the rest train on whole images. The
+   * mid-block attention and GroupNorm pool over the whole grid, so a model trained only on 32-pixel
+   * windows reconstructs 64-pixel images badly (measured: 25 dB on windows, 17 dB on whole images);
+   * a last stretch on whole images adapts them.
+   */
+  cropShare: number;
   /** The learning rate after warm-up: held ('constant') or decayed to zero at the last step ('cosine'). */
   schedule: VaeSchedule;
   seed: number;
@@ -70,6 +77,11 @@ export function vaeBatchRows(s: VaeTrainSettings, step: number, count: number): 
   return Int32Array.from({ length: s.batchSize }, () => Math.floor(rng() * count));
 }
 
+/** Steps 0..vaeCropSteps−1 train on crops, the rest on whole images. */
+export function vaeCropSteps(s: Pick<VaeTrainSettings, 'cropShare' | 'steps'>): number {
+  return Math.round(s.cropShare * s.steps);
+}
+
 /** Top-left corners of one step's crop windows (uniform over every position that fits): a pure function of seed and step. */
 export function vaeCropOffsets(s: VaeTrainSettings, step: number, side: number): { xs: Int32Array; ys: Int32Array } {
   const rng = stepRng(s.seed, step, CROP_STREAM);
@@ -112,6 +124,7 @@ export async function trainVae(images: ImageSet, model: Record<string, unknown>,
   if (!(Number.isInteger(settings.crop) && settings.crop >= downscale && settings.crop <= images.side && settings.crop % downscale === 0)) {
     throw new Error(`VAE crop ${settings.crop}: must be a multiple of the VAE's downscale factor ${downscale} between ${downscale} and the images' side ${images.side}`);
   }
+  if (!(settings.cropShare >= 0 && settings.cropShare <= 1)) throw new Error(`VAE cropShare ${settings.cropShare}: must be in [0, 1] (the share of the steps trained on crops)`);
   vaeSchedule(settings);
   const config: VaeRunConfig = { format: 'sd-vae/1', model, train: settings, data: { source: images.source, count: images.count, side: images.side, sha256: fingerprintImages(images) } };
   const { checkpointPath: ckptPath, metricsPath, resumeFrom, step: from } = openRun(options.outDir, config, { resume: options.resume, kind: 'VAE' });
@@ -125,8 +138,9 @@ export async function trainVae(images: ImageSet, model: Record<string, unknown>,
     opt.loadStateDict(resumeFrom.groups.optim);
   }
 
-  const latentSize = vae.config.latent_channels * (settings.crop / vae.downscale) ** 2;
-  const cropping = settings.crop < images.side;
+  // Noise offsets are sized for whole images, so a step's stream range does not depend on cropping.
+  const latentSize = vae.config.latent_channels * (images.side / vae.downscale) ** 2;
+  const cropSteps = settings.crop < images.side ? vaeCropSteps(settings) : 0;
   const done = await runCheckpointedSteps({
     from,
     steps: settings.steps,
@@ -144,13 +158,15 @@ export async function trainVae(images: ImageSet, model: Record<string, unknown>,
       const lr = opt.currentLr();
       const loss = tidy(() => {
         let pixels: Float32Array;
+        const cropping = step < cropSteps;
         if (cropping) {
           const { xs, ys } = vaeCropOffsets(settings, step, images.side);
           pixels = imageCropBatch(images, rows, xs, ys, settings.crop);
         } else {
           pixels = imageBatch(images, rows);
         }
-        const x = tensor(pixels, [rows.length, 3, settings.crop, settings.crop]);
+        const side = cropping ? settings.crop : images.side;
+        const x = tensor(pixels, [rows.length, 3, side, side]);
         // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
         const noise = purposeGenerator(settings.seed, 'vae/noise', stepOffset(step, rows.length * latentSize));
         const l = vaeLoss(vae, x, settings.klWeight, noise);
