@@ -171,6 +171,7 @@ export interface TrainVaeCli {
   out: string;
   zeroShotCount: string;
   widths: string;
+  normGroups: string;
   crop: string;
   cropShare: string;
   schedule: string;
@@ -181,9 +182,12 @@ function adamwDefaults(steps: number) {
   return { betas: [0.9, 0.999] as [number, number], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: Math.min(100, Math.floor(steps / 10)) };
 }
 
-export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[] } {
-  const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 8 }));
-  if (widths.length !== 3 || widths.some((w) => w % 8 !== 0)) throw new Error(`--widths must be three multiples of 8 (GroupNorm's 8 groups), one per block, got "${o.widths}"`);
+export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[]; normGroups: number } {
+  const normGroups = integer('norm-groups', o.normGroups, { min: 1 });
+  const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 1 }));
+  if (widths.length !== 3) throw new Error(`--widths must be three channel counts, one per block, got "${o.widths}"`);
+  const bad = widths.find((w) => w % normGroups !== 0);
+  if (bad !== undefined) throw new Error(`--widths ${o.widths}: ${bad} is not divisible by --norm-groups ${normGroups} (GroupNorm splits every width into that many groups)`);
   const steps = integer('steps', o.steps, { min: 1 });
   // Two downsamplings (three blocks): the window must split into whole latent pixels, and fit the 64×64 images.
   const crop = integer('crop', o.crop, { min: 4, max: 64 });
@@ -201,7 +205,7 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
     checkpointEvery: 250,
     logEvery: 25,
   };
-  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths, normGroups };
 }
 
 export interface TrainDecoderCli {

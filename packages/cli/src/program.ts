@@ -68,6 +68,7 @@ export function buildProgram(): Command {
     .option('--lr <x>', 'peak learning rate (AdamW; 2e-3 beat 5e-4 by 3.4 dB of held-out PSNR at 150 steps)', '2e-3')
     .option('--kl-weight <x>', 'weight of the KL term against the reconstruction error, both summed per image (SD: 1e-6)', '1e-6')
     .option('--widths <list>', "the three blocks' channels (block_out_channels), multiples of 8", '8,16,32')
+    .option('--norm-groups <n>', "GroupNorm's groups (norm_num_groups), dividing every width", '8')
     .option('--crop <n>', 'train on random n×n windows of the images (a multiple of 4, at most 64; 64: whole images)', '64')
     .option('--crop-share <x>', 'with --crop below 64: the share of the steps (the first ones) trained on crops; the rest train on whole images', '1')
     .option('--schedule <name>', 'learning rate after warm-up: constant or cosine (decays to 0 at the last step)', 'constant')
