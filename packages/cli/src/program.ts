@@ -1,4 +1,5 @@
 // The `sd` commands and their options (main.ts runs them; tests read the defaults from here).
+import { PROCEDURAL_VAE_CONFIG } from '@sd/models';
 import { Command } from 'commander';
 import { infoCommand } from './commands/info.ts';
 import { trainPriorCommand } from './commands/train-prior.ts';
@@ -63,15 +64,15 @@ export function buildProgram(): Command {
     .description('train the VAE (AutoencoderKL, 64×64 → 16×16×4) on images, measure its scaling_factor and held-out PSNR')
     .option('--data <dir>', 'an imagefolder of 64×64 images (captions not needed); default: the procedural images')
     .option('--holdout <n>', 'with --data: hold out the last n images for evaluation (default 10%)')
-    .option('--steps <n>', 'training steps', '2000')
+    .option('--steps <n>', 'training steps (the default: ~30 min on the loaded 2-core machine)', '3000')
     .option('--batch-size <n>', 'batch size', '16')
     .option('--lr <x>', 'peak learning rate (AdamW; 2e-3 beat 5e-4 by 3.4 dB of held-out PSNR at 150 steps)', '2e-3')
     .option('--kl-weight <x>', 'weight of the KL term against the reconstruction error, both summed per image (SD: 1e-6)', '1e-6')
     .option('--widths <list>', "the three blocks' channels (block_out_channels), multiples of 8", '8,16,32')
-    .option('--norm-groups <n>', "GroupNorm's groups (norm_num_groups), dividing every width", '8')
-    .option('--crop <n>', 'train on random n×n windows of the images (a multiple of 4, at most 64; 64: whole images)', '64')
-    .option('--crop-share <x>', 'with --crop below 64: the share of the steps (the first ones) trained on crops; the rest train on whole images', '1')
-    .option('--schedule <name>', 'learning rate after warm-up: constant or cosine (decays to 0 at the last step)', 'constant')
+    .option('--norm-groups <n>', "GroupNorm's groups (norm_num_groups), dividing every width (2 beat 8 by 1.9 dB and 15 points of colour in equal runs)", String(PROCEDURAL_VAE_CONFIG.norm_num_groups))
+    .option('--crop <n>', 'train on random n×n windows of the images (a multiple of 4, at most 64; 64: whole images)', '32')
+    .option('--crop-share <x>', 'with --crop below 64: the share of the steps (the first ones) trained on crops; the rest train on whole images', '0.75')
+    .option('--schedule <name>', 'learning rate after warm-up: constant or cosine (decays to 0 at the last step)', 'cosine')
     .option('--seed <n>', 'random seed', '0')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--zero-shot-count <n>', 'held-out single-object images the default CLIP classifies, originals and reconstructions (0: skip; procedural data only)', '500')
