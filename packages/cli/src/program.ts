@@ -86,11 +86,11 @@ export function buildProgram(): Command {
     .option('--clip <file>', 'an exported CLIP (.safetensors; default: the committed default CLIP)')
     .option('--data <dir>', 'an imagefolder of images at the VAE\'s sample_size (captions never read); default: the procedural images')
     .option('--holdout <n>', 'with --data: hold out the last n images (their embeddings feed the sample grids; default 10%)')
-    .option('--steps <n>', 'training steps (~1 s each at batch 16 on the loaded 2-core machine: the default run takes ≤ 45 min)', '2400')
+    .option('--steps <n>', 'training steps (~1 s each at batch 16 on the loaded 2-core machine: the default run takes ≤ 45 min)', '2000')
     .option('--batch-size <n>', 'batch size', '16')
     .option('--lr <x>', 'peak learning rate (AdamW, warm-up over min(100, steps/10) steps)', '5e-4')
     .option('--seed <n>', 'random seed', '0')
-    .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '300')
+    .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '250')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--out <dir>', 'run directory', 'runs/decoder')
     .action(trainDecoderCommand);
