@@ -3,7 +3,7 @@
 // with an error naming the option and the value.
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../packages/cli/src/program.ts';
-import { integer, number, parseTrainJudge, parseBuildEmbedded, parseEvalClip, parseEvalPrior, parseTrainClip, parseTrainPrior, parseTrainVae, parseTrainDecoder, parseSample, type TrainClipCli, type TrainPriorCli } from '../../packages/cli/src/options.ts';
+import { integer, number, parseTrainJudge, parseBuildEmbedded, parseEvalClip, parseEvalPrior, parseTrainClip, parseTrainPrior, parseTrainVae, parseTrainDecoder, parseSample, parseEvalDecoder, type TrainClipCli, type TrainPriorCli } from '../../packages/cli/src/options.ts';
 
 // The parsers take each command's own option type; here they get the commander defaults.
 const PARSERS: Record<string, (o: never) => unknown> = {
@@ -16,6 +16,7 @@ const PARSERS: Record<string, (o: never) => unknown> = {
   sample: parseSample,
   'train-decoder': parseTrainDecoder,
   'train-judge': parseTrainJudge,
+  'eval-decoder': parseEvalDecoder,
 };
 /** Argument placeholders of numeric options; the others name paths, sizes or lists. */
 const NUMERIC = new Set(['n', 'x', 'k', 'p', 'px', 'w', 'decay', 'fraction']);
@@ -62,6 +63,7 @@ describe('CLI options', () => {
       }
     }
     expect(checked).toBe(53); // 5 train-judge, 12 train-prior, 9 train-clip, 7 train-vae, 6 train-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip
+    expect(checked).toBe(54); // 11 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 2 build-embedded, 3 eval-clip
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {

@@ -10,7 +10,7 @@ import { trainVaeCommand } from '../../packages/cli/src/commands/train-vae.ts';
 import type { TrainVaeCli } from '../../packages/cli/src/options.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'sd-train-vae-'));
-const cli = (o: Partial<TrainVaeCli>): TrainVaeCli => ({ steps: '2', batchSize: '2', lr: '1e-3', klWeight: '1e-6', seed: '0', zeroShotCount: '500', widths: '8,16,32', out: join(root, 'unused'), ...o });
+const cli = (o: Partial<TrainVaeCli>): TrainVaeCli => ({ steps: '2', batchSize: '2', lr: '1e-3', klWeight: '1e-6', seed: '0', zeroShotCount: '500', widths: '8,16,32', normGroups: '8', crop: '64', cropShare: '1', schedule: 'constant', out: join(root, 'unused'), ...o });
 
 /** An imagefolder whose metadata lines name files only (the VAE never reads captions). */
 function folder(name: string, images: Record<string, Uint8Array>): string {
@@ -55,6 +55,12 @@ describe('sd train-vae', () => {
 
   it('refuses bad numbers before anything is read', async () => {
     await expect(trainVaeCommand(cli({ klWeight: '-1', data: join(root, 'nowhere') }))).rejects.toThrow('--kl-weight must be a number ≥ 0, got "-1"');
+    await expect(trainVaeCommand(cli({ crop: '30', data: join(root, 'nowhere') }))).rejects.toThrow('--crop must be a multiple of 4 (the VAE\'s downscale factor: whole latent pixels), got "30"');
+    await expect(trainVaeCommand(cli({ crop: '128', data: join(root, 'nowhere') }))).rejects.toThrow('--crop must be an integer in [4, 64], got "128"');
+    await expect(trainVaeCommand(cli({ widths: '8,12,32', data: join(root, 'nowhere') }))).rejects.toThrow('--widths 8,12,32: 12 is not divisible by --norm-groups 8 (GroupNorm splits every width into that many groups)');
+    await expect(trainVaeCommand(cli({ widths: '8,16', normGroups: '2', data: join(root, 'nowhere') }))).rejects.toThrow('--widths must be three channel counts, one per block, got "8,16"');
+    await expect(trainVaeCommand(cli({ cropShare: '2', data: join(root, 'nowhere') }))).rejects.toThrow('--crop-share must be a number in [0, 1], got "2"');
+    await expect(trainVaeCommand(cli({ schedule: 'cosin', data: join(root, 'nowhere') }))).rejects.toThrow('--schedule must be one of constant, cosine, got "cosin"');
     await expect(trainVaeCommand(cli({ holdout: '4', data: folder('holdout', { 'a.png': png(0), 'b.png': png(1) }) }))).rejects.toThrow(/--holdout 4 leaves no training images/);
   });
 });

@@ -13,7 +13,7 @@ import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
 import {
   AutoencoderKL, buildVae, evaluateReconstruction, generateSample, imageBatch, imageBytes, loadDefaultClip, proceduralImages, psnr,
-  purposeGenerator, reconstructionZeroShot, subsetImages, trainVae, zeroShotAccuracyOn, type VaeTrainSettings,
+  imageCropBatch, purposeGenerator, reconstructionZeroShot, subsetImages, trainVae, vaeCropOffsets, vaeCropSteps, zeroShotAccuracyOn, type VaeTrainSettings,
 } from '@sd/models';
 import { makeRng } from '../util/random.ts';
 
@@ -31,7 +31,7 @@ const TINY_VAE: Record<string, unknown> = {
 
 const SETTINGS: VaeTrainSettings = {
   steps: 40, batchSize: 4, lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 4,
-  klWeight: 1e-4, seed: 5, checkpointEvery: 10, logEvery: 1,
+  klWeight: 1e-4, crop: 32, cropShare: 1, schedule: 'constant', seed: 5, checkpointEvery: 10, logEvery: 1,
 };
 
 const images = proceduralImages(24, { seed: 1, split: 'train', resolution: 32 });
@@ -175,6 +175,66 @@ describe('VAE training', () => {
     expect(got.original).toEqual((await zeroShotAccuracyOn(clip, samples.map((s) => ({ data: s.image, width: 64, height: 64 })), truth)).marginal);
     expect(got.reconstruction).toEqual((await zeroShotAccuracyOn(clip, reconstructions, truth)).marginal);
     expect(got.original.colour).toBeGreaterThanOrEqual(0.9); // the default CLIP: 100% over 500 such images
+  });
+
+  it('imageCropBatch is the window of imageBatch, and crop offsets cover every position that fits', () => {
+    const rows = [3, 0, 17];
+    const xs = [0, 12, 5];
+    const ys = [7, 0, 16];
+    const full = imageBatch(images, rows);
+    const got = imageCropBatch(images, rows, xs, ys, 16);
+    // The same windows cut from the whole-image batch, index by index.
+    const expected = new Float32Array(rows.length * 3 * 16 * 16);
+    for (let b = 0; b < rows.length; b++) for (let c = 0; c < 3; c++) for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+      expected[((b * 3 + c) * 16 + y) * 16 + x] = full[((b * 3 + c) * 32 + ys[b] + y) * 32 + xs[b] + x];
+    }
+    expect(got).toEqual(expected);
+    expect(imageCropBatch(images, rows, [0, 0, 0], [0, 0, 0], 32)).toEqual(full);
+    expect(() => imageCropBatch(images, [0], [20], [0], 16)).toThrow(/window 0 at \(20, 0\) of side 16 leaves the 32×32 image/);
+    // Over many steps every corner position 0..16 is drawn, and none outside it.
+    const seen = new Set<number>();
+    for (let step = 0; step < 200; step++) {
+      const { xs: x, ys: y } = vaeCropOffsets({ ...SETTINGS, crop: 16 }, step, 32);
+      for (const v of [...x, ...y]) seen.add(v);
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([...Array(17).keys()]);
+  });
+
+  it('with crops for half the steps and a cosine schedule: the lr follows the float64 formula, a kill and resume is bit-exact, and a resume with another crop is refused', async () => {
+    // Steps 0–9 on 16-pixel windows, 10–19 on whole images; the kill at 9 lands just before the switch.
+    const settings: VaeTrainSettings = { ...SETTINGS, steps: 20, crop: 16, cropShare: 0.5, schedule: 'cosine' };
+    expect(vaeCropSteps(settings)).toBe(10);
+    const whole = join(root, 'crop-whole');
+    const cut = join(root, 'crop-cut');
+    await trainVae(images, TINY_VAE, settings, { outDir: whole });
+    // Warm-up over 4 steps, then lr·½(1 + cos(π·(s − 4)/(20 − 4))), written out here.
+    const lrAt = (s: number) => (s < 4 ? (SETTINGS.lr * (s + 1)) / 4 : SETTINGS.lr * 0.5 * (1 + Math.cos((Math.PI * (s - 4)) / 16)));
+    const logged = readFileSync(join(whole, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; lr: number });
+    for (const m of logged) expect(m.lr, `lr at step ${m.step}`).toBeCloseTo(lrAt(m.step - 1), 12);
+    expect(logged.at(-1)!.lr).toBeLessThan(0.02 * SETTINGS.lr);
+    await trainVae(images, TINY_VAE, settings, { outDir: cut, stopAfter: 9 });
+    await expect(trainVae(images, TINY_VAE, { ...settings, crop: 24 }, { outDir: cut, resume: true })).rejects.toThrow(/train\.crop: checkpoint 16, requested 24/);
+    await expect(trainVae(images, TINY_VAE, { ...settings, cropShare: 0.6 }, { outDir: cut, resume: true })).rejects.toThrow(/train\.cropShare: checkpoint 0\.5, requested 0\.6/);
+    await expect(trainVae(images, TINY_VAE, { ...settings, schedule: 'constant' }, { outDir: cut, resume: true })).rejects.toThrow(/train\.schedule: checkpoint "?cosine"?, requested "?constant"?/);
+    await trainVae(images, TINY_VAE, settings, { outDir: cut, resume: true });
+    expectSameTensors(join(whole, 'checkpoint.safetensors'), join(cut, 'checkpoint.safetensors'));
+    // The whole-image half changed the weights differently from an all-crops run.
+    const crops = join(root, 'crop-all');
+    await trainVae(images, TINY_VAE, { ...settings, cropShare: 1 }, { outDir: crops });
+    const a = readSafetensors(join(whole, 'checkpoint.safetensors')).tensors.get('model.decoder.conv_out.weight')!.data;
+    const b = readSafetensors(join(crops, 'checkpoint.safetensors')).tensors.get('model.decoder.conv_out.weight')!.data;
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+  });
+
+  it('refuses a crop that does not fit or splits a latent pixel, before writing anything', async () => {
+    for (const crop of [18, 40, 2, 16.5]) {
+      const dir = join(root, `bad-crop-${crop}`);
+      await expect(trainVae(images, TINY_VAE, { ...SETTINGS, crop }, { outDir: dir })).rejects.toThrow(new RegExp(`VAE crop ${crop}: must be a multiple of the VAE's downscale factor 4 between 4 and the images' side 32`));
+      expect(existsSync(dir)).toBe(false);
+    }
+    await expect(trainVae(images, TINY_VAE, { ...SETTINGS, cropShare: 1.5 }, { outDir: join(root, 'bad-share') })).rejects.toThrow(/VAE cropShare 1\.5: must be in \[0, 1\]/);
+    expect(existsSync(join(root, 'bad-share'))).toBe(false);
+    await expect(trainVae(images, TINY_VAE, { ...SETTINGS, schedule: 'linear' as never }, { outDir: join(root, 'bad-schedule') })).rejects.toThrow(/VAE schedule "linear" is not one of constant, cosine/);
   });
 
   it('a diverging run stops with a message and keeps the last good checkpoint, byte for byte', async () => {

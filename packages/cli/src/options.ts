@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { PRIOR_CONFIGS, SEED_OPTIMIZER, VAE_SCHEDULES, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 import { EMBEDDED_SPLITS, type EmbeddedSplit } from './commands/build-embedded.ts';
 
 export interface Range {
@@ -40,6 +40,12 @@ export function integer(option: string, value: string, range: Range = {}): numbe
 /** A real-valued option (`--lr 3e-4`). */
 export function number(option: string, value: string, range: Range = {}): number {
   return check(option, value, Number(value), 'a number', range);
+}
+
+/** One of a fixed set of words (`--schedule cosine`). */
+export function choice<T extends string>(option: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${option} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
 }
 
 export const seed = (option: string, value: string) => integer(option, value, { min: 0, max: MAX_SEED });
@@ -191,6 +197,10 @@ export interface TrainVaeCli {
   out: string;
   zeroShotCount: string;
   widths: string;
+  normGroups: string;
+  crop: string;
+  cropShare: string;
+  schedule: string;
 }
 
 /** The VAE's and the decoder's optimiser: AdamW with PyTorch's defaults, clipping at 1, warm-up over min(100, steps/10). */
@@ -198,21 +208,30 @@ function adamwDefaults(steps: number) {
   return { betas: [0.9, 0.999] as [number, number], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: Math.min(100, Math.floor(steps / 10)) };
 }
 
-export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[] } {
-  const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 8 }));
-  if (widths.length !== 3 || widths.some((w) => w % 8 !== 0)) throw new Error(`--widths must be three multiples of 8 (GroupNorm's 8 groups), one per block, got "${o.widths}"`);
+export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; holdout?: number; zeroShotCount: number; widths: number[]; normGroups: number } {
+  const normGroups = integer('norm-groups', o.normGroups, { min: 1 });
+  const widths = o.widths.split(',').map((w) => integer('widths', w.trim(), { min: 1 }));
+  if (widths.length !== 3) throw new Error(`--widths must be three channel counts, one per block, got "${o.widths}"`);
+  const bad = widths.find((w) => w % normGroups !== 0);
+  if (bad !== undefined) throw new Error(`--widths ${o.widths}: ${bad} is not divisible by --norm-groups ${normGroups} (GroupNorm splits every width into that many groups)`);
   const steps = integer('steps', o.steps, { min: 1 });
+  // Two downsamplings (three blocks): the window must split into whole latent pixels, and fit the 64×64 images.
+  const crop = integer('crop', o.crop, { min: 4, max: 64 });
+  if (crop % 4 !== 0) throw new Error(`--crop must be a multiple of 4 (the VAE's downscale factor: whole latent pixels), got "${o.crop}"`);
   const settings: VaeTrainSettings = {
     steps,
     batchSize: integer('batch-size', o.batchSize, { min: 1 }),
     lr: number('lr', o.lr, { min: 0, exclusiveMin: true }),
     ...adamwDefaults(steps),
     klWeight: number('kl-weight', o.klWeight, { min: 0 }),
+    crop,
+    cropShare: number('crop-share', o.cropShare, { min: 0, max: 1 }),
+    schedule: choice('schedule', o.schedule, VAE_SCHEDULES),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
     logEvery: 25,
   };
-  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths };
+  return { settings, holdout: optional(o.holdout, (v) => integer('holdout', v, { min: 1 })), zeroShotCount: integer('zero-shot-count', o.zeroShotCount, { min: 0 }), widths, normGroups };
 }
 
 export interface TrainDecoderCli {
@@ -252,8 +271,9 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
 
 export interface SampleCli {
   prior: string;
-  decoder: string;
-  vae: string;
+  /** Absent: runs/decoder/final, else the committed default (parts.ts); likewise the VAE. */
+  decoder?: string;
+  vae?: string;
   clip?: string;
   n: string;
   steps: string;
@@ -298,5 +318,27 @@ export function parseTrainJudge(o: TrainJudgeCli): { settings: JudgeTrainSetting
       logEvery: 25,
     },
     evalCount: integer('eval-count', o.evalCount, { min: 1 }),
+  };
+}
+
+export interface EvalDecoderCli {
+  decoder?: string;
+  vae?: string;
+  clip?: string;
+  n: string;
+  steps: string;
+  guidance: string;
+  seed: string;
+  batchSize: string;
+  out: string;
+}
+
+export function parseEvalDecoder(o: EvalDecoderCli): { n: number; steps: number; guidance: number; seed: number; batchSize: number } {
+  return {
+    n: integer('n', o.n, { min: 1 }),
+    batchSize: integer('batch-size', o.batchSize, { min: 1 }),
+    steps: integer('steps', o.steps, { min: 1 }),
+    guidance: number('guidance', o.guidance, { min: 0 }),
+    seed: seed('seed', o.seed),
   };
 }

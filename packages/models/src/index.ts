@@ -37,3 +37,4 @@ export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
 export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
 export * from './judge/index.ts';
+export { defaultVaeDir, defaultDecoderDir, defaultPriorPath } from './pipeline/defaults.ts';

@@ -1,28 +1,22 @@
 // `sd sample "caption"`: text → image with the trained parts (TextToImagePipeline): the CLIP, a prior
 // (shifted, baseline, or none: the text embedding itself), the decoder and the VAE. Writes a PNG grid
 // (one row per caption, --n columns) and, with --out-dir, one PNG per image; prints each stage's time.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { encodeRgbPng, TextToImagePipeline } from '@sd/models';
 import { parseSample, type SampleCli } from '../options.ts';
-
-/** Where `--prior shifted|baseline` and the default parts live: the trainers' default run directories. */
-function priorDir(prior: string): string {
-  return prior === 'shifted' || prior === 'baseline' ? join('runs', 'prior', prior) : prior;
-}
-
-function requireDir(path: string, what: string, how: string): void {
-  if (!existsSync(path)) throw new Error(`sd sample: no ${what} at ${path} (${how}, or name one with its option)`);
-}
+import { resolveDecoder, resolvePrior, resolveVae } from '../parts.ts';
 
 export async function sampleCommand(captions: string[], o: SampleCli): Promise<void> {
   const { n, steps, guidance, seed } = parseSample(o);
   if (captions.length === 0) throw new Error('sd sample: give at least one caption');
-  const prior = o.prior === 'none' ? 'none' : priorDir(o.prior);
-  if (prior !== 'none') requireDir(prior, 'prior run', '`pnpm train:prior` writes runs/prior/{shifted,baseline}');
-  requireDir(o.decoder, 'decoder', '`pnpm train:decoder` writes runs/decoder/final');
-  requireDir(o.vae, 'VAE', '`pnpm train:vae` writes runs/vae/final');
+  // Each part: its option, else the trainer's run directory, else the committed default (parts.ts).
+  const priorSource = o.prior === 'none' ? null : resolvePrior('sd sample', o.prior);
+  const prior = priorSource ? priorSource.path : 'none';
+  const decoder = resolveDecoder('sd sample', o.decoder);
+  const vae = resolveVae('sd sample', o.vae);
+  for (const [what, p] of [['prior', priorSource], ['decoder', decoder], ['VAE', vae]] as const) if (p) console.log(`${what}: ${p.path}${p.from === 'committed' ? ' (committed default)' : ''}`);
   await initRuntime();
   let t = performance.now();
   const lap = (what: string) => {
@@ -30,7 +24,7 @@ export async function sampleCommand(captions: string[], o: SampleCli): Promise<v
     console.log(`${what}: ${((now - t) / 1000).toFixed(1)} s`);
     t = now;
   };
-  const pipeline = TextToImagePipeline.load({ clip: o.clip, prior, decoder: o.decoder, vae: o.vae });
+  const pipeline = TextToImagePipeline.load({ clip: o.clip, prior, decoder: decoder.path, vae: vae.path });
   lap('load');
   const texts = captions.flatMap((c) => Array<string>(n).fill(c));
   const result = await pipeline.generate(texts, { steps, guidance, seed });

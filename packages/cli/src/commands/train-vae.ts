@@ -29,11 +29,11 @@ export async function loadTrainingImages(data: string | undefined, holdout: numb
 }
 
 export async function trainVaeCommand(o: TrainVaeCli): Promise<void> {
-  const { settings, holdout, zeroShotCount, widths } = parseTrainVae(o);
+  const { settings, holdout, zeroShotCount, widths, normGroups } = parseTrainVae(o);
   // Refused before the images are read or made, not after.
   if (!o.resume) assertFreshRunDir(o.out);
   await initRuntime();
-  const model: Record<string, unknown> = { ...PROCEDURAL_VAE_CONFIG, block_out_channels: widths };
+  const model: Record<string, unknown> = { ...PROCEDURAL_VAE_CONFIG, block_out_channels: widths, norm_num_groups: normGroups };
   const { train, heldOut } = await loadTrainingImages(o.data, holdout, model.sample_size as number);
   console.log(`data: ${train.count} training images, ${heldOut.count} held out (${train.source})`);
   const bar = progressBar('vae', settings.steps);

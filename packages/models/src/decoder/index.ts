@@ -6,3 +6,4 @@ export {
   trainDecoder, decoderLoss, decoderStepDraws, buildDecoderUnet, DECODER_FINAL_DIR, DECODER_CACHE,
   type DecoderTrainSettings, type DecoderRunConfig, type DecoderInputs, type DecoderTrainOptions, type DecoderTrainResult,
 } from './train.ts';
+export { decoderOracleZeroShot, oracleImages, type OracleOptions, type OracleZeroShot } from './oracle.ts';

@@ -72,7 +72,6 @@ export const SD2_BASE_VAE_CONFIG: Record<string, unknown> = {
  *   [32, 64, 64] (0.96 M): 5856 ms;  [32, 64, 128] (2.7 M): 9612 ms
  * The step is bound by the 64×64 convolutions (the last upsampler's conv runs at full size with the
  * middle width), so width at full resolution is what costs; only the smallest stays under a second.
- * norm_num_groups 8 divides every width (at 8 channels GroupNorm is per channel).
  */
 export const PROCEDURAL_VAE_CONFIG: Record<string, unknown> = {
   _class_name: 'AutoencoderKL',
@@ -84,7 +83,10 @@ export const PROCEDURAL_VAE_CONFIG: Record<string, unknown> = {
   layers_per_block: 1,
   act_fn: 'silu',
   latent_channels: 4,
-  norm_num_groups: 8,
+  // 2 groups, not 8: at 8 the 8-channel full-resolution level would be per-channel instance norm,
+  // which erases each channel's mean (a flat background's colour). Measured in equal 1100-step runs
+  // (crops 32, share 0.75, cosine): 26.5 dB and 16% colour accuracy with 2 groups, 24.6 dB and 1% with 8.
+  norm_num_groups: 2,
   sample_size: 64,
   // Replaced by the measured 1/std of the training latents when training ends (final/config.json).
   scaling_factor: 1,

@@ -83,6 +83,32 @@ export function imageBatch(set: ImageSet, rows: ArrayLike<number>): Float32Array
   return out;
 }
 
+/**
+ * The `crop`×`crop` windows of the images at `rows`, window b's top-left corner at (xs[b], ys[b]), as
+ * a [B, 3, crop, crop] batch in [-1, 1]. The VAE is convolutional, so it trains on crops as SD's
+ * autoencoder did (256² crops of larger images): a step costs about the crop's share of the pixels.
+ */
+export function imageCropBatch(set: ImageSet, rows: ArrayLike<number>, xs: ArrayLike<number>, ys: ArrayLike<number>, crop: number): Float32Array {
+  if (!(Number.isInteger(crop) && crop >= 1 && crop <= set.side)) throw new Error(`imageCropBatch: crop ${crop} must be an integer in [1, ${set.side}] (the images' side)`);
+  const hw = crop * crop;
+  const out = new Float32Array(rows.length * 3 * hw);
+  for (let b = 0; b < rows.length; b++) {
+    const x0 = xs[b];
+    const y0 = ys[b];
+    if (x0 < 0 || y0 < 0 || x0 + crop > set.side || y0 + crop > set.side) throw new Error(`imageCropBatch: window ${b} at (${x0}, ${y0}) of side ${crop} leaves the ${set.side}×${set.side} image`);
+    const src = rows[b] * set.side * set.side * 3;
+    const dst = b * 3 * hw;
+    for (let y = 0; y < crop; y++) {
+      for (let x = 0; x < crop; x++) {
+        const from = src + ((y0 + y) * set.side + x0 + x) * 3;
+        const p = y * crop + x;
+        for (let c = 0; c < 3; c++) out[dst + c * hw + p] = set.pixels[from + c] / 127.5 - 1;
+      }
+    }
+  }
+  return out;
+}
+
 /** A [B, 3, side, side] batch in [-1, 1] back to RGB bytes (clamped, rounded): imageBatch's inverse. */
 export function imageBytes(batch: ArrayLike<number>, count: number, side: number): Uint8Array {
   const hw = side * side;

@@ -1,0 +1,54 @@
+// `sd eval-decoder`: the decoder alone (issue 14's oracle arm). Decodes the true default-CLIP image
+// embeddings of held-out single-object procedural images and reports the CLIP's zero-shot accuracy
+// (marginal rule) on the generated images next to the real ones; writes the JSON and a grid.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { initRuntime } from '@sd/kernels';
+import {
+  AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, ZERO_SHOT_ATTRIBUTES, decoderOracleZeroShot, defaultClipPath,
+  encodeRgbPng, imageGrid, loadExportedClip, subsetImages, type OracleZeroShot,
+} from '@sd/models';
+import { parseEvalDecoder, type EvalDecoderCli } from '../options.ts';
+import { resolveDecoder, resolveVae } from '../parts.ts';
+
+export async function evalDecoderCommand(o: EvalDecoderCli): Promise<OracleZeroShot> {
+  const { n, steps, guidance, seed, batchSize } = parseEvalDecoder(o);
+  const decoder = resolveDecoder('sd eval-decoder', o.decoder);
+  const vaeSource = resolveVae('sd eval-decoder', o.vae);
+  const clipPath = o.clip ?? defaultClipPath();
+  await initRuntime();
+  const unet = UNet2DConditionModel.fromPretrained(decoder.path);
+  if (!(unet instanceof UNet2DConditionModelEmb)) throw new Error(`${decoder.path}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
+  unet.eval();
+  const vae = AutoencoderKL.fromPretrained(vaeSource.path).eval();
+  const clip = loadExportedClip(clipPath);
+  console.log(`decoder ${decoder.path} (${decoder.from}), VAE ${vaeSource.path} (${vaeSource.from}), CLIP ${clipPath}; ${n} held-out images (batches of ${batchSize}), ${steps} DDIM steps, guidance ${guidance}, seed ${seed}`);
+  const t0 = performance.now();
+  const result = await decoderOracleZeroShot(unet, vae, clip, {
+    count: n, dataSeed: DEFAULT_DATA_SEED, steps, guidance, seed, batchSize,
+    onProgress: (done, total) => console.log(`decoded ${done}/${total} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const { images, originals, ...summary } = result;
+  const report = { ...summary, decoder: decoder.path, vae: vaeSource.path, clip: clipPath, seconds };
+  mkdirSync(dirname(o.out), { recursive: true });
+  writeFileSync(o.out, JSON.stringify(report, null, 2));
+  const columns = Math.min(8, n);
+  const grid = o.out.replace(/\.json$/, '') + '.png';
+  writeFileSync(grid, encodeRgbPng(imageGrid([subsetImages(originals, 0, columns), subsetImages(images, 0, columns)], columns)));
+  console.log(formatOracle(result));
+  console.log(`${seconds.toFixed(0)} s; wrote ${o.out} and ${grid} (real images above the images decoded from their embeddings)`);
+  return result;
+}
+
+/** The default CLIP's accuracy on the real images and on the images decoded from their embeddings. */
+export function formatOracle(r: OracleZeroShot): string {
+  const row = (name: string, a: Record<string, number>) => `| ${name} | ${ZERO_SHOT_ATTRIBUTES.map((k) => `${(100 * a[k]).toFixed(1)}%`).join(' | ')} |`;
+  return [
+    `default CLIP zero-shot accuracy (marginal rule), ${r.count} held-out single-object images:`,
+    `| images | ${ZERO_SHOT_ATTRIBUTES.join(' | ')} |`,
+    `| --- |${' --- |'.repeat(ZERO_SHOT_ATTRIBUTES.length)}`,
+    row('real', r.real),
+    row(`decoded from their embeddings (${r.steps} DDIM steps, guidance ${r.guidance})`, r.generated),
+  ].join('\n');
+}

@@ -1,0 +1,41 @@
+// Where `sd sample` and `sd eval-decoder` find each trained part: the path given with its option
+// (which must exist), else the trainer's default run directory, else the committed default under
+// packages/models/assets/ (so a fresh clone works without training), else an error that names both
+// places and the command that makes the part.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultDecoderDir, defaultPriorPath, defaultVaeDir } from '@sd/models';
+
+export interface PartSource {
+  path: string;
+  /** 'option', 'run' (the trainer's default directory) or 'committed' (the asset). */
+  from: 'option' | 'run' | 'committed';
+}
+
+function resolve(command: string, what: string, given: string | undefined, run: string, committed: string, how: string): PartSource {
+  if (given !== undefined) {
+    if (!existsSync(given)) throw new Error(`${command}: no ${what} at ${given} (${how})`);
+    return { path: given, from: 'option' };
+  }
+  if (existsSync(run)) return { path: run, from: 'run' };
+  if (existsSync(committed)) return { path: committed, from: 'committed' };
+  throw new Error(`${command}: no ${what} at ${run} (${how}) and no committed default at ${committed}; or name one with its option`);
+}
+
+export const DEFAULT_RUN_VAE = join('runs', 'vae', 'final');
+export const DEFAULT_RUN_DECODER = join('runs', 'decoder', 'final');
+
+export function resolveVae(command: string, given?: string): PartSource {
+  return resolve(command, 'VAE', given, DEFAULT_RUN_VAE, defaultVaeDir(), '`pnpm train:vae` writes runs/vae/final');
+}
+
+export function resolveDecoder(command: string, given?: string): PartSource {
+  return resolve(command, 'decoder', given, DEFAULT_RUN_DECODER, defaultDecoderDir(), '`pnpm train:decoder` writes runs/decoder/final');
+}
+
+/** `shifted` and `baseline` name runs/prior/… or the committed pair; anything else is a prior run directory or checkpoint. */
+export function resolvePrior(command: string, prior: string): PartSource {
+  const how = '`pnpm train:prior` writes runs/prior/{shifted,baseline}';
+  if (prior !== 'shifted' && prior !== 'baseline') return resolve(command, 'prior run', prior, prior, prior, how);
+  return resolve(command, `${prior} prior run`, undefined, join('runs', 'prior', prior), defaultPriorPath(prior), how);
+}
