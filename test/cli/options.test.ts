@@ -62,8 +62,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(53); // 5 train-judge, 12 train-prior, 9 train-clip, 7 train-vae, 6 train-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip
-    expect(checked).toBe(54); // 11 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 2 build-embedded, 3 eval-clip
+    expect(checked).toBe(61); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {
