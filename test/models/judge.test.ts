@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '@sd/io';
-import { accuracy, boxBlur, HEAD_NAMES, JUDGE_HEADS, judgeBatch, judgeLabels, judgeScene, trainJudge, UNLABELLED, type JudgeTrainSettings } from '@sd/models';
+import { accuracy, boxBlur, evaluateJudge, HEAD_NAMES, JUDGE_HEADS, judgeAssetPath, judgeBatch, judgeLabels, judgeScene, loadJudge, trainJudge, UNLABELLED, type JudgeTrainSettings } from '@sd/models';
 
 const TINY = { side: 64, widths: [4, 8, 8, 8] as [number, number, number, number], features: 16 };
 const SETTINGS: JudgeTrainSettings = { steps: 40, batchSize: 16, lr: 1e-2, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 2, seed: 0, checkpointEvery: 20, logEvery: 4 };
@@ -77,4 +77,17 @@ describe('judge', () => {
     for (const [name, t] of x) expect(Array.from(y.get(name)!.data), name).toEqual(Array.from(t.data));
     for (const j of [a.judge, b.judge]) for (const p of j.parameters()) p.dispose();
   }, 120_000);
+});
+
+describe('the committed judge', () => {
+  it('loads, names its command and accuracies, and reads fresh test renders as its metadata says', async () => {
+    const file = readSafetensors(judgeAssetPath());
+    expect(file.metadata.command).toMatch(/^pnpm train:judge .*--export$/);
+    const recorded = JSON.parse(file.metadata.accuracy);
+    const judge = loadJudge();
+    // The first 300 of the 2000 test renders it was scored on: every head within 2 points of the recorded accuracy.
+    const now = await evaluateJudge(judge, 300);
+    for (const h of HEAD_NAMES) expect(now.perHead[h], h).toBeGreaterThan(recorded.perHead[h] - 0.02);
+    for (const p of judge.parameters()) p.dispose();
+  });
 });
