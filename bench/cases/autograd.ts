@@ -33,6 +33,17 @@ export async function measureStepSplit(step: () => void, steps = 5, warmup = 2):
   return { jsMs: js / steps, wallMs: wall / steps };
 }
 
+/**
+ * A bench case's step as `variant`: as it is, or replayed from a recording made after one eager
+ * step (which creates the optimizer state), as the trainers do.
+ */
+export function stepVariant(step: () => void, dispose: () => void, variant: 'eager' | 'recorded'): { run(): void; dispose(): void; dispatches: number | null } {
+  if (variant === 'eager') return { run: step, dispose, dispatches: null };
+  step();
+  const recorded = record(step);
+  return { run: () => void recorded.run(), dispose: () => (recorded.dispose(), dispose()), dispatches: recorded.dispatches };
+}
+
 /** Eager steps, or replays of a step recorded after one eager step (which creates the optimizer state). */
 function stepCase(kernel: string, shape: string, make: () => StepSetup, variant: 'eager' | 'recorded'): BenchCase {
   return {
@@ -42,18 +53,9 @@ function stepCase(kernel: string, shape: string, make: () => StepSetup, variant:
     reference: variant === 'eager',
     async setup() {
       const s = make();
-      let run = s.step;
-      let dispose = s.dispose;
-      let dispatches = '';
-      if (variant === 'recorded') {
-        s.step();
-        const recorded = record(s.step);
-        run = () => void recorded.run();
-        dispose = () => (recorded.dispose(), s.dispose());
-        dispatches = `, ${recorded.dispatches} dispatches`;
-      }
+      const { run, dispose, dispatches } = stepVariant(s.step, s.dispose, variant);
       const { jsMs, wallMs } = await measureStepSplit(run);
-      console.log(`${kernel} ${shape} (${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%${dispatches})`);
+      console.log(`${kernel} ${shape} (${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%${dispatches === null ? '' : `, ${dispatches} dispatches`})`);
       return { run, dispose };
     },
   };

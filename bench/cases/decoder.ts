@@ -1,10 +1,10 @@
 // The decoder models: the tiny decoder UNet (16×16×4 latents, 4 context tokens, batch 16) forward
 // and training step (forward + backward + AdamW), with where a step's time goes (JavaScript
 // encoding vs the whole step); and what SD2-base's building blocks cost at 64×64×320.
-import { Generator, manualSeed, nn, noGrad, optim, randn, record, tidy, type Tensor } from '@sd/autograd';
+import { Generator, manualSeed, nn, noGrad, optim, randn, tidy, type Tensor } from '@sd/autograd';
 import { ResnetBlock2D, SD2_BASE_UNET_CONFIG, TINY_DECODER_UNET_CONFIG, Transformer2DModel, UNet2DConditionModel, UNet2DConditionModelEmb, disposeModule } from '@sd/models';
 import type { BenchCase } from '../harness.ts';
-import { measureStepSplit } from './autograd.ts';
+import { measureStepSplit, stepVariant } from './autograd.ts';
 import { TORCH_UNET, pyJson } from './torch-unet.ts';
 
 const BATCH = 16;
@@ -76,14 +76,7 @@ function splitCase(kernel: string, train: boolean, variant: 'eager' | 'recorded'
     torch: variant === 'eager' ? torchTiny(train) : undefined,
     async setup() {
       const s = tinyDecoder(train);
-      let run = s.step;
-      let dispose = s.dispose;
-      if (variant === 'recorded') {
-        s.step();
-        const recorded = record(s.step);
-        run = () => void recorded.run();
-        dispose = () => (recorded.dispose(), s.dispose());
-      }
+      const { run, dispose } = stepVariant(s.step, s.dispose, variant);
       const { jsMs, wallMs } = await measureStepSplit(run);
       console.log(`${kernel} ${tinyShape} (${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
       return { run, dispose };

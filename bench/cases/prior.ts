@@ -1,10 +1,10 @@
 // Training-step throughput of the shifted-diffusion prior: the default config of `pnpm train:prior`
 // (every adapter) and the seed-sized network (width 2048, 32 heads, 8 layers, 1536-d; NVIDIA only),
 // the latter against the same network and step in PyTorch fp32 for bench/gpu.ts.
-import { Generator, manualSeed, optim, randn, record, tensor, tidy, type Tensor } from '@sd/autograd';
+import { Generator, manualSeed, optim, randn, tensor, tidy, type Tensor } from '@sd/autograd';
 import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorConfig } from '@sd/models';
 import type { BenchCase } from '../harness.ts';
-import { measureStepSplit } from './autograd.ts';
+import { measureStepSplit, stepVariant } from './autograd.ts';
 
 export function priorStep(config: PriorConfig, batch: number) {
   manualSeed(0);
@@ -104,14 +104,7 @@ function defaultPriorCase(variant: 'eager' | 'recorded'): BenchCase {
     maxRepeats: 5,
     async setup() {
       const step = priorStep({ ...PRIOR_CONFIGS.tiny, embedDim: 64 }, DEFAULT_BATCH);
-      let run = step.run;
-      let dispose = step.dispose;
-      if (variant === 'recorded') {
-        step.run();
-        const recorded = record(step.run);
-        run = () => void recorded.run();
-        dispose = () => (recorded.dispose(), step.dispose());
-      }
+      const { run, dispose } = stepVariant(step.run, step.dispose, variant);
       const { jsMs, wallMs } = await measureStepSplit(run);
       console.log(`prior_train_step (default config, batch ${DEFAULT_BATCH}, ${variant}): JS ${jsMs.toFixed(1)} ms of ${wallMs.toFixed(1)} ms wall per step (${((100 * jsMs) / wallMs).toFixed(0)}%)`);
       return { run, dispose };
