@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors } from '@sd/io';
-import { accuracy, boxBlur, evaluateJudge, HEAD_NAMES, JUDGE_HEADS, judgeAssetPath, judgeBatch, judgeLabels, judgeScene, loadJudge, trainJudge, UNLABELLED, type JudgeTrainSettings } from '@sd/models';
+import { accuracy, boxBlur, DEFAULT_DATA_SEED, evaluateJudge, judgeImageSet, oracleImages, HEAD_NAMES, JUDGE_HEADS, judgeAssetPath, judgeBatch, judgeLabels, judgeScene, loadJudge, trainJudge, UNLABELLED, type JudgeTrainSettings } from '@sd/models';
 
 const TINY = { side: 64, widths: [4, 8, 8, 8] as [number, number, number, number], features: 16 };
 const SETTINGS: JudgeTrainSettings = { steps: 40, batchSize: 16, lr: 1e-2, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 2, seed: 0, checkpointEvery: 20, logEvery: 4 };
@@ -88,6 +88,19 @@ describe('the committed judge', () => {
     // The first 300 of the 2000 test renders it was scored on: every head within 2 points of the recorded accuracy.
     const now = await evaluateJudge(judge, 300);
     for (const h of HEAD_NAMES) expect(now.perHead[h], h).toBeGreaterThan(recorded.perHead[h] - 0.02);
+    for (const p of judge.parameters()) p.dispose();
+  });
+});
+
+describe('judgeImageSet', () => {
+  it('reads known scenes from an image set (the oracle check\'s real images) and refuses another image size', async () => {
+    const judge = loadJudge();
+    const { images, attributes } = oracleImages(40, DEFAULT_DATA_SEED, 64);
+    const r = await judgeImageSet(judge, images, attributes);
+    for (const h of HEAD_NAMES) expect(r.perHead[h], h).toBeGreaterThanOrEqual(0.95);
+    expect(r.byPairs['train pairs'].shape).toBeNaN(); // the oracle images are all held-out pairs
+    const small = oracleImages(2, DEFAULT_DATA_SEED, 32);
+    await expect(judgeImageSet(judge, small.images, small.attributes)).rejects.toThrow(/reads 64×64 images, the set .* has 32×32/);
     for (const p of judge.parameters()) p.dispose();
   });
 });

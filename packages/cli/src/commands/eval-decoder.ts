@@ -6,8 +6,9 @@ import { dirname } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, ZERO_SHOT_ATTRIBUTES, decoderOracleZeroShot, defaultClipPath,
-  encodeRgbPng, imageGrid, loadExportedClip, subsetImages, type OracleZeroShot,
+  HEAD_NAMES, encodeRgbPng, imageGrid, judgeAssetPath, judgeImageSet, loadExportedClip, loadJudge, oracleImages, subsetImages, type JudgeAccuracy, type OracleZeroShot,
 } from '@sd/models';
+import { existsSync } from 'node:fs';
 import { parseEvalDecoder, type EvalDecoderCli } from '../options.ts';
 import { resolveDecoder, resolveVae } from '../parts.ts';
 
@@ -30,13 +31,25 @@ export async function evalDecoderCommand(o: EvalDecoderCli): Promise<OracleZeroS
   });
   const seconds = (performance.now() - t0) / 1000;
   const { images, originals, ...summary } = result;
-  const report = { ...summary, decoder: decoder.path, vae: vaeSource.path, clip: clipPath, seconds };
+  // The committed judge reads the same images against the scenes they show (64×64 only).
+  let judge: { real: JudgeAccuracy; generated: JudgeAccuracy } | null = null;
+  if (originals.side === 64 && existsSync(judgeAssetPath())) {
+    const reader = loadJudge();
+    const { attributes } = oracleImages(n, DEFAULT_DATA_SEED, originals.side);
+    judge = { real: await judgeImageSet(reader, originals, attributes), generated: await judgeImageSet(reader, images, attributes) };
+    for (const p of reader.parameters()) p.dispose();
+  }
+  const report = { ...summary, judge, decoder: decoder.path, vae: vaeSource.path, clip: clipPath, seconds };
   mkdirSync(dirname(o.out), { recursive: true });
   writeFileSync(o.out, JSON.stringify(report, null, 2));
   const columns = Math.min(8, n);
   const grid = o.out.replace(/\.json$/, '') + '.png';
   writeFileSync(grid, encodeRgbPng(imageGrid([subsetImages(originals, 0, columns), subsetImages(images, 0, columns)], columns)));
   console.log(formatOracle(result));
+  if (judge) {
+    const row = (name: string, a: JudgeAccuracy) => `| ${name} | ${HEAD_NAMES.map((h) => `${(100 * a.perHead[h]).toFixed(1)}%`).join(' | ')} | ${(100 * a.allCorrect).toFixed(1)}% |`;
+    console.log([`the committed judge on the same images:`, `| images | ${HEAD_NAMES.join(' | ')} | all heads |`, `| --- |${' --- |'.repeat(HEAD_NAMES.length + 1)}`, row('real', judge.real), row('decoded', judge.generated)].join('\n'));
+  }
   console.log(`${seconds.toFixed(0)} s; wrote ${o.out} and ${grid} (real images above the images decoded from their embeddings)`);
   return result;
 }

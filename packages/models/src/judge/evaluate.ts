@@ -2,7 +2,10 @@
 // judge-FID/KID), batched; and its accuracy on fresh test renders with their exact labels.
 import { noGrad, tensor, tidy } from '@sd/autograd';
 import { judgeBatch, JUDGE_TEST_INDEX } from './data.ts';
-import { HEAD_NAMES, JUDGE_HEADS, UNLABELLED, type JudgeHead } from './labels.ts';
+import { HEAD_NAMES, JUDGE_HEADS, UNLABELLED, judgeLabels, type JudgeHead } from './labels.ts';
+import { imageBatch, type ImageSet } from '../vae/images.ts';
+import { isHeldOutPair } from '../data/vocabulary.ts';
+import type { SampleAttributes } from '../data/dataset.ts';
 import type { JudgeNet } from './model.ts';
 
 export interface JudgeReading {
@@ -91,4 +94,17 @@ export async function evaluateJudge(judge: JudgeNet, count = 2000): Promise<Judg
   const reading = await readImages(judge, batch.images, count);
   // Odd indices draw the held-out pairs (judgeScene).
   return accuracy(reading.predictions, batch.labels, Array.from(indices, (i) => i % 2 === 1));
+}
+
+/**
+ * The judge on an image set whose scenes are known (e.g. the real images of the decoder's oracle
+ * check, or the images decoded from their embeddings, judged against the scenes they should show).
+ */
+export async function judgeImageSet(judge: JudgeNet, set: ImageSet, attributes: readonly SampleAttributes[]): Promise<JudgeAccuracy> {
+  if (set.side !== judge.config.side) throw new Error(`judge: it reads ${judge.config.side}×${judge.config.side} images, the set ${set.source} has ${set.side}×${set.side}`);
+  if (attributes.length !== set.count) throw new Error(`judge: ${attributes.length} scenes for ${set.count} images`);
+  const reading = await readImages(judge, imageBatch(set, Int32Array.from({ length: set.count }, (_, i) => i)), set.count);
+  const labels = Object.fromEntries(HEAD_NAMES.map((h) => [h, Int32Array.from(attributes, (a) => judgeLabels(a)[h])])) as Record<JudgeHead, Int32Array>;
+  const heldOut = attributes.map((a) => a.objects.some((o) => isHeldOutPair(o.shape, o.colour)));
+  return accuracy(reading.predictions, labels, heldOut);
 }
