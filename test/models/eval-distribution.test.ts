@@ -3,8 +3,8 @@
 // 2×2, and estimated from samples), the unbiased cubic-kernel MMD² against its population value
 // from Gaussian moments, and k-NN precision/recall on a hand-checked example.
 import { describe, expect, it } from 'vitest';
-import { frechetDistance, frechetDistanceOfRows, kernelInceptionDistance, mmd2Unbiased, precisionRecall, symmetricEigen } from '@sd/models';
-import { makeRng } from '../util/random.ts';
+import { frechetDistance, frechetDistanceGram, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from '@sd/models';
+import { makeRng, normal } from '../util/random.ts';
 
 /** Standard normal draws from a uniform source (Box–Muller). */
 function normals(rng: () => number, n: number): Float64Array {
@@ -141,5 +141,22 @@ describe('precisionRecall (k-NN manifolds)', () => {
     expect(precisionRecall([0, 1, 2, 3], [0.5, 10], 1, 1)).toEqual({ precision: 0.5, recall: 1 });
     // Identical sets are inside each other's manifolds.
     expect(precisionRecall([0, 0, 1, 1, 5, 5], [0, 0, 1, 1, 5, 5], 2, 1)).toEqual({ precision: 1, recall: 1 });
+  });
+});
+
+describe('frechetDistanceGram', () => {
+  it('equals the covariance route when there are fewer rows than dimensions (n×n instead of d×d)', () => {
+    const rng = makeRng(21);
+    const dim = 24;
+    for (const [n1, n2] of [[9, 14], [15, 6], [10, 10]]) {
+      const x = Float64Array.from(normal(rng, n1 * dim));
+      const y = Float64Array.from(normal(rng, n2 * dim)).map((v, i) => 0.7 * v + (i % dim) / dim);
+      const direct = frechetDistance(meanAndCovariance(x, dim), meanAndCovariance(y, dim), dim);
+      // The covariance route takes square roots of d − n eigenvalues that are zero only up to rounding
+      // (its matrices have rank < d), which costs it ~1e-8 relative; the Gram route has no such terms.
+      expect(Math.abs(frechetDistanceGram(x, y, dim) - direct) / direct).toBeLessThan(1e-7);
+      expect(frechetDistanceOfRows(x, y, dim)).toBe(frechetDistanceGram(x, y, dim));
+    }
+    expect(() => frechetDistanceGram(new Float64Array(24), new Float64Array(48), 24)).toThrow(/at least 2 rows of 24/);
   });
 });

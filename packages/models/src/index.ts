@@ -21,7 +21,7 @@ export { compareSeededArms, seedSpread, COMPARED_METRICS, type ComparedMetric, t
 export { bootstrapInterval, meanStd, quantile, verdict, type BootstrapOptions, type Interval } from './eval/bootstrap.ts';
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/embedding-arms.ts';
-export { frechetDistance, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
+export { frechetDistance, frechetDistanceGram, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip, openClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem, type ImageTextEncoder } from './clip/encode.ts';

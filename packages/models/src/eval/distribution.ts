@@ -93,9 +93,58 @@ export function frechetDistance(a: { mean: ArrayLike<number>; cov: ArrayLike<num
   return meanTerm + traces - 2 * crossTrace;
 }
 
-/** The Fréchet distance between the Gaussians fitted to two sets of rows (FID in an image network's features). */
+/**
+ * The Fréchet distance between the Gaussians fitted to two sets of rows (FID in an image network's
+ * features). With fewer rows than dimensions it takes the Gram-matrix route (the same value).
+ */
 export function frechetDistanceOfRows(x: Rows, y: Rows, dim: number): number {
+  if (Math.min(x.length, y.length) / dim < dim) return frechetDistanceGram(x, y, dim);
   return frechetDistance(meanAndCovariance(x, dim), meanAndCovariance(y, dim), dim);
+}
+
+/**
+ * The Fréchet distance of two sets of rows through their Gram matrices, for when there are fewer
+ * rows than dimensions (512-d embeddings of a hundred pairs): with the centred rows X₁ [n₁, d] and
+ * X₂ [n₂, d], Σᵢ = XᵢᵀXᵢ/(nᵢ − 1), the nonzero eigenvalues of Σ₁Σ₂ are those of M Mᵀ/((n₁ − 1)(n₂ − 1))
+ * with M = X₁X₂ᵀ, so Tr (Σ₁Σ₂)^{1/2} needs an n×n eigendecomposition instead of two d×d ones.
+ */
+export function frechetDistanceGram(x: Rows, y: Rows, dim: number): number {
+  const centred = (r: Rows) => {
+    const n = r.length / dim;
+    if (!Number.isInteger(n) || n < 2) throw new Error(`frechetDistanceGram: need at least 2 rows of ${dim}, got ${r.length} values`);
+    const mean = new Float64Array(dim);
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += r[i * dim + d] / n;
+    const c = new Float64Array(n * dim);
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) c[i * dim + d] = r[i * dim + d] - mean[d];
+    return { n, mean, c };
+  };
+  let a = centred(x);
+  let b = centred(y);
+  let meanTerm = 0;
+  for (let d = 0; d < dim; d++) meanTerm += (a.mean[d] - b.mean[d]) ** 2;
+  let traces = 0;
+  for (const { n, c } of [a, b]) {
+    let s = 0;
+    for (const v of c) s += v * v;
+    traces += s / (n - 1);
+  }
+  if (b.n < a.n) [a, b] = [b, a]; // the smaller Gram side
+  const m = new Float64Array(a.n * b.n);
+  for (let i = 0; i < a.n; i++) for (let j = 0; j < b.n; j++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += a.c[i * dim + d] * b.c[j * dim + d];
+    m[i * b.n + j] = s;
+  }
+  const mmt = new Float64Array(a.n * a.n);
+  for (let i = 0; i < a.n; i++) for (let k = i; k < a.n; k++) {
+    let s = 0;
+    for (let j = 0; j < b.n; j++) s += m[i * b.n + j] * m[k * b.n + j];
+    mmt[i * a.n + k] = mmt[k * a.n + i] = s;
+  }
+  let crossTrace = 0;
+  for (const l of symmetricEigen(mmt, a.n).values) crossTrace += Math.sqrt(Math.max(0, l));
+  crossTrace /= Math.sqrt((a.n - 1) * (b.n - 1));
+  return meanTerm + traces - 2 * crossTrace;
 }
 
 function symmetricSqrt(a: ArrayLike<number>, dim: number): Float64Array {

@@ -3,7 +3,7 @@
 // samples (the same indices for both arms and every seed), so an interval that excludes 0 says
 // the difference is larger than what the choice of samples and seeds explains.
 import { bootstrapInterval, meanStd, verdict, type BootstrapOptions, type Interval } from './bootstrap.ts';
-import { frechetDistance, meanAndCovariance } from './distribution.ts';
+import { frechetDistance, frechetDistanceGram, meanAndCovariance } from './distribution.ts';
 import { sampleScores, summarizeScores } from './retrieval.ts';
 import type { ArmMetrics, Pairs } from './embedding-arms.ts';
 
@@ -41,7 +41,11 @@ export function compareSeededArms(a: Float32Array[], b: Float32Array[], real: Pa
   for (const metric of Object.keys(COMPARED_METRICS) as ComparedMetric[]) {
     const difference = (indices: Int32Array) => {
       let sum = 0;
-      if (metric === 'frechet') {
+      if (metric === 'frechet' && indices.length < real.dim) {
+        // Fewer rows than dimensions: the Gram-matrix route, n×n instead of d×d.
+        const realRows = rowsAt(real.image, indices, real.dim);
+        for (let s = 0; s < a.length; s++) sum += frechetDistanceGram(rowsAt(a[s], indices, real.dim), realRows, real.dim) - frechetDistanceGram(rowsAt(b[s], indices, real.dim), realRows, real.dim);
+      } else if (metric === 'frechet') {
         // The real rows' statistics once per resample, shared by every arm and seed.
         const stats = meanAndCovariance(rowsAt(real.image, indices, real.dim), real.dim);
         const fd = (g: Float32Array) => frechetDistance(meanAndCovariance(rowsAt(g, indices, real.dim), real.dim), stats, real.dim);
