@@ -13,7 +13,7 @@
 // eagerly and compares what it issues with the recording, naming the first difference.
 import * as K from '@sd/kernels';
 import { Tensor } from './tensor.ts';
-import { keep, tidy } from './scope.ts';
+import { collect, keep, tidy, type Disposable } from './scope.ts';
 
 export interface RecordedStep<R> {
   /** Replays the step; returns the step's results (the same tensors each time, with new contents). */
@@ -100,13 +100,9 @@ export function record<R>(step: () => R): RecordedStep<R> {
   };
 }
 
-/** The tensors in a step's result: itself, or inside arrays, maps and plain objects. */
-function tensorsIn(value: unknown, out: Tensor[] = [], seen = new Set<unknown>()): Tensor[] {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return out;
-  seen.add(value);
-  if (value instanceof Tensor) out.push(value);
-  else if (Array.isArray(value)) for (const v of value) tensorsIn(v, out, seen);
-  else if (value instanceof Map) for (const v of value.values()) tensorsIn(v, out, seen);
-  else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) tensorsIn(v, out, seen);
-  return out;
+/** The tensors in a step's result, found as `tidy` finds what to keep. */
+function tensorsIn(value: unknown): Tensor[] {
+  const found = new Set<Disposable>();
+  collect(value, found);
+  return [...found].filter((d): d is Tensor => d instanceof Tensor);
 }

@@ -20,7 +20,8 @@ export function keep<T extends Disposable>(t: T): T {
   return t;
 }
 
-function collect(value: unknown, into: Set<Disposable>, seen = new Set<unknown>()): void {
+/** The disposables in a result: itself, or inside arrays, maps and plain objects (what `tidy` keeps). */
+export function collect(value: unknown, into: Set<Disposable>, seen = new Set<unknown>()): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
   // `in` before reading: results may be proxies that throw on unknown properties.
