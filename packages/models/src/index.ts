@@ -18,6 +18,7 @@ export { trainClip, clipBatch, type ClipTrainSettings, type ClipTrainOptions, ty
 export { evaluateClip, embedTexts, embedImages, zeroShotAccuracyOn, type ClipEvaluation, type Accuracy } from './clip/evaluate.ts';
 export { retrievalRecall, sampleScores, scoreEmbeddings, summarizeScores, type PriorMetrics, type SampleScores } from './eval/retrieval.ts';
 export { compareSeededArms, seedSpread, COMPARED_METRICS, type ComparedMetric, type MetricComparison } from './eval/seeded-comparison.ts';
+export { rowsAt } from './math/rows.ts';
 export { bootstrapInterval, meanStd, quantile, verdict, type BootstrapOptions, type Interval } from './eval/bootstrap.ts';
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/embedding-arms.ts';

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  assertFreshRunDir, captionMentions, compareSeededArms, embeddedDataDir, generateEmbeddings, readCaptions, renderLossCurve, scoreArm, seedSpread, trainPrior,
+  assertFreshRunDir, captionMentions, compareSeededArms, embeddedDataDir, generateEmbeddings, readCaptions, renderLossCurve, rowsAt, scoreArm, seedSpread, trainPrior,
   type ArmMetrics, type EmbeddingPairs,
 } from '@sd/models';
 import { parseTrainPrior, type TrainPriorCli } from '../options.ts';
@@ -65,7 +65,7 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
       for (const [kind, test] of Object.entries(kinds)) {
         const rows = captions.flatMap((c, i) => (test(captionMentions(c)) ? [i] : []));
         if (rows.length < 10) continue;
-        const pick = (x: Float32Array) => pickRows(x, rows, heldOut.dim);
+        const pick = (x: Float32Array) => rowsAt(x, rows, heldOut.dim);
         const part: EmbeddingPairs = { ...heldOut, image: pick(heldOut.image), text: pick(heldOut.text), count: rows.length };
         bySpecificity[kind] = { count: rows.length, comparison: compareSeededArms(generated.shifted.map(pick), generated.baseline.map(pick), part, { resamples: bootstrap }) };
       }
@@ -76,10 +76,4 @@ export async function trainPriorCommand(o: TrainPriorCli): Promise<void> {
     for (const [kind, r] of Object.entries(bySpecificity)) console.log(`\n${kind} captions: ${r.count} of ${heldOut.count} (retrieval among their own images)\n${formatComparison(r.comparison)}`);
   }
   console.log(`wrote ${o.out}/ (per run: config.json, checkpoint.safetensors, metrics.jsonl, loss.png, eval.json) and ${o.out}/eval.json`);
-}
-
-function pickRows(x: Float32Array, rows: number[], dim: number): Float32Array {
-  const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, k) => out.set(x.subarray(r * dim, (r + 1) * dim), k * dim));
-  return out;
 }

@@ -5,6 +5,7 @@
 import { bootstrapInterval, meanStd, verdict, type BootstrapOptions, type Interval } from './bootstrap.ts';
 import { frechetDistance, frechetDistanceGram, meanAndCovariance } from './distribution.ts';
 import { sampleScores, summarizeScores } from './retrieval.ts';
+import { rowsAt } from '../math/rows.ts';
 import type { ArmMetrics, Pairs } from './embedding-arms.ts';
 
 /** The metrics compared with intervals, and which direction is better. */
@@ -22,11 +23,6 @@ export interface MetricComparison extends Interval {
   verdict: 'A better' | 'B better' | 'no difference';
 }
 
-function rowsAt(x: Float32Array, indices: Int32Array, dim: number): Float32Array {
-  const out = new Float32Array(indices.length * dim);
-  indices.forEach((i, k) => out.set(x.subarray(i * dim, (i + 1) * dim), k * dim));
-  return out;
-}
 
 
 /**

@@ -20,3 +20,10 @@ export function rowDot(a: Float32Array, i: number, b: Float32Array, j: number, d
   for (let d = 0; d < dim; d++) s += a[i * dim + d] * b[j * dim + d];
   return s;
 }
+
+/** Rows `indices` of a [N, dim] matrix, in that order (repeats allowed: bootstrap resamples). */
+export function rowsAt(x: Float32Array, indices: ArrayLike<number>, dim: number): Float32Array {
+  const out = new Float32Array(indices.length * dim);
+  for (let k = 0; k < indices.length; k++) out.set(x.subarray(indices[k] * dim, (indices[k] + 1) * dim), k * dim);
+  return out;
+}
