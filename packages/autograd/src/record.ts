@@ -43,18 +43,7 @@ export interface RecordedStep<R> {
  */
 export function record<R>(step: () => R): RecordedStep<R> {
   const rt = K.rt();
-  rt.beginCapture();
-  let results: R;
-  try {
-    results = tidy(step);
-  } catch (e) {
-    rt.abandonCapture();
-    throw e;
-  }
-  if (results instanceof Promise) {
-    rt.abandonCapture();
-    throw new Error('record: the step must be synchronous (a replay cannot await anything)');
-  }
+  const results = underCapture(rt, step);
   const tensors = tensorsIn(results);
   for (const t of tensors) keep(t);
   let recording: ReturnType<K.Runtime['endCapture']>;
@@ -70,14 +59,7 @@ export function record<R>(step: () => R): RecordedStep<R> {
       return results;
     },
     verify() {
-      rt.beginCapture();
-      let fresh: R;
-      try {
-        fresh = tidy(step);
-      } catch (e) {
-        rt.abandonCapture();
-        throw e;
-      }
+      const fresh = underCapture(rt, step);
       const difference = K.firstDifference(recording.signature, rt.endSignature());
       if (difference) {
         for (const t of tensorsIn(fresh)) t.dispose();
@@ -98,6 +80,23 @@ export function record<R>(step: () => R): RecordedStep<R> {
       for (const t of tensors) t.dispose();
     },
   };
+}
+
+/** Runs the step in a scope while the runtime notes its commands; a throw or an async step ends the capture. */
+function underCapture<R>(rt: K.Runtime, step: () => R): R {
+  rt.beginCapture();
+  let results: R;
+  try {
+    results = tidy(step);
+  } catch (e) {
+    rt.abandonCapture();
+    throw e;
+  }
+  if (results instanceof Promise) {
+    rt.abandonCapture();
+    throw new Error('record: the step must be synchronous (a replay cannot await anything)');
+  }
+  return results;
 }
 
 /** The tensors in a step's result, found as `tidy` finds what to keep. */
