@@ -6,7 +6,7 @@
 // latents/embeddings, a sample grid every N steps, and the EMA weights as a diffusers folder (final/).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gather, manualSeed, nn, optim, randn, reshape, saveCheckpoint, tensor, tidy, type Tensor } from '@sd/autograd';
+import { gather, manualSeed, nn, optim, randn, reshape, saveCheckpoint, tensor, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
@@ -19,7 +19,6 @@ import { purposeGenerator, stepOffset, stepRng } from '../training/rng.ts';
 import { assertFreshRunDir, openRun } from '../training/run-dir.ts';
 import { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { timestepFeatureTable } from '../unet/time.ts';
-import { rt } from '@sd/kernels';
 import { imageGrid, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import { checkDecoderInputs, DECODER_SCHEDULER_CONFIG } from './config.ts';
@@ -163,38 +162,36 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
   const T = scheduler.config.num_train_timesteps;
   const perStep = settings.batchSize * data.channels * data.side * data.side;
-  // One step as a function of the host counter `current`: its draws are uploaded into the step's
-  // inputs in a perRun callback, so a recorded step replays with each step's own rows, timesteps,
+  // One step: its inputs are drawn for the host step counter and uploaded (in a perRun callback),
+  // so a recorded step replays with each step's own rows, timesteps,
   // dropped conditions and noise (see training/recorded-step.ts).
   const B = settings.batchSize;
   const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
   const timestepTable = timestepFeatureTable(unet.config, T).keep();
   const noise = purposeGenerator(settings.seed, 'decoder/noise');
-  let current = run.step;
-  const steps = new RecordedSteps(
-    () =>
-      tidy(() => {
-        rt().perRun(() => {
-          const { rows, t, keep } = decoderStepDraws(settings, current, data.count, T);
-          input.ids.write(rows);
-          input.t.write(Int32Array.from(t));
-          input.keep.write(keep);
-          // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
-          noise.offset = stepOffset(current, perStep);
-        });
-        const ids = input.ids.tensor;
-        const x0 = reshape(gather(latents, ids, 0), [B, data.channels, data.side, data.side]);
-        // Dropped conditions become exactly zero (the null embedding): a multiplication by 0 or 1.
-        const condition = gather(embeddings, ids, 0).mul(input.keep.tensor);
-        const l = decoderLoss(unet, scheduler, x0, condition, randn(x0.shape, { generator: noise }), { ids: input.t.tensor, table: timestepTable });
-        l.backward();
-        opt.update({ maxGradNorm: settings.maxGradNorm });
-        opt.zeroGrad();
-        ema.update();
-        return l.detach();
-      }),
-    options.record ?? true,
-  );
+  const steps = new RecordedSteps({
+    inputs: (current) => {
+      const { rows, t, keep } = decoderStepDraws(settings, current, data.count, T);
+      input.ids.write(rows);
+      input.t.write(Int32Array.from(t));
+      input.keep.write(keep);
+      // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+      noise.offset = stepOffset(current, perStep);
+    },
+    compute: () => {
+      const ids = input.ids.tensor;
+      const x0 = reshape(gather(latents, ids, 0), [B, data.channels, data.side, data.side]);
+      // Dropped conditions become exactly zero (the null embedding): a multiplication by 0 or 1.
+      const condition = gather(embeddings, ids, 0).mul(input.keep.tensor);
+      const l = decoderLoss(unet, scheduler, x0, condition, randn(x0.shape, { generator: noise }), { ids: input.t.tensor, table: timestepTable });
+      l.backward();
+      opt.update({ maxGradNorm: settings.maxGradNorm });
+      opt.zeroGrad();
+      ema.update();
+      return l.detach();
+    },
+    enabled: options.record ?? true,
+  });
   let done;
   try {
     done = await runCheckpointedSteps({
@@ -215,11 +212,7 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
       afterStep: async (step) => {
         if (settings.sampleEvery > 0 && step % settings.sampleEvery === 0) await writeSamples(step);
       },
-      runStep: (step) => {
-        current = step;
-        const lr = opt.currentLr();
-        return { loss: steps.run(), lr };
-      },
+      runStep: (step) => ({ lr: opt.currentLr(), loss: steps.run(step) }),
     });
   } catch (error) {
     averaged.dispose();

@@ -1,8 +1,7 @@
 // Training the judge: cross-entropy on every labelled head of freshly rendered, augmented scenes,
 // AdamW with warm-up and clipping, the project's run directory (config.json, atomic checkpoints,
 // metrics.jsonl, bit-exact --resume) and a recorded step (training/recorded-step.ts).
-import { crossEntropy, manualSeed, optim, saveCheckpoint, tidy, type Tensor } from '@sd/autograd';
-import { rt } from '@sd/kernels';
+import { crossEntropy, manualSeed, optim, saveCheckpoint, type Tensor } from '@sd/autograd';
 import { purposeSeed } from '../data/prng.ts';
 import { runCheckpointedSteps, type OptimizerSettings, type TrainRunOptions } from '../training/loop.ts';
 import { RecordedSteps, StepInput } from '../training/recorded-step.ts';
@@ -46,28 +45,26 @@ export async function trainJudge(model: JudgeConfig, settings: JudgeTrainSetting
   const side = model.side;
   const images = new StepInput([B, 3, side, side], 'f32');
   const labels = Object.fromEntries(HEAD_NAMES.map((h) => [h, new StepInput([B], 'i32')]));
-  let current = run.step;
-  const steps = new RecordedSteps(
-    () =>
-      tidy(() => {
-        rt().perRun(() => {
-          const batch = judgeBatch(judgeStepIndices(current, B), purposeSeed(settings.seed, 'judge/augment'), side);
-          images.write(batch.images);
-          for (const h of HEAD_NAMES) labels[h].write(batch.labels[h]);
-        });
-        const logits = judge.forward(images.tensor);
-        let loss: Tensor | null = null;
-        for (const h of HEAD_NAMES) {
-          const l = crossEntropy(logits[h], labels[h].tensor, { ignoreIndex: UNLABELLED });
-          loss = loss ? loss.add(l) : l;
-        }
-        loss!.backward();
-        opt.update({ maxGradNorm: settings.maxGradNorm });
-        opt.zeroGrad();
-        return loss!.detach();
-      }),
-    options.record ?? true,
-  );
+  const steps = new RecordedSteps({
+    inputs: (current) => {
+      const batch = judgeBatch(judgeStepIndices(current, B), purposeSeed(settings.seed, 'judge/augment'), side);
+      images.write(batch.images);
+      for (const h of HEAD_NAMES) labels[h].write(batch.labels[h]);
+    },
+    compute: () => {
+      const logits = judge.forward(images.tensor);
+      let loss: Tensor | null = null;
+      for (const h of HEAD_NAMES) {
+        const l = crossEntropy(logits[h], labels[h].tensor, { ignoreIndex: UNLABELLED });
+        loss = loss ? loss.add(l) : l;
+      }
+      loss!.backward();
+      opt.update({ maxGradNorm: settings.maxGradNorm });
+      opt.zeroGrad();
+      return loss!.detach();
+    },
+    enabled: options.record ?? true,
+  });
   try {
     const done = await runCheckpointedSteps({
       from: run.step,
@@ -81,11 +78,7 @@ export async function trainJudge(model: JudgeConfig, settings: JudgeTrainSetting
       onStep: options.onStep,
       afterUpdate: (step) => options.afterUpdate?.(step, judge),
       save: (step) => saveCheckpoint(run.checkpointPath, { model: judge.stateDict(), optim: opt.stateDict() }, { config: JSON.stringify(config), step: String(step) }),
-      runStep: (step) => {
-        current = step;
-        const lr = opt.currentLr();
-        return { loss: steps.run(), lr };
-      },
+      runStep: (step) => ({ lr: opt.currentLr(), loss: steps.run(step) }),
     });
     return { judge, ...done };
   } finally {

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, tidy, type Tensor, type nn,
+  gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, type Tensor, type nn,
 } from '@sd/autograd';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
@@ -11,7 +11,6 @@ import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
 import { RecordedSteps, StepInput } from '../training/recorded-step.ts';
-import { rt } from '@sd/kernels';
 import { runCheckpointedSteps, type OptimizerSettings, type StepReport, type TrainRunOptions } from '../training/loop.ts';
 import { truncateMetrics } from '../training/metrics.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
@@ -173,40 +172,38 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
   const T = bundle.diffusion.timesteps;
 
-  // One step as a function of the host counter `current`: its draws are uploaded into the step's
-  // inputs in a perRun callback, so a recorded step replays with each step's own rows, timesteps,
+  // One step: its inputs are drawn for the host step counter and uploaded (in a perRun callback),
+  // so a recorded step replays with each step's own rows, timesteps,
   // dropped texts and noise (see training/recorded-step.ts).
   const B = settings.batchSize;
   const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), clusters: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
   const noise = priorGenerator(settings.seed, 'noise');
-  let current = step;
-  const steps = new RecordedSteps(
-    () =>
-      tidy(() => {
-        rt().perRun(() => {
-          const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
-          input.ids.write(rows);
-          input.t.write(t);
-          input.clusters.write(Int32Array.from(rows, (r) => clusters[r]));
-          input.keep.write(keep);
-          // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
-          noise.offset = stepOffset(current, B * pairs.dim);
-        });
-        const [ids, t] = [input.ids.tensor, input.t.tensor];
-        const x0 = gather(images, ids, 0);
-        const text = gather(texts, ids, 0);
-        const { mu, s } = bundle.diffusion.shiftOf(input.clusters.tensor);
-        const xt = bundle.diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
-        const pred = bundle.model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
-        const l = bundle.diffusion.loss(x0, pred, t);
-        l.backward();
-        opt.update({ maxGradNorm: settings.maxGradNorm });
-        opt.zeroGrad();
-        ema?.update();
-        return l.detach();
-      }),
-    options.record ?? true,
-  );
+  const steps = new RecordedSteps({
+    inputs: (current) => {
+      const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
+      input.ids.write(rows);
+      input.t.write(t);
+      input.clusters.write(Int32Array.from(rows, (r) => clusters[r]));
+      input.keep.write(keep);
+      // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+      noise.offset = stepOffset(current, B * pairs.dim);
+    },
+    compute: () => {
+      const [ids, t] = [input.ids.tensor, input.t.tensor];
+      const x0 = gather(images, ids, 0);
+      const text = gather(texts, ids, 0);
+      const { mu, s } = bundle.diffusion.shiftOf(input.clusters.tensor);
+      const xt = bundle.diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
+      const pred = bundle.model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
+      const l = bundle.diffusion.loss(x0, pred, t);
+      l.backward();
+      opt.update({ maxGradNorm: settings.maxGradNorm });
+      opt.zeroGrad();
+      ema?.update();
+      return l.detach();
+    },
+    enabled: options.record ?? true,
+  });
 
   const save = async (completed: number) => {
     const groups: Record<string, Map<string, Tensor>> = {
@@ -231,11 +228,7 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     save,
     onStep: options.onStep,
     afterUpdate: (completed) => options.afterUpdate?.(completed, bundle.model),
-    runStep: (step) => {
-      current = step;
-      const lr = opt.currentLr();
-      return { loss: steps.run(), lr };
-    },
+    runStep: (step) => ({ lr: opt.currentLr(), loss: steps.run(step) }),
   }).finally(() => {
     steps.dispose();
     for (const x of [images, texts, ...Object.values(input)]) x.dispose();

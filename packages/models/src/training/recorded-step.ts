@@ -4,22 +4,42 @@
 // this reads its per-step inputs (batch rows, timesteps, dropped conditions) from tensors that a
 // `perRun` callback refills from the host step counter, and draws its noise from a generator that
 // the callback moves to the step's range; the results are the same bits as eager steps (tested).
-import { record, tensor, type RecordedStep, type Tensor } from '@sd/autograd';
+import { record, tensor, tidy, type RecordedStep, type Tensor } from '@sd/autograd';
 import { rt, type DType } from '@sd/kernels';
+
+export interface StepParts {
+  /**
+   * Uploads step `step`'s inputs (batch rows, timesteps, dropped conditions, noise positions) into
+   * the tensors the step reads. Runs in a perRun callback: again at every replay, with that
+   * replay's step. It may upload, not allocate.
+   */
+  inputs: (step: number) => void;
+  /** One optimizer step on those inputs; returns its detached loss. */
+  compute: () => Tensor;
+  /** False: every step runs eagerly (the same results; for debugging and comparison). */
+  enabled?: boolean;
+}
 
 export class RecordedSteps {
   private recorded: RecordedStep<Tensor> | null = null;
   private ranEagerly = false;
+  /** The step being run, which the inputs callback reads (also at replays). */
+  private current = 0;
+  private readonly step: () => Tensor;
+  private readonly enabled: boolean;
 
-  constructor(
-    /** One optimizer step; returns its detached loss. */
-    private readonly step: () => Tensor,
-    /** False: every step runs eagerly (the same results; for debugging and comparison). */
-    private readonly enabled = true,
-  ) {}
+  constructor(parts: StepParts) {
+    this.enabled = parts.enabled ?? true;
+    this.step = () =>
+      tidy(() => {
+        rt().perRun(() => parts.inputs(this.current));
+        return parts.compute();
+      });
+  }
 
-  /** Runs one step; returns a loss tensor the caller may read and dispose. */
-  run(): Tensor {
+  /** Runs step `step`; returns a loss tensor the caller may read and dispose. */
+  run(step: number): Tensor {
+    this.current = step;
     if (this.recorded) return this.recorded.run().detach();
     if (this.enabled && this.ranEagerly) {
       this.recorded = record(this.step);
