@@ -10,6 +10,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import { tokenize } from '../../packages/models/src/clip/tokenizer.ts';
 import { clipBatch } from '../../packages/models/src/clip/train.ts';
 import { mulberry32 } from '../../packages/models/src/data/prng.ts';
+import { captionMentions, captionsNaming } from '../../packages/models/src/data/captions.ts';
 import {
   ALL_PAIRS, BACKGROUNDS, BACKGROUND_NAMES, COLOURS, COLOUR_NAMES, COLOUR_WORDS, HELD_OUT_PAIRS, POSITIONS, SHAPES,
   SHAPE_WORDS, SIZES, SIZE_RADIUS, SIZE_WORDS, POSITION_PHRASES, POSITION_LABELS, BACKGROUND_WORDS, SIZE_JITTER, TRAIN_PAIRS, ZERO_SHOT_ATTRIBUTES,
@@ -487,5 +488,23 @@ describe('imagefolder', () => {
     for (const v of photo.image!.data) expect(Math.abs(v - 128)).toBeLessThanOrEqual(2);
     expect(g1.extra).toEqual({ label: 3 });
     expect(() => decodeRgb(new Uint8Array([0xff, 0xd8, 0xff, 0]), 'x.jpg')).toThrow(/x\.jpg: corrupt JPEG/);
+  });
+});
+
+describe('captionMentions', () => {
+  it('finds size, position and background words as whole words, in every template that names them', () => {
+    const rng = mulberry32(5);
+    const object = { shape: 'star', colour: 'green', size: 'small', position: 'top left' } as const;
+    for (let k = 0; k < 20; k++) {
+      for (const c of captionsNaming(rng, object, 'navy', 'size')) expect(captionMentions(c).size, c).toBe(true);
+      for (const c of captionsNaming(rng, object, 'navy', 'position')) expect(captionMentions(c).position, c).toBe(true);
+    }
+    expect(captionMentions('a photo of a crimson diamond')).toEqual({ size: false, position: false, background: false });
+    expect(captionMentions('a pink box')).toEqual({ size: false, position: false, background: false });
+    expect(captionMentions('a yellow love heart on navy')).toEqual({ size: false, position: false, background: true });
+    expect(captionMentions('top: small orange disk, navy backdrop')).toEqual({ size: true, position: true, background: true });
+    expect(captionMentions('a photo of a tiny white cross in the center')).toEqual({ size: true, position: true, background: false });
+    // Not parts of words: "littler" is no size, "leftover" no position.
+    expect(captionMentions('a littler leftover star')).toEqual({ size: false, position: false, background: false });
   });
 });

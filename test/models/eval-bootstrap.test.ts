@@ -4,7 +4,7 @@
 // is numpy's linear interpolation; resampling is deterministic for a seed. The seeded comparison of
 // two arms against scoreEmbeddings and frechetDistanceOfRows computed directly.
 import { describe, expect, it } from 'vitest';
-import { bootstrapInterval, captionMentions, captionsNaming, compareSeededArms, frechetDistanceOfRows, meanStd, quantile, scoreEmbeddings, verdict } from '@sd/models';
+import { bootstrapInterval, compareSeededArms, frechetDistanceOfRows, meanStd, quantile, scoreEmbeddings, verdict } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';
 
 const meanOf = (x: ArrayLike<number>, idx: Int32Array) => {
@@ -87,23 +87,5 @@ describe('compareSeededArms', () => {
     const r = compareSeededArms(a, [a[0].slice()], real, { resamples: 50 });
     for (const m of Object.values(r)) expect([m.estimate, m.low, m.high, m.verdict]).toEqual([0, 0, 0, 'no difference']);
     expect(() => compareSeededArms(a, [], real)).toThrow(/1 and 0 seeds/);
-  });
-});
-
-describe('captionMentions', () => {
-  it('finds size, position and background words as whole words, in every template that names them', () => {
-    const rng = makeRng(5);
-    const object = { shape: 'star', colour: 'green', size: 'small', position: 'top left' } as const;
-    for (let k = 0; k < 20; k++) {
-      for (const c of captionsNaming(() => rng(), object, 'navy', 'size')) expect(captionMentions(c).size, c).toBe(true);
-      for (const c of captionsNaming(() => rng(), object, 'navy', 'position')) expect(captionMentions(c).position, c).toBe(true);
-    }
-    expect(captionMentions('a photo of a crimson diamond')).toEqual({ size: false, position: false, background: false });
-    expect(captionMentions('a pink box')).toEqual({ size: false, position: false, background: false });
-    expect(captionMentions('a yellow love heart on navy')).toEqual({ size: false, position: false, background: true });
-    expect(captionMentions('top: small orange disk, navy backdrop')).toEqual({ size: true, position: true, background: true });
-    expect(captionMentions('a photo of a tiny white cross in the center')).toEqual({ size: true, position: true, background: false });
-    // Not parts of words: "littler" is no size, "leftover" no position.
-    expect(captionMentions('a littler leftover star')).toEqual({ size: false, position: false, background: false });
   });
 });
