@@ -2,12 +2,12 @@
 // an independent computation of the same thing: the held-out single-object images generated one by
 // one, their CLIP image embeddings normalised here, decoded with the same noise stream in the same
 // batches, and both sets classified by the CLIP's zero-shot rule.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, decodeEmbeddings, decodeRgb, embedImages, exportClip, generateSample,
+  AutoencoderKL, DECODER_SCHEDULER_CONFIG, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, decodeEmbeddings, decodeRgb, embedImages, exportClip, generateSample,
   loadExportedClip, purposeGenerator, zeroShotAccuracyOn,
 } from '@sd/models';
 import { evalDecoderCommand } from '../../packages/cli/src/commands/eval-decoder.ts';
@@ -20,6 +20,7 @@ describe('sd eval-decoder', () => {
     const { clip, vae, unet } = await tinyPipelineParts(false);
     await exportClip(clip, join(root, 'clip.safetensors'));
     await unet.savePretrained(join(root, 'decoder'));
+    writeFileSync(join(root, 'decoder', 'scheduler_config.json'), JSON.stringify(DECODER_SCHEDULER_CONFIG));
     await vae.savePretrained(join(root, 'vae'));
     for (const m of [clip, vae, unet]) m.dispose();
     const o: EvalDecoderCli = { decoder: join(root, 'decoder'), vae: join(root, 'vae'), clip: join(root, 'clip.safetensors'), n: '12', steps: '2', guidance: '2', seed: '4', batchSize: '5', out: join(root, 'oracle.json') };
@@ -41,7 +42,7 @@ describe('sd eval-decoder', () => {
     const generator = purposeGenerator(4, 'decoder/oracle');
     const decoded: number[] = [];
     for (const [from, to] of [[0, 5], [5, 10], [10, 12]]) {
-      decoded.push(...(await decodeEmbeddings(u, v, e.subarray(from * 16, to * 16), to - from, { steps: 2, guidance: 2, side: 8, generator })).pixels);
+      decoded.push(...(await decodeEmbeddings(u, v, e.subarray(from * 16, to * 16), to - from, { steps: 2, guidance: 2, schedulerConfig: DECODER_SCHEDULER_CONFIG, side: 8, generator })).pixels);
     }
     expect(got.images.pixels).toEqual(Uint8Array.from(decoded));
 

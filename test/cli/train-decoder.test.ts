@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed } from '@sd/autograd';
-import { AutoencoderKL, CLIP, UNet2DConditionModel, encodeRgbPng, exportClip, generateSample } from '@sd/models';
+import { AutoencoderKL, CLIP, UNet2DConditionModel, encodeRgbPng, exportClip, generateSample, readDecoderSchedulerConfig } from '@sd/models';
 import { trainDecoderCommand } from '../../packages/cli/src/commands/train-decoder.ts';
 import type { TrainDecoderCli } from '../../packages/cli/src/options.ts';
 
@@ -20,7 +20,7 @@ const VAE_64: Record<string, unknown> = {
 const vaeDir = join(root, 'vae');
 const vae8Dir = join(root, 'vae-8ch');
 const clip16 = join(root, 'clip-16.safetensors');
-const cli = (o: Partial<TrainDecoderCli>): TrainDecoderCli => ({ vae: vaeDir, steps: '2', batchSize: '2', lr: '1e-3', seed: '0', sampleEvery: '0', out: join(root, 'unused'), ...o });
+const cli = (o: Partial<TrainDecoderCli>): TrainDecoderCli => ({ vae: vaeDir, steps: '2', batchSize: '2', lr: '1e-3', seed: '0', sampleEvery: '0', prediction: 'epsilon', out: join(root, 'unused'), ...o });
 
 function folder(name: string, count: number): string {
   const dir = join(root, name);
@@ -42,11 +42,14 @@ beforeAll(async () => {
 describe('sd train-decoder', () => {
   it('trains on a folder without captions and writes the run, a sample grid and a diffusers folder', async () => {
     const out = join(root, 'run');
-    await trainDecoderCommand(cli({ data: folder('four', 4), holdout: '1', out }));
+    await trainDecoderCommand(cli({ data: folder('four', 4), holdout: '1', prediction: 'v_prediction', out }));
     for (const f of ['config.json', 'checkpoint.safetensors', 'latents.safetensors', 'metrics.jsonl', 'loss.png', 'samples/step-000002.png', 'final/config.json']) expect(existsSync(join(out, f)), f).toBe(true);
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(config.data.count).toBe(3);
     expect(config.data.vae).toBe(vaeDir);
+    // What the UNet predicts travels with it: every sampler reads the folder's scheduler_config.json.
+    expect(config.scheduler.prediction_type).toBe('v_prediction');
+    expect(readDecoderSchedulerConfig(join(out, 'final')).prediction_type).toBe('v_prediction');
     expect(UNet2DConditionModel.fromPretrained(join(out, 'final')).config.in_channels).toBe(4);
     // The same command again is refused before any image is read (this --data does not exist).
     await expect(trainDecoderCommand(cli({ data: join(root, 'nowhere'), out }))).rejects.toThrow(/already holds a run .*continue it with --resume/);
@@ -65,5 +68,6 @@ describe('sd train-decoder', () => {
     await expect(trainDecoderCommand(cli({ data: join(root, 'empty') }))).rejects.toThrow(/empty: the image folder is empty/);
     await expect(trainDecoderCommand(cli({ vae: join(root, 'no-vae') }))).rejects.toThrow(/no-vae/);
     await expect(trainDecoderCommand(cli({ sampleEvery: '-1' }))).rejects.toThrow('--sample-every must be an integer ≥ 0, got "-1"');
+    await expect(trainDecoderCommand(cli({ prediction: 'x0' }))).rejects.toThrow('--prediction must be one of epsilon, v_prediction, got "x0"');
   });
 });

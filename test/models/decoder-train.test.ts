@@ -13,14 +13,14 @@ import { DeviceArray, releaseCaches } from '@sd/kernels';
 import { loadCheckpoint, manualSeed, noGrad, optim, randn, tensor, tidy, Generator, type Tensor } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
 import {
-  AutoencoderKL, CLIP, DDPMScheduler, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, buildDecoderUnet, decoderLoss, proceduralImages, subsetImages, timestepFeatureTable, trainDecoder,
+  AutoencoderKL, CLIP, DDPMScheduler, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, decoderSchedulerConfig, buildDecoderUnet, decoderLoss, proceduralImages, subsetImages, timestepFeatureTable, trainDecoder,
   type DecoderInputs, type DecoderTrainSettings,
 } from '@sd/models';
 import { TINY_CLIP, TINY_UNET, TINY_VAE } from '../util/tiny-pipeline.ts';
 
 const SETTINGS: DecoderTrainSettings = {
   steps: 30, batchSize: 4, lr: 3e-3, betas: [0.9, 0.999], weightDecay: 0.01, eps: 1e-8, maxGradNorm: 1, warmupSteps: 3, emaDecay: 0.9999,
-  conditionDropout: 0.1, seed: 3, checkpointEvery: 10, logEvery: 1, sampleEvery: 15, sampleSteps: 3, sampleGuidance: 2,
+  conditionDropout: 0.1, predictionType: 'epsilon', seed: 3, checkpointEvery: 10, logEvery: 1, sampleEvery: 15, sampleSteps: 3, sampleGuidance: 2,
 };
 
 function tinyVae(seed: number, config = TINY_VAE): AutoencoderKL {
@@ -130,9 +130,9 @@ describe('decoder training', () => {
     for (const png of ['step-000015.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
   });
 
-  it('the loss from device timesteps (ids and the feature table, as recorded steps use) has the bits of the loss from host timesteps', async () => {
+  it.each(['epsilon', 'v_prediction'] as const)('the %s loss from device timesteps (ids and the feature table, as recorded steps use) has the bits of the loss from host timesteps', async (prediction) => {
     const unet = buildDecoderUnet(TINY_UNET, 5);
-    const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
+    const scheduler = new DDPMScheduler(decoderSchedulerConfig(prediction));
     const t = [0, 17, 503, 999];
     const [host, device] = tidy(() => noGrad(() => {
       const x0 = randn([4, 4, 8, 8], { generator: new Generator(1) });
@@ -145,6 +145,29 @@ describe('decoder training', () => {
     expect(Array.from(new Uint32Array((await device.read()).buffer))).toEqual(Array.from(new Uint32Array((await host.read()).buffer)));
     host.dispose();
     device.dispose();
+    unet.dispose();
+  });
+
+  it('the v_prediction loss is the mean squared error against v = √ᾱ·ε − √(1−ᾱ)·x₀ (float64 on the host)', async () => {
+    const unet = buildDecoderUnet(TINY_UNET, 6);
+    const scheduler = new DDPMScheduler(decoderSchedulerConfig('v_prediction'));
+    const t = [3, 250, 640, 998];
+    const shape = [4, 4, 8, 8];
+    const [x0, noise, condition] = [1, 2, 3].map((g, i) => randn(i < 2 ? shape : [4, unet.config.input_dim as number], { generator: new Generator(g) }).keep());
+    const [loss, output] = tidy(() => noGrad(() => {
+      const prediction = unet.forwardEmb({ sample: scheduler.addNoise(x0, noise, t), timestep: t, imageEmbedding: condition });
+      return [decoderLoss(unet, scheduler, x0, condition, noise, t).keep(), prediction.keep()];
+    }));
+    const [x, e, p] = [await x0.read(), await noise.read(), await output.read()];
+    const per = x.length / 4;
+    let sum = 0;
+    for (let i = 0; i < x.length; i++) {
+      const ab = scheduler.alphasCumprod[t[Math.floor(i / per)]];
+      const v = Math.sqrt(ab) * e[i] - Math.sqrt(1 - ab) * x[i];
+      sum += (p[i] - v) ** 2;
+    }
+    expect(await loss.item()).toBeCloseTo(sum / x.length, 6);
+    for (const z of [x0, noise, condition, loss, output]) z.dispose();
     unet.dispose();
   });
 

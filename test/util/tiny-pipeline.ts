@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '@sd/autograd';
-import { AutoencoderKL, CLIP, buildDecoderUnet, trainPrior, type PriorConfig, type TrainSettings } from '@sd/models';
+import { AutoencoderKL, CLIP, DECODER_SCHEDULER_CONFIG, buildDecoderUnet, trainPrior, type PriorConfig, type TrainSettings } from '@sd/models';
 import { makeRng, uniform } from './random.ts';
 
 export const TINY_CLIP = {
@@ -44,6 +44,6 @@ export async function tinyPipelineParts(withPrior: boolean) {
     priorDir = join(mkdtempSync(join(tmpdir(), 'sd-t2i-')), 'prior');
     prior = await trainPrior(pairs, PRIOR, PRIOR_SETTINGS, { outDir: priorDir });
   }
-  return { clip, vae, unet, prior, priorDir };
+  return { clip, vae, unet, schedulerConfig: DECODER_SCHEDULER_CONFIG, prior, priorDir };
 }
 

@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { PRIOR_CONFIGS, SEED_OPTIMIZER, VAE_SCHEDULES, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { DECODER_SAMPLERS, PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderSampler, VAE_SCHEDULES, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 import { EMBEDDED_SPLITS, type EmbeddedSplit } from './commands/build-embedded.ts';
 
 export interface Range {
@@ -244,11 +244,15 @@ export interface TrainDecoderCli {
   lr: string;
   seed: string;
   sampleEvery: string;
+  prediction: string;
   resume?: boolean;
   /** Commander's --no-record: false runs every step eagerly. */
   record?: boolean;
   out: string;
 }
+
+/** What `train:decoder --prediction` may train the UNet to predict. */
+export const DECODER_PREDICTIONS = ['epsilon', 'v_prediction'] as const;
 
 export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainSettings; holdout?: number } {
   const steps = integer('steps', o.steps, { min: 1 });
@@ -259,6 +263,7 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
     ...adamwDefaults(steps),
     emaDecay: 0.9999,
     conditionDropout: 0.1,
+    predictionType: choice('prediction', o.prediction, DECODER_PREDICTIONS),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
     logEvery: 25,
@@ -278,17 +283,22 @@ export interface SampleCli {
   n: string;
   steps: string;
   guidance: string;
+  /** ddim, euler or dpm++ (absent: ddim). */
+  scheduler?: string;
+  /** A .npy of image embeddings ([n, dim] or [dim]) to decode instead of captions. */
+  imageEmbedding?: string;
   seed: string;
   out: string;
   outDir?: string;
 }
 
-export function parseSample(o: SampleCli): { n: number; steps: number; guidance: number; seed: number } {
+export function parseSample(o: SampleCli): { n: number; steps: number; guidance: number; seed: number; sampler: DecoderSampler } {
   return {
     n: integer('n', o.n, { min: 1 }),
     steps: integer('steps', o.steps, { min: 1 }),
     guidance: number('guidance', o.guidance, { min: 0 }),
     seed: seed('seed', o.seed),
+    sampler: choice('scheduler', o.scheduler ?? 'ddim', DECODER_SAMPLERS),
   };
 }
 

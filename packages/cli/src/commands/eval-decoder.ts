@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, ZERO_SHOT_ATTRIBUTES, decoderOracleZeroShot, defaultClipPath,
-  HEAD_NAMES, encodeRgbPng, imageGrid, judgeAssetPath, judgeImageSet, loadExportedClip, loadJudge, oracleImages, subsetImages, type JudgeAccuracy, type OracleZeroShot,
+  HEAD_NAMES, encodeRgbPng, imageGrid, judgeAssetPath, judgeImageSet, loadExportedClip, loadJudge, oracleImages, readDecoderSchedulerConfig, subsetImages, type JudgeAccuracy, type OracleZeroShot,
 } from '@sd/models';
 import { existsSync } from 'node:fs';
 import { parseEvalDecoder, type EvalDecoderCli } from '../options.ts';
@@ -26,7 +26,7 @@ export async function evalDecoderCommand(o: EvalDecoderCli): Promise<OracleZeroS
   console.log(`decoder ${decoder.path} (${decoder.from}), VAE ${vaeSource.path} (${vaeSource.from}), CLIP ${clipPath}; ${n} held-out images (batches of ${batchSize}), ${steps} DDIM steps, guidance ${guidance}, seed ${seed}`);
   const t0 = performance.now();
   const result = await decoderOracleZeroShot(unet, vae, clip, {
-    count: n, dataSeed: DEFAULT_DATA_SEED, steps, guidance, seed, batchSize,
+    count: n, dataSeed: DEFAULT_DATA_SEED, steps, guidance, seed, batchSize, schedulerConfig: readDecoderSchedulerConfig(decoder.path),
     onProgress: (done, total) => console.log(`decoded ${done}/${total} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
   });
   const seconds = (performance.now() - t0) / 1000;

@@ -1,6 +1,7 @@
 // The language-free decoder's UNet and noise schedule, and the checks that the VAE and the CLIP it is
 // trained with fit it (made before any image is encoded, naming the keys and dimensions).
 import { readUNetConfig, TINY_DECODER_UNET_CONFIG, UNET_EMB_SCHEMA, type UNetEmbConfig } from '../unet/config.ts';
+import type { PredictionType } from '../diffusion/config.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import type { DecoderClip } from './data.ts';
 
@@ -31,6 +32,11 @@ export const DECODER_SCHEDULER_CONFIG: Record<string, unknown> = {
   clip_sample: false,
   steps_offset: 1,
 };
+
+/** SD's schedule with another model output (SD 2's 768-pixel models use the same β with v_prediction). */
+export function decoderSchedulerConfig(prediction: PredictionType): Record<string, unknown> {
+  return { ...DECODER_SCHEDULER_CONFIG, prediction_type: prediction };
+}
 
 /**
  * Refuses a VAE, CLIP or image size that do not fit the UNet config, each error naming the file (label),

@@ -20,8 +20,9 @@ export interface OracleOptions {
   dataSeed: number;
   /** First held-out sample index (default 10,000,000: the images the CLIP's and the VAE's zero-shot checks use). */
   evalSeed?: number;
-  /** DDIM steps and classifier-free guidance of the decoding. */
+  /** DDIM steps and classifier-free guidance of the decoding, on the decoder's schedule (its scheduler_config.json). */
   steps: number;
+  schedulerConfig: Readonly<Record<string, unknown>>;
   guidance: number;
   /** Seeds the starting noise ("decoder/oracle" stream, drawn batch after batch). */
   seed: number;
@@ -67,7 +68,7 @@ export async function decoderOracleZeroShot(unet: UNet2DConditionModelEmb, vae: 
   const bytesPerImage = side * side * 3;
   for (let first = 0; first < o.count; first += batchSize) {
     const n = Math.min(batchSize, o.count - first);
-    const decoded = await decodeEmbeddings(unet, vae, embeddings.subarray(first * dim, (first + n) * dim), n, { steps: o.steps, guidance: o.guidance, side: latentSide, generator });
+    const decoded = await decodeEmbeddings(unet, vae, embeddings.subarray(first * dim, (first + n) * dim), n, { steps: o.steps, guidance: o.guidance, schedulerConfig: o.schedulerConfig, side: latentSide, generator });
     if (decoded.side !== side) throw new Error(`decoderOracleZeroShot: the VAE decodes ${decoded.side}-pixel images, its config says sample_size ${side}`);
     pixels.set(decoded.pixels, first * bytesPerImage);
     o.onProgress?.(first + n, o.count);

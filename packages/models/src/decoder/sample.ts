@@ -1,17 +1,61 @@
-// Decoding image embeddings to images with a decoder UNet and the VAE: DDIM with classifier-free
-// guidance against the null (zero) embedding. The trainer uses it for the progress grid.
+// Decoding image embeddings to images with a decoder UNet and the VAE: DDIM (or Euler, DPM-Solver++)
+// on the decoder's own training schedule, with classifier-free guidance against the null (zero)
+// embedding. The trainer uses it for the progress grid.
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { concat, noGrad, randn, slice, tensor, tidy, type Generator } from '@sd/autograd';
 import { DDIMScheduler } from '../diffusion/ddim.ts';
+import { DPMSolverMultistepScheduler } from '../diffusion/dpm-solver.ts';
+import { EulerDiscreteScheduler } from '../diffusion/euler.ts';
 import { classifierFreeGuidance } from '../diffusion/guidance.ts';
 import { sampleLoop } from '../diffusion/sample-loop.ts';
+import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
+import { parseSchedulerConfig } from '../diffusion/config.ts';
+import { SCHEDULER_CONFIG_NAME } from '../io/diffusers.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { imageBytes, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
-import { DECODER_SCHEDULER_CONFIG } from './config.ts';
+
+/** Samplers for the decoder (all deterministic). */
+export const DECODER_SAMPLERS = ['ddim', 'euler', 'dpm++'] as const;
+export type DecoderSampler = (typeof DECODER_SAMPLERS)[number];
+
+/**
+ * A sampler on a decoder's training schedule: its `scheduler_config.json` (β, and prediction_type:
+ * a v-prediction decoder sampled as ε would silently give noise). DDIM as SD's pipelines: no ᾱ = 1
+ * step at the end.
+ */
+export function decoderSampler(schedulerConfig: Readonly<Record<string, unknown>>, sampler: DecoderSampler = 'ddim'): DiffusionScheduler {
+  switch (sampler) {
+    case 'ddim':
+      return DDIMScheduler.fromConfig({ ...schedulerConfig, set_alpha_to_one: false });
+    case 'euler':
+      return EulerDiscreteScheduler.fromConfig(schedulerConfig);
+    case 'dpm++':
+      return DPMSolverMultistepScheduler.fromConfig(schedulerConfig);
+    default:
+      throw new Error(`decoderSampler: unknown sampler ${JSON.stringify(sampler)} (known: ${DECODER_SAMPLERS.join(', ')})`);
+  }
+}
+
+/** A decoder folder's scheduler_config.json (written beside its weights by the trainer), parsed. */
+export function readDecoderSchedulerConfig(decoderDir: string): Record<string, unknown> {
+  const file = join(decoderDir, SCHEDULER_CONFIG_NAME);
+  if (!existsSync(file)) throw new Error(`${decoderDir}: no ${SCHEDULER_CONFIG_NAME} beside the decoder's weights (its training schedule and prediction_type; \`pnpm train:decoder\` writes one into final/)`);
+  try {
+    return parseSchedulerConfig(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+}
 
 export interface DecodeOptions {
-  /** DDIM steps (deterministic, η = 0). */
+  /** Sampling steps. */
   steps: number;
+  /** The decoder's scheduler_config.json (its training schedule and prediction_type). */
+  schedulerConfig: Readonly<Record<string, unknown>>;
+  /** The sampler (default DDIM, η = 0). */
+  sampler?: DecoderSampler;
   /** Classifier-free guidance scale; 1 is the conditional model alone (no null pass). */
   guidance: number;
   /** Latent side (the VAE's image side / its downscale). */
@@ -27,8 +71,7 @@ export interface DecodeOptions {
 export async function decodeEmbeddings(unet: UNet2DConditionModelEmb, vae: AutoencoderKL, embeddings: Float32Array, count: number, o: DecodeOptions): Promise<ImageSet> {
   const c = unet.config;
   const dim = c.input_dim;
-  // SD's inference schedule: the training betas, no ᾱ = 1 step at the end.
-  const scheduler = new DDIMScheduler({ ...DECODER_SCHEDULER_CONFIG, set_alpha_to_one: false });
+  const scheduler = decoderSampler(o.schedulerConfig, o.sampler);
   const cond = tensor(embeddings.subarray(0, count * dim), [count, dim]).keep();
   const both = tidy(() => concat([cond, tensor(new Float32Array(count * dim), [count, dim])], 0).keep());
   const noise = noGrad(() => randn([count, c.in_channels, o.side, o.side], { generator: o.generator }).keep());
@@ -44,7 +87,7 @@ export async function decodeEmbeddings(unet: UNet2DConditionModelEmb, vae: Autoe
     const data = (await pixels.read()) as Float32Array;
     const imageSide = pixels.shape[2];
     pixels.dispose();
-    return { pixels: imageBytes(data, count, imageSide), count, side: imageSide, source: `decoded (${o.steps} DDIM steps, guidance ${o.guidance})` };
+    return { pixels: imageBytes(data, count, imageSide), count, side: imageSide, source: `decoded (${o.steps} ${o.sampler ?? 'ddim'} steps, guidance ${o.guidance})` };
   } finally {
     cond.dispose();
     both.dispose();

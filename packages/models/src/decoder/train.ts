@@ -10,6 +10,7 @@ import { gather, manualSeed, nn, optim, randn, reshape, saveCheckpoint, tensor, 
 import { purposeSeed } from '../data/prng.ts';
 import { encodeRgbPng } from '../data/image-codec.ts';
 import { DDPMScheduler } from '../diffusion/ddpm.ts';
+import type { PredictionType } from '../diffusion/config.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { emaGroup, restoreEma } from '../training/ema.ts';
 import { runCheckpointedSteps, type TrainRunOptions, type OptimizerSettings } from '../training/loop.ts';
@@ -21,7 +22,7 @@ import { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { timestepFeatureTable } from '../unet/time.ts';
 import { imageGrid, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
-import { checkDecoderInputs, DECODER_SCHEDULER_CONFIG } from './config.ts';
+import { checkDecoderInputs, decoderSchedulerConfig } from './config.ts';
 import { assertCacheCurrent, decoderFingerprint, loadOrBuildDecoderData, type DecoderClip, type DecoderData } from './data.ts';
 import { decodeEmbeddings } from './sample.ts';
 
@@ -36,6 +37,11 @@ export interface DecoderTrainSettings extends OptimizerSettings {
    * real condition (those are unit vectors). emb_proj_layers' bias turns it into learned null tokens.
    */
   conditionDropout: number;
+  /**
+   * What the UNet predicts: SD 1's ε ('epsilon'), or v = √ᾱ·ε − √(1−ᾱ)·x₀ ('v_prediction', SD 2's
+   * 768-pixel models). Written to the run's scheduler_config.json, which every sampler reads.
+   */
+  predictionType: PredictionType;
   seed: number;
   checkpointEvery: number;
   logEvery: number;
@@ -103,13 +109,18 @@ export interface DeviceTimesteps {
   table: Tensor;
 }
 
-/** SD's objective: the mean squared error of the predicted ε at x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε. */
+/**
+ * SD's objective: the mean squared error of the UNet's output at x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε against
+ * the scheduler's prediction_type: ε, v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀, or x₀ ('sample').
+ */
 export function decoderLoss(unet: UNet2DConditionModelEmb, scheduler: DiffusionScheduler, x0: Tensor, condition: Tensor, noise: Tensor, t: number[] | DeviceTimesteps): Tensor {
-  const onDevice = !Array.isArray(t);
-  const sample = onDevice ? scheduler.addNoise(x0, noise, t.ids) : scheduler.addNoise(x0, noise, t);
-  const timestep = onDevice ? gather(t.table, t.ids, 0) : t;
+  const ids = Array.isArray(t) ? t : t.ids;
+  const sample = scheduler.addNoise(x0, noise, ids);
+  const timestep = Array.isArray(t) ? t : gather(t.table, t.ids, 0);
   const prediction = unet.forwardEmb({ sample, timestep, imageEmbedding: condition });
-  return prediction.sub(noise).square().mean();
+  const kind = scheduler.config.prediction_type;
+  const target = kind === 'epsilon' ? noise : kind === 'v_prediction' ? scheduler.getVelocity(x0, noise, ids) : x0;
+  return prediction.sub(target).square().mean();
 }
 
 /** The UNet's initial weights, from the run's own init stream. */
@@ -132,7 +143,7 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   // Before anything in the directory is touched: a resume on other inputs names what changed.
   if (options.resume) assertCacheCurrent(cachePath, fingerprint);
   const config: DecoderRunConfig = {
-    format: 'sd-decoder/1', model, scheduler: DECODER_SCHEDULER_CONFIG, train: settings,
+    format: 'sd-decoder/1', model, scheduler: decoderSchedulerConfig(settings.predictionType), train: settings,
     data: { source: train.source, count: train.count, side: train.side, heldOut: heldOut.source, vae: inputs.vaeSource, clip: inputs.clipSource, fingerprint },
   };
   // The VAE's and CLIP's paths may change (a moved folder); their weights may not (the fingerprint).
@@ -154,12 +165,12 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   const writeSamples = async (step: number) => {
     ema.copyTo(averaged.parameters());
     averaged.eval();
-    await writeSampleGrid(averaged, vae, data, heldOut, settings, join(options.outDir, 'samples', `step-${String(step).padStart(6, '0')}.png`));
+    await writeSampleGrid(averaged, vae, data, heldOut, settings, config.scheduler, join(options.outDir, 'samples', `step-${String(step).padStart(6, '0')}.png`));
   };
 
   const latents = tensor(data.latents, [data.count, data.channels * data.side * data.side]).keep();
   const embeddings = tensor(data.embeddings, [data.count, data.dim]).keep();
-  const scheduler = new DDPMScheduler(DECODER_SCHEDULER_CONFIG);
+  const scheduler = new DDPMScheduler(config.scheduler);
   const T = scheduler.config.num_train_timesteps;
   const perStep = settings.batchSize * data.channels * data.side * data.side;
   // One step: its inputs are drawn for the host step counter and uploaded (in a perRun callback),
@@ -230,16 +241,16 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   ema.copyTo();
   averaged.dispose();
   await unet.savePretrained(join(options.outDir, DECODER_FINAL_DIR));
-  writeFileSync(join(options.outDir, DECODER_FINAL_DIR, 'scheduler_config.json'), JSON.stringify(DECODER_SCHEDULER_CONFIG, null, 2));
+  writeFileSync(join(options.outDir, DECODER_FINAL_DIR, 'scheduler_config.json'), JSON.stringify(config.scheduler, null, 2));
   return { unet, ...done };
 }
 
 /** Held-out originals above the decoder's images of their embeddings, with the same x_T every time. */
-async function writeSampleGrid(unet: UNet2DConditionModelEmb, vae: AutoencoderKL, data: DecoderData, heldOut: ImageSet, s: DecoderTrainSettings, path: string): Promise<void> {
+async function writeSampleGrid(unet: UNet2DConditionModelEmb, vae: AutoencoderKL, data: DecoderData, heldOut: ImageSet, s: DecoderTrainSettings, schedulerConfig: Record<string, unknown>, path: string): Promise<void> {
   const count = Math.min(GRID_COUNT, data.heldOutCount);
   if (count === 0) return;
   const generator = purposeGenerator(s.seed, 'decoder/sample-noise');
-  const decoded = await decodeEmbeddings(unet, vae, data.heldOutEmbeddings, count, { steps: s.sampleSteps, guidance: s.sampleGuidance, generator, side: data.side });
+  const decoded = await decodeEmbeddings(unet, vae, data.heldOutEmbeddings, count, { steps: s.sampleSteps, guidance: s.sampleGuidance, schedulerConfig, generator, side: data.side });
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, encodeRgbPng(imageGrid([subsetImages(heldOut, 0, count), decoded], count)));
 }

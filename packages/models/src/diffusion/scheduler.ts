@@ -74,25 +74,29 @@ export abstract class DiffusionScheduler<C extends BaseSchedulerConfig = BaseSch
   /** One reverse step: the sample at the timestep after `timestep` in `timesteps`. */
   abstract step(modelOutput: Tensor, timestep: number, sample: Tensor, options?: SchedulerStepOptions): Tensor;
 
-  /** q(x_t | x₀) for training: √ᾱ_t·x₀ + √(1−ᾱ_t)·ε with one integer timestep per sample of [B, …]. */
+  /**
+   * q(x_t | x₀) for training: √ᾱ_t·x₀ + √(1−ᾱ_t)·ε with one integer timestep per sample of [B, …]
+   * (host numbers, or an i32 [B] tensor for a recorded step).
+   */
   addNoise(x0: Tensor, noise: Tensor, timesteps: readonly number[] | Tensor): Tensor {
-    if (timesteps instanceof Tensor) {
-      if (timesteps.dtype !== 'i32' || timesteps.size !== x0.shape[0]) throw new Error(`${this.name}.addNoise: timesteps ${timesteps} for a batch of shape [${x0.shape.join(', ')}] (expected i32 [${x0.shape[0]}])`);
-      // Per-sample coefficients gathered from tables over all training timesteps (the same f32 values).
-      const column = (f: (alphaBar: number) => number) => {
-        const table = tensor(Float32Array.from(this.alphasCumprod, f), [this.alphasCumprod.length]);
-        return reshape(gather(table, timesteps, 0), [timesteps.size, ...x0.shape.slice(1).map(() => 1)]);
-      };
-      return add(mul(x0, column(Math.sqrt)), mul(noise, column((a) => Math.sqrt(1 - a))));
-    }
-    const ab = this.alphasAt('addNoise', x0, timesteps);
-    return add(mul(x0, this.perSample(x0, ab.map(Math.sqrt))), mul(noise, this.perSample(x0, ab.map((a) => Math.sqrt(1 - a)))));
+    const at = (f: (alphaBar: number) => number) => this.perTimestep('addNoise', x0, timesteps, f);
+    return add(mul(x0, at(Math.sqrt)), mul(noise, at((a) => Math.sqrt(1 - a))));
   }
 
-  /** The v-prediction target v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀, one integer timestep per sample. */
-  getVelocity(x0: Tensor, noise: Tensor, timesteps: readonly number[]): Tensor {
-    const ab = this.alphasAt('getVelocity', x0, timesteps);
-    return add(mul(noise, this.perSample(x0, ab.map(Math.sqrt))), mul(x0, this.perSample(x0, ab.map((a) => -Math.sqrt(1 - a)))));
+  /** The v-prediction target v = √ᾱ_t·ε − √(1−ᾱ_t)·x₀, one integer timestep per sample (as addNoise). */
+  getVelocity(x0: Tensor, noise: Tensor, timesteps: readonly number[] | Tensor): Tensor {
+    const at = (f: (alphaBar: number) => number) => this.perTimestep('getVelocity', x0, timesteps, f);
+    return add(mul(noise, at(Math.sqrt)), mul(x0, at((a) => -Math.sqrt(1 - a))));
+  }
+
+  /** A [B, 1, 1, …] column of f(ᾱ_t), one per sample of x; device timesteps gather from a table of f over all training timesteps (the same f32 values). */
+  private perTimestep(where: string, x: Tensor, timesteps: readonly number[] | Tensor, f: (alphaBar: number) => number): Tensor {
+    if (timesteps instanceof Tensor) {
+      if (timesteps.dtype !== 'i32' || timesteps.size !== x.shape[0]) throw new Error(`${this.name}.${where}: timesteps ${timesteps} for a batch of shape [${x.shape.join(', ')}] (expected i32 [${x.shape[0]}])`);
+      const table = tensor(Float32Array.from(this.alphasCumprod, f), [this.alphasCumprod.length]);
+      return reshape(gather(table, timesteps, 0), [timesteps.size, ...x.shape.slice(1).map(() => 1)]);
+    }
+    return this.perSample(x, this.alphasAt(where, x, timesteps).map(f));
   }
 
   /** ᾱ at an integer training timestep. */

@@ -8,7 +8,7 @@ import { embedTexts } from '../clip/evaluate.ts';
 import { openClip, defaultClipPath } from '../clip/default.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
-import { decodeEmbeddings } from '../decoder/sample.ts';
+import { decodeEmbeddings, readDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
 import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
 import { loadPrior, type PriorBundle } from '../prior/train.ts';
@@ -20,6 +20,8 @@ export interface TextToImageParts {
   /** null: the CLIP text embedding is decoded as the image embedding. */
   prior: PriorBundle | null;
   unet: UNet2DConditionModelEmb;
+  /** The decoder's scheduler_config.json: the schedule and prediction_type it was trained with. */
+  schedulerConfig: Readonly<Record<string, unknown>>;
   vae: AutoencoderKL;
 }
 
@@ -36,8 +38,10 @@ export interface TextToImageSources {
 }
 
 export interface TextToImageOptions {
-  /** Decoder DDIM steps (default 25). */
+  /** Decoder sampling steps (default 25). */
   steps?: number;
+  /** Decoder sampler on its training schedule (default DDIM). */
+  sampler?: DecoderSampler;
   /** Decoder classifier-free guidance (default 3; 1 = the conditional model alone). */
   guidance?: number;
   /** Prior sampling steps and guidance (defaults 8 and 1, as the prior's evaluation). */
@@ -81,6 +85,7 @@ export class TextToImagePipeline {
       clip: openClip(sources.clip ?? defaultClipPath()),
       prior: sources.prior === 'none' ? null : loadPrior(sources.prior),
       unet: unet.eval(),
+      schedulerConfig: readDecoderSchedulerConfig(sources.decoder),
       vae: AutoencoderKL.fromPretrained(sources.vae).eval(),
     };
     return new TextToImagePipeline(parts);
@@ -88,7 +93,7 @@ export class TextToImagePipeline {
 
   /** Images for `texts`, generated as one batch; deterministic for a seed. */
   async generate(texts: string[], options: TextToImageOptions = {}): Promise<GeneratedImages> {
-    const { steps = 25, guidance = 3, priorSteps = 8, priorGuidance = 1, seed = 0 } = options;
+    const { priorSteps = 8, priorGuidance = 1, seed = 0 } = options;
     if (texts.length === 0) throw new Error('TextToImagePipeline.generate: no captions');
     const { clip, prior, unet, vae } = this.parts;
     const dim = clip.embedDim;
@@ -98,10 +103,24 @@ export class TextToImagePipeline {
     const t1 = performance.now();
     const embeddings = prior ? normalizeRowsInPlace(await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed }), dim) : Float32Array.from(textEmbeddings);
     const t2 = performance.now();
-    const latentSide = (vae.config.sample_size as number) / 2 ** (vae.config.block_out_channels.length - 1);
-    const decoded = await decodeEmbeddings(unet, vae, embeddings, texts.length, { steps, guidance, side: latentSide, generator: new Generator(seed, 1) });
+    const { images, side } = await this.decode(embeddings, options);
+    return { images, side, embeddings, textEmbeddings, truncated, timings: { textMs: t1 - t0, priorMs: t2 - t1, decodeMs: performance.now() - t2 } };
+  }
+
+  /**
+   * Images of given image embeddings ([n, dim] rows; unit rows, as the decoder was trained on), with
+   * the decoder's part of `options` (steps, guidance, sampler, seed): `generate` without its text side.
+   */
+  async decode(embeddings: Float32Array, options: TextToImageOptions = {}): Promise<{ images: Uint8Array[]; side: number }> {
+    const { steps = 25, guidance = 3, sampler = 'ddim', seed = 0 } = options;
+    const { unet, vae, schedulerConfig } = this.parts;
+    const dim = unet.config.input_dim;
+    if (embeddings.length === 0 || embeddings.length % dim) throw new Error(`TextToImagePipeline.decode: ${embeddings.length} numbers are not rows of the decoder's ${dim}-d embeddings`);
+    const count = embeddings.length / dim;
+    const latentSide = (vae.config.sample_size as number) / vae.downscale;
+    const decoded = await decodeEmbeddings(unet, vae, embeddings, count, { steps, guidance, sampler, schedulerConfig, side: latentSide, generator: new Generator(seed, 1) });
     const side = decoded.side;
-    const images = Array.from({ length: texts.length }, (_, k) => {
+    const images = Array.from({ length: count }, (_, k) => {
       const rgba = new Uint8Array(side * side * 4);
       for (let p = 0; p < side * side; p++) {
         rgba.set(decoded.pixels.subarray((k * side * side + p) * 3, (k * side * side + p) * 3 + 3), p * 4);
@@ -109,7 +128,7 @@ export class TextToImagePipeline {
       }
       return rgba;
     });
-    return { images, side, embeddings, textEmbeddings, truncated, timings: { textMs: t1 - t0, priorMs: t2 - t1, decodeMs: performance.now() - t2 } };
+    return { images, side };
   }
 
   dispose(): void {
