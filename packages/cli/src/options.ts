@@ -352,3 +352,41 @@ export function parseEvalDecoder(o: EvalDecoderCli): { n: number; steps: number;
     seed: seed('seed', o.seed),
   };
 }
+
+export interface EvalCli {
+  split: string;
+  n: string;
+  arms: string;
+  steps: string;
+  guidance: string;
+  scheduler: string;
+  seed: string;
+  batchSize: string;
+  priorSteps: string;
+  bootstrap: string;
+  shifted?: string;
+  baseline?: string;
+  decoder?: string;
+  vae?: string;
+  out: string;
+}
+
+/** The arms `sd eval` can decode, in table order. */
+export const IMAGE_ARMS = ['shifted', 'baseline', 'text', 'ridge', 'oracle'] as const;
+export type ImageArmName = (typeof IMAGE_ARMS)[number];
+
+export function parseEval(o: EvalCli) {
+  const arms = o.arms.split(',').map((a) => a.trim()).filter(Boolean);
+  for (const a of arms) if (!(IMAGE_ARMS as readonly string[]).includes(a)) throw new Error(`--arms: unknown arm "${a}" (choose from ${IMAGE_ARMS.join(', ')})`);
+  if (arms.length === 0) throw new Error('--arms: name at least one arm');
+  const guidance = o.guidance.split(',').map((g) => number('guidance', g.trim(), { min: 0 }));
+  return {
+    split: choice('split', o.split, ['validation', 'test'] as const),
+    n: integer('n', o.n, { min: 4 }),
+    arms: arms as ImageArmName[],
+    guidance,
+    decode: { steps: integer('steps', o.steps, { min: 1 }), sampler: choice('scheduler', o.scheduler, DECODER_SAMPLERS), seed: seed('seed', o.seed), batchSize: integer('batch-size', o.batchSize, { min: 1 }) },
+    priorSteps: integer('prior-steps', o.priorSteps, { min: 1 }),
+    bootstrap: integer('bootstrap', o.bootstrap, { min: 10 }),
+  };
+}

@@ -1,10 +1,12 @@
 // The `sd` commands and their options (main.ts runs them; tests read the defaults from here).
 import { PROCEDURAL_VAE_CONFIG } from '@sd/models';
 import { Command } from 'commander';
+import type { EvalCli } from './options.ts';
 import { infoCommand } from './commands/info.ts';
 import { trainPriorCommand } from './commands/train-prior.ts';
 import { trainClipCommand } from './commands/train-clip.ts';
 import { encodeCommand } from './commands/encode.ts';
+import { evalCommand } from './commands/eval.ts';
 import { evalPriorCommand } from './commands/eval-prior.ts';
 import { buildEmbeddedCommand } from './commands/build-embedded.ts';
 import { sampleCommand } from './commands/sample.ts';
@@ -157,6 +159,26 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'first sample index of the evaluation images (the README cites 1e7, 2e7, 3e7)', '10000000')
     .option('--update', 'record the evaluation in the file\'s metadata')
     .action(evalClipCommand);
+
+  program
+    .command('eval')
+    .description('the image-level evaluation: each arm (shifted and baseline prior, the text embedding, a ridge map, the oracle image embedding) decoded by the same decoder with the same noise; the judge, judge-FID/KID and CLIP cosines per arm, and shifted − baseline with paired bootstrap intervals')
+    .option('--split <split>', "the embedded default's split: 'test' (final tables) or 'validation' (every choice)", 'test')
+    .option('--n <n>', 'captions (the first n rows of the split)', '500')
+    .option('--arms <list>', 'arms to decode, comma-separated', 'shifted,baseline,text,ridge,oracle')
+    .option('--steps <n>', 'decoder sampling steps', '25')
+    .option('--guidance <list>', 'decoder classifier-free guidance; several (comma-separated) sweep it and plot FID against CLIP similarity', '3')
+    .option('--scheduler <name>', 'decoder sampler: ddim, euler or dpm++', 'ddim')
+    .option('--seed <n>', 'seed of the priors\' sampling and the decoder\'s starting noise (the same for every arm)', '0')
+    .option('--batch-size <n>', 'images decoded at once', '50')
+    .option('--prior-steps <n>', 'prior sampling steps (guidance 1, as the prior\'s evaluation)', '8')
+    .option('--bootstrap <n>', 'bootstrap resamples of the shifted − baseline intervals', '1000')
+    .option('--shifted <dir>', 'the shifted prior (default: runs/prior/shifted, else the committed default)')
+    .option('--baseline <dir>', 'the baseline prior (default: runs/prior/baseline, else the committed default)')
+    .option('--decoder <dir>', 'the decoder UNet folder (default: runs/decoder/final, else the committed default)')
+    .option('--vae <dir>', 'the VAE folder (default: runs/vae/final, else the committed default)')
+    .option('--out <dir>', 'where eval.json, the image grids and the plot go', 'runs/eval')
+    .action(async (o: EvalCli) => void (await evalCommand(o)));
 
   program
     .command('eval-prior')

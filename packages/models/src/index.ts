@@ -23,6 +23,10 @@ export { bootstrapInterval, meanStd, quantile, verdict, type BootstrapOptions, t
 export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/embedding-arms.ts';
 export { frechetDistance, frechetDistanceGram, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
+export {
+  splitScenes, captionLabels, evalReference, evaluateImageArm, compareImageArms,
+  type EvalScenes, type EvalReference, type ImageArm, type ImageArmMetrics, type ImageArmParts, type PerCaption, type DecodeSettings, type ImageComparison, type ImageComparisonKey,
+} from './eval/image-arms.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
 export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip, openClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem, type ImageTextEncoder } from './clip/encode.ts';
@@ -33,7 +37,7 @@ export * from './unet/index.ts';
 export * from './vae/index.ts';
 export * from './decoder/index.ts';
 export { assertFreshRunDir } from './training/run-dir.ts';
-export { renderLossCurve, writeLossPlot, type Series } from './training/plot.ts';
+export { renderLossCurve, renderPlot, writeLossPlot, type PlotOptions, type Series } from './training/plot.ts';
 export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
 export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';

@@ -5,23 +5,11 @@
 import { cpSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { DEFAULT_DATA_SEED, embeddedDataDir, encodeToRetrievalLayout, generateSample, loadDefaultClip, type EncodeItem } from '@sd/models';
+import { EMBEDDED_SPLITS, SPLIT_SOURCE, embeddedDataDir, embeddedSplitRow, encodeToRetrievalLayout, loadDefaultClip, type EmbeddedSplit, type EncodeItem } from '@sd/models';
+
+export { EMBEDDED_SPLITS, SPLIT_SOURCE, type EmbeddedSplit };
 import { parseBuildEmbedded } from '../options.ts';
 import { replaceDirectory } from '../replace-dir.ts';
-
-export const EMBEDDED_SPLITS = ['train', 'validation', 'test'] as const;
-export type EmbeddedSplit = (typeof EMBEDDED_SPLITS)[number];
-
-/**
- * Where each split's sample indices start (far from those the default CLIP's training and
- * evaluation use), and which shape–colour pairs its scenes use. Validation and test are disjoint
- * scenes of the same distribution: the dataset's held-out pairs, which train never contains.
- */
-export const SPLIT_SOURCE: Record<EmbeddedSplit, { firstIndex: number; pairs: 'train' | 'heldout' }> = {
-  train: { firstIndex: 50_000_000, pairs: 'train' },
-  validation: { firstIndex: 50_000_000, pairs: 'heldout' },
-  test: { firstIndex: 60_000_000, pairs: 'heldout' },
-};
 
 /** Encodes items into a clip-retrieval folder (the default CLIP; tests pass their own). */
 export type SplitEncoder = (items: EncodeItem[], outDir: string) => Promise<{ count: number; dim: number }>;
@@ -48,9 +36,7 @@ export async function buildEmbedded(dir: string, counts: Record<EmbeddedSplit, n
       const { firstIndex, pairs } = SPLIT_SOURCE[split];
       const items: EncodeItem[] = [];
       for (let i = 0; i < counts[split]; i++) {
-        const s = generateSample(firstIndex + i, { seed: DEFAULT_DATA_SEED, split: pairs });
-        // One caption per image, chosen by index so the set is reproducible.
-        const text = s.captions[i % s.captions.length];
+        const { sample: s, caption: text } = embeddedSplitRow(split, i);
         items.push({ image: { data: s.image, width: s.width, height: s.height }, text, metadata: { index: firstIndex + i, split: pairs } });
       }
       const r = await encode(items, join(tmp, split));

@@ -132,6 +132,17 @@ export function sampleAttributes(index: number, options: SampleOptions): SampleA
   return { background, objects };
 }
 
+/**
+ * The same scene placed anew: every object keeps its shape, colour, size class and grid position,
+ * and the background stays; the jitter, exact size and rotation are drawn again from `rng`. A second
+ * real rendering of what a caption describes (the reference set of image-level FID).
+ */
+export function replaceScene(attributes: SampleAttributes, rng: Rng): SampleAttributes {
+  const objects = attributes.objects.map((o) => placeObject(rng, o.shape, o.colour, o.position, o.size));
+  if (objects.length === 2) separate(objects[0], objects[1]);
+  return { background: attributes.background, objects };
+}
+
 /** Draws a scene into a new RGB image of side `resolution`. */
 export function renderScene(attributes: SampleAttributes, resolution: Resolution = 64): Uint8Array {
   const image = new Uint8Array(resolution * resolution * 3);

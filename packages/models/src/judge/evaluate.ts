@@ -51,7 +51,7 @@ export async function readImages(judge: JudgeNet, images: Float32Array, count: n
 export interface JudgeAccuracy {
   /** Per head: correct / labelled images. */
   perHead: Record<JudgeHead, number>;
-  /** Single-object images with every head right. */
+  /** Single-object images with every labelled head right. */
   allCorrect: number;
   /** The same per head, separately for scenes of the training pairs and of the held-out pairs. */
   byPairs: Record<'train pairs' | 'held-out pairs', Record<JudgeHead, number>>;
@@ -77,7 +77,8 @@ export function accuracy(predictions: Record<JudgeHead, Int32Array>, labels: Rec
   for (let k = 0; k < count; k++) {
     if (labels.shape[k] === UNLABELLED) continue;
     singles++;
-    if (HEAD_NAMES.every((h) => predictions[h][k] === labels[h][k])) allRight++;
+    // Heads a scene leaves unlabelled (e.g. what a caption does not name) do not count against it.
+    if (HEAD_NAMES.every((h) => labels[h][k] === UNLABELLED || predictions[h][k] === labels[h][k])) allRight++;
   }
   return {
     perHead: perHeadWhere(() => true),

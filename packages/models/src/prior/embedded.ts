@@ -4,7 +4,34 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_DATA_SEED } from '../clip/default.ts';
+import { generateSample, type Sample } from '../data/dataset.ts';
 import { loadEmbeddingPairs, type EmbeddingPairs } from './data.ts';
+
+export const EMBEDDED_SPLITS = ['train', 'validation', 'test'] as const;
+export type EmbeddedSplit = (typeof EMBEDDED_SPLITS)[number];
+
+/**
+ * Where each split's sample indices start (far from those the default CLIP's training and
+ * evaluation use), and which shape–colour pairs its scenes use. Validation and test are disjoint
+ * scenes of the same distribution: the dataset's held-out pairs, which train never contains.
+ */
+export const SPLIT_SOURCE: Record<EmbeddedSplit, { firstIndex: number; pairs: 'train' | 'heldout' }> = {
+  train: { firstIndex: 50_000_000, pairs: 'train' },
+  validation: { firstIndex: 50_000_000, pairs: 'heldout' },
+  test: { firstIndex: 60_000_000, pairs: 'heldout' },
+};
+
+/**
+ * Row `i` of an embedded split: the procedural sample it was encoded from and the one caption chosen
+ * for it (by index, so the set is reproducible). `sd build-embedded` encodes exactly these, so the
+ * scene, the real image and the caption behind every stored pair can be regenerated.
+ */
+export function embeddedSplitRow(split: EmbeddedSplit, i: number): { sample: Sample; caption: string } {
+  const { firstIndex, pairs } = SPLIT_SOURCE[split];
+  const sample = generateSample(firstIndex + i, { seed: DEFAULT_DATA_SEED, split: pairs });
+  return { sample, caption: sample.captions[i % sample.captions.length] };
+}
 
 /** Where the embedded pairs live (inside @sd/models, so a bundle can point elsewhere via SD_ASSETS). */
 export function embeddedDataDir(): string {

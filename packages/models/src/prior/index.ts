@@ -6,4 +6,4 @@ export { trainPrior, loadPrior, buildPrior, SEED_OPTIMIZER, type TrainSettings, 
 export { generateEmbeddings, clustersFor, type GenerateOptions } from './generate.ts';
 export { evaluatePrior } from './evaluate.ts';
 export { ShiftedDiffusionPrior } from './library.ts';
-export { loadEmbeddedPriorData, embeddedDataDir } from './embedded.ts';
+export { loadEmbeddedPriorData, embeddedDataDir, embeddedSplitRow, EMBEDDED_SPLITS, SPLIT_SOURCE, type EmbeddedSplit } from './embedded.ts';

@@ -1,6 +1,6 @@
-// A loss-curve PNG: one or more series on a log-scale y axis, with axis titles, tick labels and a
-// legend naming each line, drawn with a tiny built-in 3×5 font (no font files, so it renders the
-// same everywhere).
+// Line plots as PNG (loss curves; the evaluation's FID against CLIP similarity): one or more series
+// on a linear or log-scale y axis, with axis titles, tick labels and a legend naming each line, drawn
+// with a tiny built-in 3×5 font (no font files, so it renders the same everywhere).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRgbPng } from '../data/image-codec.ts';
@@ -27,7 +27,25 @@ const GLYPHS: Record<string, string> = {
   z: '111001010100111',
 };
 
+export interface PlotOptions {
+  xTitle: string;
+  yTitle: string;
+  /** A log-scale y axis (decade grid lines); otherwise linear with the ends labelled. */
+  logY: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** A loss curve: loss on a log scale against the training step. */
 export function renderLossCurve(series: Series[], width = 640, height = 400): Uint8Array {
+  return renderPlot(series, { xTitle: 'training step', yTitle: 'loss (log scale)', logY: true, width, height });
+}
+
+/** Compact tick text: integers as they are, other values to three significant digits. */
+const tick = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(3));
+
+export function renderPlot(series: Series[], o: PlotOptions): Uint8Array {
+  const { width = 640, height = 400 } = o;
   const img = new Uint8Array(width * height * 3).fill(255);
   const set = (x: number, y: number, [r, g, b]: [number, number, number]) => {
     if (x < 0 || y < 0 || x >= width || y >= height) return;
@@ -46,29 +64,38 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
       }
     });
   };
-  const all = series.flatMap((s) => s.points).filter((p) => p.y > 0 && Number.isFinite(p.y));
+  const shown = (p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0);
+  const all = series.flatMap((s) => s.points).filter(shown);
   if (all.length === 0) return encodeRgbPng({ width, height, data: img });
   const left = 70, right = width - 20, top = 20, bottom = height - 50;
   const xMin = Math.min(...all.map((p) => p.x));
-  const xMax = Math.max(...all.map((p) => p.x), xMin + 1);
-  const lyMin = Math.log10(Math.min(...all.map((p) => p.y)));
-  const lyMax = Math.max(Math.log10(Math.max(...all.map((p) => p.y))), lyMin + 1e-3);
+  const xSpan = Math.max(...all.map((p) => p.x)) - xMin;
+  const xMax = xMin + (xSpan > 0 ? xSpan : Math.max(1e-6, Math.abs(xMin) * 0.01));
+  const fy = o.logY ? Math.log10 : (y: number) => y;
+  const yMin = fy(Math.min(...all.map((p) => p.y)));
+  const ySpan = fy(Math.max(...all.map((p) => p.y))) - yMin;
+  const yMax = yMin + (ySpan > 0 ? ySpan : Math.max(1e-3, Math.abs(yMin) * 0.01));
   const px = (x: number) => left + ((x - xMin) / (xMax - xMin)) * (right - left);
-  const py = (y: number) => bottom - ((Math.log10(y) - lyMin) / (lyMax - lyMin)) * (bottom - top);
-  // Decade grid lines and labels.
-  for (let d = Math.ceil(lyMin); d <= Math.floor(lyMax); d++) {
-    const y = py(10 ** d);
-    for (let x = left; x <= right; x += 2) set(x, y, [210, 210, 210]);
-    text(`1e${d}`, 8, y - 5);
+  const py = (y: number) => bottom - ((fy(y) - yMin) / (yMax - yMin)) * (bottom - top);
+  if (o.logY) {
+    // Decade grid lines and labels.
+    for (let d = Math.ceil(yMin); d <= Math.floor(yMax); d++) {
+      const y = py(10 ** d);
+      for (let x = left; x <= right; x += 2) set(x, y, [210, 210, 210]);
+      text(`1e${d}`, 8, y - 5);
+    }
+    text((10 ** yMax).toExponential(1).replace('+', ''), 8, top - 5); // the top of the axis, as a value
+  } else {
+    text(tick(yMin), 8, bottom - 5);
+    text(tick(yMax), 8, top - 5);
   }
-  text((10 ** lyMax).toExponential(1).replace('+', ''), 8, top - 5); // the top of the axis, as a value
   for (let x = left; x <= right; x++) set(x, bottom, [0, 0, 0]);
   for (let y = top; y <= bottom; y++) set(left, y, [0, 0, 0]);
-  text(String(Math.round(xMin)), left, bottom + 10);
-  text(String(Math.round(xMax)), right - 40, bottom + 10);
-  text('training step', (left + right) / 2 - 52, bottom + 28);
+  text(tick(xMin), left, bottom + 10);
+  text(tick(xMax), right - 40, bottom + 10);
+  text(o.xTitle, (left + right) / 2 - 4 * o.xTitle.length, bottom + 28);
   // The y title runs along the top of the axis (the font has no vertical text).
-  text('loss (log scale)', left + 6, top - 14);
+  text(o.yTitle, left + 6, top - 14);
   // Legend: a short line in each series' colour and its label, top right.
   series.forEach((s, k) => {
     const y = top + 8 + 16 * k;
@@ -77,7 +104,9 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
     text(s.label, x0 + 30, y - 4);
   });
   for (const s of series) {
-    const pts = s.points.filter((p) => p.y > 0 && Number.isFinite(p.y));
+    const pts = s.points.filter(shown);
+    // A dot at every point of a short series (a sweep), then the line through them.
+    if (pts.length <= 20) for (const p of pts) for (let dx = -2; dx <= 2; dx++) for (let dy = -2; dy <= 2; dy++) set(px(p.x) + dx, py(p.y) + dy, s.color);
     for (let k = 1; k < pts.length; k++) {
       const [x0, y0, x1, y1] = [px(pts[k - 1].x), py(pts[k - 1].y), px(pts[k].x), py(pts[k].y)];
       const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
