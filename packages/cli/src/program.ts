@@ -89,7 +89,7 @@ export function buildProgram(): Command {
   program
     .command('train-decoder')
     .description('train the language-free decoder UNet on VAE latents, conditioned on each image\'s CLIP image embedding')
-    .option('--vae <dir>', 'a diffusers AutoencoderKL folder (default: runs/vae/final, what `pnpm train:vae` writes)')
+    .option('--vae <dir>', 'a diffusers AutoencoderKL folder (default: runs/vae/final, what `pnpm train:vae` writes, else the committed default VAE)')
     .option('--clip <file>', 'an exported CLIP (.safetensors; default: the committed default CLIP)')
     .option('--data <dir>', 'an imagefolder of images at the VAE\'s sample_size (captions never read); default: the procedural images')
     .option('--holdout <n>', 'with --data: hold out the last n images (their embeddings feed the sample grids; default 10%)')

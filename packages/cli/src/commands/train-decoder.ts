@@ -1,20 +1,18 @@
 // `sd train-decoder` (`pnpm train:decoder`): train the language-free decoder UNet on a trained VAE's
 // latents, conditioned on the CLIP image embedding of each image (captions are never read).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import { AutoencoderKL, DECODER_FINAL_DIR, PROCEDURAL_DECODER_UNET_CONFIG, assertFreshRunDir, checkDecoderInputs, defaultClipPath, loadExportedClip, trainDecoder } from '@sd/models';
 import { parseTrainDecoder, type TrainDecoderCli } from '../options.ts';
 import { progressBar, type Progress } from '../progress.ts';
+import { resolveVae } from '../parts.ts';
 import { loadTrainingImages } from './train-vae.ts';
-
-/** Where `pnpm train:vae` leaves its diffusers folder: the VAE used when --vae is not given. */
-export const DEFAULT_VAE_DIR = join('runs', 'vae', 'final');
 
 export async function trainDecoderCommand(o: TrainDecoderCli): Promise<void> {
   const { settings, holdout } = parseTrainDecoder(o);
-  const vaeDir = o.vae ?? DEFAULT_VAE_DIR;
-  if (!o.vae && !existsSync(vaeDir)) throw new Error(`--vae DIR is required: no VAE at the default ${vaeDir} (train one with \`pnpm train:vae\`, or pass a diffusers AutoencoderKL folder)`);
+  // --vae, else runs/vae/final (what `pnpm train:vae` writes), else the committed default VAE.
+  const vaeSource = resolveVae('sd train-decoder', o.vae);
+  const vaeDir = vaeSource.path;
   const clipPath = o.clip ?? defaultClipPath();
   // Refused before any model or image is read.
   if (!o.resume) assertFreshRunDir(o.out);

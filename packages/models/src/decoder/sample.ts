@@ -1,8 +1,6 @@
 // Decoding image embeddings to images with a decoder UNet and the VAE: DDIM (or Euler, DPM-Solver++)
 // on the decoder's own training schedule, with classifier-free guidance against the null (zero)
 // embedding. The trainer uses it for the progress grid.
-import { readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { concat, noGrad, randn, slice, tensor, tidy, type Generator } from '@sd/autograd';
 import { DDIMScheduler } from '../diffusion/ddim.ts';
 import { DPMSolverMultistepScheduler } from '../diffusion/dpm-solver.ts';
@@ -10,8 +8,6 @@ import { EulerDiscreteScheduler } from '../diffusion/euler.ts';
 import { classifierFreeGuidance } from '../diffusion/guidance.ts';
 import { sampleLoop } from '../diffusion/sample-loop.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
-import { parseSchedulerConfig } from '../diffusion/config.ts';
-import { SCHEDULER_CONFIG_NAME } from '../io/diffusers.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { imageBytes, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
@@ -35,17 +31,6 @@ export function decoderSampler(schedulerConfig: Readonly<Record<string, unknown>
       return DPMSolverMultistepScheduler.fromConfig(schedulerConfig);
     default:
       throw new Error(`decoderSampler: unknown sampler ${JSON.stringify(sampler)} (known: ${DECODER_SAMPLERS.join(', ')})`);
-  }
-}
-
-/** A decoder folder's scheduler_config.json (written beside its weights by the trainer), parsed. */
-export function readDecoderSchedulerConfig(decoderDir: string): Record<string, unknown> {
-  const file = join(decoderDir, SCHEDULER_CONFIG_NAME);
-  if (!existsSync(file)) throw new Error(`${decoderDir}: no ${SCHEDULER_CONFIG_NAME} beside the decoder's weights (its training schedule and prediction_type; \`pnpm train:decoder\` writes one into final/)`);
-  try {
-    return parseSchedulerConfig(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
   }
 }
 
