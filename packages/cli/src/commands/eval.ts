@@ -34,6 +34,8 @@ export interface EvalReport {
   images: Record<string, Partial<Record<ImageArmName, ImageArmMetrics>>>;
   /** shifted − baseline per guidance value, when both arms ran. */
   shiftedMinusBaseline: Record<string, Record<ImageComparisonKey, ImageComparison>>;
+  /** The captions of the grids' columns (the split's first rows). */
+  gridCaptions: string[];
   /** The arms' embeddings before the decoder, against the split's real image embeddings. */
   embeddings: Partial<Record<ImageArmName, ArmMetrics>>;
   seconds: number;
@@ -83,7 +85,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const report: EvalReport = {
     split, n, decode, priorSteps,
     parts: { decoder: decoder.path, vae: vaeSource.path, clip: defaultClipPath(), ...priorPaths },
-    images: {}, shiftedMinusBaseline: {},
+    images: {}, shiftedMinusBaseline: {}, gridCaptions: scenes.captions.slice(0, Math.min(8, n)),
     embeddings: Object.fromEntries(arms.map((a) => [a, scoreArm(embeddings[a]!, heldOut)])),
     seconds: 0,
   };
@@ -103,7 +105,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
     const columns = Math.min(8, n);
     const rows: ImageSet[] = [subsetImages(scenes.real, 0, columns), ...arms.map((a) => subsetImages(results[a]!.images, 0, columns))];
     writeFileSync(join(o.out, `grid-guidance-${key}.png`), encodeRgbPng(imageGrid(rows, columns)));
-    console.log(`\nguidance ${g} (grid-guidance-${key}.png: real renders, then ${arms.join(', ')}):`);
+    console.log(`\nguidance ${g} (grid-guidance-${key}.png: a column per caption — ${report.gridCaptions.map((c) => `"${c}"`).join(', ')} — rows: real renders, then ${arms.join(', ')}):`);
     console.log(formatImageTable(report.images[key], arms));
     if (report.shiftedMinusBaseline[key]) console.log('\n' + formatImageComparison(report.shiftedMinusBaseline[key]));
   }
