@@ -2,8 +2,9 @@
 // sizes, size thresholds, workgroup shapes) made in one place from its kind, subgroup sizes and
 // limits. Ops read `profile()`; tests and benchmarks replace parts of it for the duration of one
 // call with `withTuning`, which is scoped (AsyncLocalStorage), so it ends with the call even when
-// that call is async and others run meanwhile.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// that call is async and others run meanwhile (in a page, which has no AsyncLocalStorage, `withTuning`
+// takes synchronous functions only: see host/host.browser.ts).
+import { host } from '#host';
 import type { AttentionBlocks } from '../ops/attention/kernels.ts';
 import type { DirectTile } from '../ops/conv2d-direct.ts';
 import type { WeightGradPlan } from '../ops/conv2d-weight-grad.ts';
@@ -180,7 +181,7 @@ interface Scope {
   tuning: Tuning;
 }
 
-const scopes = new AsyncLocalStorage<Scope>();
+const scopes = host.scopeStore<Scope>();
 let cached: { info: DeviceInfo; profile: AdapterProfile } | undefined;
 
 /** The profile in force: the shared runtime's adapter's, with the overrides of any enclosing `withTuning`. */
