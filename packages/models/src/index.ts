@@ -24,7 +24,7 @@ export { classifyZeroShot, type ZeroShotRule } from './eval/zero-shot.ts';
 export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/embedding-arms.ts';
 export { frechetDistance, frechetDistanceGram, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
-export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadDefaultClip, openClip } from './clip/default.ts';
+export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadExportedClipFrom, loadDefaultClip, openClip } from './clip/default.ts';
 export { encodeToRetrievalLayout, type EncodeItem, type ImageTextEncoder } from './clip/encode.ts';
 export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
 export * from './io/diffusers.ts';
