@@ -2,7 +2,7 @@
 // WebGPU (test/browser/kernels.browser.test.ts). The problems, their seeded inputs and their
 // tolerances live here once, so both check the same problems against the same float64 references
 // (test/util/ref/) in the same way.
-import type { Activation } from '@sd/kernels';
+import type { Activation, Conv2dVariant } from '@sd/kernels';
 import type { Tolerance } from '../util/close.ts';
 import { makeRng, normal, uniform, type Rng } from '../util/random.ts';
 import type { AttentionDims } from '../util/ref/attention.ts';
@@ -165,6 +165,13 @@ export const CONV2D_CASES: Conv2dCase[] = [
   { name: 'rows a multiple of 4 (vector stores), batch 2', x: [2, 3, 5, 8], w: [5, 3, 3, 3], padding: 1, bias: true },
   { name: '40→36 channels (several channel blocks)', x: [1, 40, 6, 16], w: [36, 40, 3, 3], padding: 1, bias: true },
 ];
+
+// The adapter's own variant gets every case; the others the cases that exercise their distinct
+// code paths (their big unrolled kernels are slow to compile on lavapipe, so not on every shape).
+export const CONV2D_VARIANT_CASES: Record<Conv2dVariant, number[]> = { texture: [0, 3, 7], subgroup: [0, 3, 7], portable: [1, 11], tiled: [5, 13] };
+
+/** The seed of case `i` on the adapter's own variant (`own`) or another. */
+export const conv2dSeed = (i: number, own: boolean) => (own ? 100 : 200) + i;
 
 // ---- groupNorm ----
 

@@ -18,7 +18,7 @@ import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
 import { refConv2d, refConv2dBackward, refConvDims } from '../util/ref/conv.ts';
 import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
-import { CONV2D_CASES as CASES, CONV2D_DW_TOLERANCE, CONV2D_TOLERANCE, conv2dInputs, conv2dOptions, conv2dRefOptions, type Conv2dCase as Case } from './cases.ts';
+import { CONV2D_CASES as CASES, CONV2D_DW_TOLERANCE, CONV2D_VARIANT_CASES, CONV2D_TOLERANCE, conv2dInputs, conv2dSeed, conv2dOptions, conv2dRefOptions, type Conv2dCase as Case } from './cases.ts';
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 const refOptions = conv2dRefOptions;
@@ -59,15 +59,11 @@ const RUNNABLE = runnableVariants(profile()).conv2d;
 /** Runs `fn` with the conv2d variant `variant` (null: the adapter's own). */
 const withVariant = <T>(variant: Conv2dVariant | null, fn: () => T): T => withTuning(variant ? { conv2d: { variant } } : {}, fn);
 
-// The adapter's own variant gets every case; the others the cases that exercise their distinct
-// code paths (their big unrolled kernels are slow to compile on lavapipe, so not on every shape).
-const SUBSETS: Record<Conv2dVariant, number[]> = { texture: [0, 3, 7], subgroup: [0, 3, 7], portable: [1, 11], tiled: [5, 13] };
-
 describe.each(RUNNABLE)('conv2d vs float64 reference [%s]', (variant) => {
   const own = variant === OWN_VARIANT;
-  const indices = own ? CASES.map((_, i) => i) : SUBSETS[variant];
+  const indices = own ? CASES.map((_, i) => i) : CONV2D_VARIANT_CASES[variant];
   for (const i of indices) {
-    it(CASES[i].name, () => withVariant(variant, () => checkAgainstReference(CASES[i], (own ? 100 : 200) + i)));
+    it(CASES[i].name, () => withVariant(variant, () => checkAgainstReference(CASES[i], conv2dSeed(i, own))));
   }
 });
 
