@@ -2,7 +2,8 @@
 // the host (Dawn in Node, navigator.gpu in a page: see host/host.ts).
 import { host } from '#host';
 
-export type AdapterKind = 'lavapipe' | 'nvidia' | 'other';
+/** 'swiftshader': Chromium's fallback adapter where there is no GPU (a CPU Vulkan, like lavapipe). */
+export type AdapterKind = 'lavapipe' | 'nvidia' | 'swiftshader' | 'other';
 
 export interface DeviceInfo {
   kind: AdapterKind;
@@ -24,6 +25,7 @@ function classify(info: GPUAdapterInfo): AdapterKind {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
   if (text.includes('nvidia')) return 'nvidia';
+  if (text.includes('swiftshader')) return 'swiftshader';
   return 'other';
 }
 

@@ -134,7 +134,11 @@ export function adapterProfile(info: DeviceInfo): AdapterProfile {
       constantKLoop: !lavapipe,
     },
     conv2d: {
-      variant: lavapipe && fixed > 0 ? 'texture' : nvidia ? 'tiled' : 'portable',
+      // SwiftShader (Chromium without a GPU) compiles the texture kernels in ~0.2 s, the tiled GEMM
+      // in seconds, and the buffer-source direct kernels ('portable', 'subgroup') not within a
+      // minute (measured in Chromium 156 with 4-lane subgroups): a page there would hang on its
+      // first convolution.
+      variant: (lavapipe || kind === 'swiftshader') && fixed > 0 ? 'texture' : nvidia ? 'tiled' : 'portable',
       // NVIDIA: two full waves of an H100's 132 SMs (264). Set apart from matmul.bigTilesFrom (200)
       // and, like it, not measured on NVIDIA yet: unify the two once a run there says which is right
       // (either change moves some shapes to the other tile). Never on other adapters unless tuned.
