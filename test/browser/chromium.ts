@@ -24,7 +24,7 @@ export const CHROMIUM_FLAGS = ['--enable-unsafe-webgpu'];
 
 /** Where Debian's chromium-headless-shell package puts the browser; SD_CHROMIUM overrides. */
 export function chromiumPath(): string {
-  const candidates = [process.env.SD_CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/lib/chromium/chromium-headless-shell'].filter((p): p is string => !!p);
+  const candidates = process.env.SD_CHROMIUM ? [process.env.SD_CHROMIUM] : ['/usr/bin/chromium-headless-shell', '/usr/lib/chromium/chromium-headless-shell'];
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
     throw new Error(
