@@ -2,8 +2,7 @@
 // @sd/io and @sd/models/page bundle for the browser with none of them (see the #host imports in each
 // package.json). The Node hosts do reach them, so the check sees what it looks for.
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../util/readme.ts';
-import { bundleForPage } from './bundle.ts';
+import { bundleForPage, ROOT } from '../../scripts/page.ts';
 
 describe('page bundles', () => {
   for (const pkg of ['@sd/kernels', '@sd/autograd', '@sd/io', '@sd/models/page']) {

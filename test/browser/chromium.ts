@@ -1,16 +1,10 @@
-// Opens a page in a real headless Chromium with WebGPU: bundles the page's entry for the browser
-// (refusing a bundle that reaches a Node module or Dawn), serves it from a small HTTP server on
-// localhost (WebGPU needs a secure context, which localhost is), and launches Debian's
-// chromium-headless-shell through playwright-core (no browser download). Every failure to get
-// there throws with the reason, so a test that needs the browser fails and says why.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+// Opens a page in a real headless Chromium with WebGPU: bundles the page's entry for the browser and
+// serves it (scripts/page.ts), and launches Debian's chromium-headless-shell through playwright-core
+// (no browser download). Every failure to get there throws with the reason, so a test that needs the
+// browser fails and says why.
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { bundleForPage } from './bundle.ts';
-
-/** The repository (without util/readme.ts, which needs vitest: these helpers also serve `pnpm demo`). */
-export const ROOT = resolve(import.meta.dirname, '../..');
+import { pageScript, servePage } from '../../scripts/page.ts';
 
 /**
  * Chromium's flags. `--enable-unsafe-webgpu`: WebGPU is off by default on Linux; this is the only
@@ -33,46 +27,6 @@ export function chromiumPath(): string {
     );
   }
   return found;
-}
-
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.json': 'application/json', '.html': 'text/html', '.safetensors': 'application/octet-stream' };
-
-export interface PageServer {
-  url: string;
-  close(): Promise<void>;
-}
-
-/**
- * Serves `html` at /, `script` at /page.js, and for each `[prefix, dir]` of `files` the files under
- * `dir` at /prefix/… (no listing, nothing outside `dir`).
- */
-export async function servePage(script: string, options: { title?: string; files?: [string, string][]; html?: string } = {}): Promise<PageServer> {
-  const html = options.html ?? `<!doctype html><meta charset="utf-8"><title>${options.title ?? 'sd'}</title><body><script type="module" src="/page.js"></script>`;
-  const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
-    if (path === '/') return void res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
-    if (path === '/page.js') return void res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-    for (const [prefix, dir] of options.files ?? []) {
-      if (!path.startsWith(`/${prefix}/`)) continue;
-      const file = normalize(join(dir, path.slice(prefix.length + 2)));
-      if (file.startsWith(normalize(dir) + sep) && existsSync(file) && statSync(file).isFile()) {
-        return void res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-      }
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return { url: `http://localhost:${port}/`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
-
-/** Bundles `entry` (a path under the repository) for the page; a bundle that reaches Node modules or Dawn is refused, naming them. */
-export async function pageScript(entry: string): Promise<string> {
-  const { code, nodeImports } = await bundleForPage({ entry, resolveDir: ROOT });
-  if (nodeImports.length > 0) {
-    throw new Error(`${entry}: the page bundle imports Node-only modules: ${nodeImports.map((i) => `${i.path} (from ${i.importer})`).join(', ')}`);
-  }
-  return code;
 }
 
 export interface BrowserPage {
