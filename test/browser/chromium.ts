@@ -4,7 +4,7 @@
 // browser fails and says why.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { pageScript, servePage } from '../../scripts/page.ts';
+import { pageScript, servePage, type PageServer } from '../../scripts/page.ts';
 
 /**
  * Chromium's flags. `--enable-unsafe-webgpu`: WebGPU is off by default on Linux; this is the only
@@ -40,14 +40,18 @@ export interface BrowserPage {
 /** Serves the bundle of `entry` and opens it in headless Chromium with WebGPU enabled. */
 export async function openPage(entry: string, options: { files?: [string, string][]; viewport?: { width: number; height: number } } = {}): Promise<BrowserPage> {
   const script = await pageScript(entry);
-  const executablePath = chromiumPath();
-  const server = await servePage(script, { files: options.files });
+  return browse(await servePage(script, { files: options.files }), options.viewport);
+}
+
+/** Opens what `server` serves in headless Chromium with WebGPU enabled; closing the page stops the server too. */
+export async function browse(server: PageServer, viewport?: { width: number; height: number }): Promise<BrowserPage> {
   let browser: Browser | undefined;
   try {
+    const executablePath = chromiumPath();
     browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS, timeout: 30_000 }).catch((e: Error) => {
       throw new Error(`${executablePath} did not start: ${e.message.split('\n')[0]}`);
     });
-    const page = await browser.newPage({ viewport: options.viewport });
+    const page = await browser.newPage({ viewport });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
     page.on('console', (m) => void (m.type() === 'error' && errors.push(`console.error: ${m.text()}`)));
