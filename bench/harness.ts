@@ -1,6 +1,7 @@
 // The benchmark harness shared by `pnpm bench` (bench/index.ts) and the NVIDIA entry (bench/gpu.ts).
 // A case sets up its inputs once; `run()` encodes one repetition; the harness times repetitions.
 // Adding a case file is one line in bench/cases/index.ts.
+import type { AdapterKind } from '@sd/kernels';
 
 export interface BenchCase {
   /** Kernel family, used by `pnpm bench <filter>`: "matmul", "attention", "conv2d", … */
@@ -19,7 +20,7 @@ export interface BenchCase {
   /** Bytes moved by one repetition (for GB/s), if meaningful. */
   bytes?: number;
   /** Adapter kinds to run on (default: all); e.g. seed-sized models only where they fit in time. */
-  adapters?: Array<'lavapipe' | 'nvidia' | 'other'>;
+  adapters?: AdapterKind[];
   /** Upper bound on timed repetitions (e.g. 3 for cases that take seconds on lavapipe). */
   maxRepeats?: number;
   /** Allocates inputs; returns the repetition and the clean-up. */

@@ -23,6 +23,12 @@ if ! pnpm --silent sd info >/dev/null 2>&1; then
 fi
 pnpm --silent sd info
 
+# The browser tests (test/browser/, part of pnpm test) run the kernels in Debian's headless Chromium.
+if [ -z "${SD_CHROMIUM:-}" ] && ! command -v chromium-headless-shell >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium-headless-shell ]; then
+  say "no chromium-headless-shell; installing it (for the browser tests)"
+  bash scripts/install-chromium.sh
+fi
+
 if [ "${1:-}" != "--no-run" ]; then
   # --resume: on a fresh clone it is a fresh run; run again, set-up continues (or re-evaluates) the
   # runs in runs/prior instead of stopping at train-prior's refusal of a non-empty run directory.

@@ -12,38 +12,9 @@ import {
   type AttentionVariant,
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
-import { makeRng, uniform, type Rng } from '../util/random.ts';
-import { attentionBackwardRef, attentionRef, type AttentionDims } from '../util/ref/attention.ts';
-
-interface Case {
-  name: string;
-  dims: AttentionDims;
-  causal?: boolean;
-  /** Builds the [B, Sk] key-padding mask. */
-  mask?: (b: number, j: number) => number;
-  scale?: number;
-  /** Multiplies q and k (large logits). */
-  magnitude?: number;
-}
-
-interface Inputs {
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
-  dout: Float32Array;
-  mask?: Float32Array;
-}
-
-function makeInputs(rng: Rng, c: Case): Inputs {
-  const { B, H, Sq, Sk, D } = c.dims;
-  const m = c.magnitude ?? 1;
-  const q = uniform(rng, B * H * Sq * D, -m, m);
-  const k = uniform(rng, B * H * Sk * D, -m, m);
-  const v = uniform(rng, B * H * Sk * D);
-  const dout = uniform(rng, B * H * Sq * D);
-  const mask = c.mask ? Float32Array.from({ length: B * Sk }, (_, i) => c.mask!(Math.floor(i / Sk), i % Sk)) : undefined;
-  return { q, k, v, dout, mask };
-}
+import { makeRng, type Rng } from '../util/random.ts';
+import { attentionBackwardRef, attentionRef } from '../util/ref/attention.ts';
+import { ATTENTION_ATOL, ATTENTION_CASES as CASES, attentionInputs as makeInputs, attentionTolerance, everyThird, type AttentionCase as Case } from './cases.ts';
 
 await initRuntime(); // the runnable variants name the tests
 const RUNNABLE = runnableVariants(profile()).attention;
@@ -51,7 +22,7 @@ const RUNNABLE = runnableVariants(profile()).attention;
 const withVariant = <T>(variant: AttentionVariant | undefined, fn: () => T): T => withTuning(variant ? { attention: { variant } } : {}, fn);
 
 /** Runs forward and backward on the GPU and checks both against the float64 reference. */
-async function check(c: Case, variant: AttentionVariant | undefined, rng: Rng, tol = { fwd: 2e-6, bwd: 5e-6 }): Promise<void> {
+async function check(c: Case, variant: AttentionVariant | undefined, rng: Rng, atol = ATTENTION_ATOL): Promise<void> {
   const { B, H, Sq, Sk, D } = c.dims;
   const x = makeInputs(rng, c);
   const q = DeviceArray.from(x.q, [B, H, Sq, D]);
@@ -70,27 +41,14 @@ async function check(c: Case, variant: AttentionVariant | undefined, rng: Rng, t
   const what = `${c.name} (${variant ?? 'default'})`;
   expect(out.shape).toEqual([B, H, Sq, D]);
   expect(lse.shape).toEqual([B, H, Sq]);
-  expectClose(await out.read(), ref.out, { rtol: 1e-5, atol: tol.fwd }, `${what} out`);
-  expectClose(await lse.read(), ref.lse, { rtol: 1e-6, atol: tol.fwd }, `${what} lse`);
-  expectClose(await grads.dq.read(), refGrads.dq, { rtol: 1e-4, atol: tol.bwd }, `${what} dq`);
-  expectClose(await grads.dk.read(), refGrads.dk, { rtol: 1e-4, atol: tol.bwd }, `${what} dk`);
-  expectClose(await grads.dv.read(), refGrads.dv, { rtol: 1e-4, atol: tol.bwd }, `${what} dv`);
+  const tol = attentionTolerance(atol);
+  expectClose(await out.read(), ref.out, tol.out, `${what} out`);
+  expectClose(await lse.read(), ref.lse, tol.lse, `${what} lse`);
+  expectClose(await grads.dq.read(), refGrads.dq, tol.grad, `${what} dq`);
+  expectClose(await grads.dk.read(), refGrads.dk, tol.grad, `${what} dk`);
+  expectClose(await grads.dv.read(), refGrads.dv, tol.grad, `${what} dv`);
   for (const a of [q, k, v, dout, mask, out, lse, grads.dq, grads.dk, grads.dv]) a?.dispose();
 }
-
-const everyThird = (_b: number, j: number) => (j % 3 === 1 ? 0 : 1);
-
-// D = 8 cases cover the index logic (block edges, causal, masks, cross-attention); the wide heads
-// compile slowly on lavapipe (registers are unrolled per D), so they get one small case each.
-const CASES: Case[] = [
-  { name: 'S = 1', dims: { B: 1, H: 1, Sq: 1, Sk: 1, D: 8 } },
-  { name: 'S = 37, B·H = 6, causal, mask', dims: { B: 2, H: 3, Sq: 37, Sk: 37, D: 8 }, causal: true, mask: everyThird },
-  { name: 'S = 65, causal', dims: { B: 1, H: 2, Sq: 65, Sk: 65, D: 8 }, causal: true },
-  { name: 'cross 5 × 70', dims: { B: 2, H: 1, Sq: 5, Sk: 70, D: 8 }, mask: everyThird },
-  { name: 'cross 5 × 70, causal', dims: { B: 1, H: 2, Sq: 5, Sk: 70, D: 8 }, causal: true },
-  { name: 'cross 70 × 5, causal', dims: { B: 1, H: 1, Sq: 70, Sk: 5, D: 8 }, causal: true },
-  { name: 'custom scale', dims: { B: 1, H: 1, Sq: 9, Sk: 16, D: 8 }, scale: 0.9 },
-];
 
 /** Forward on the default variant, forward and backward on the tiled one with rows over 8 lanes. */
 async function checkWide(c: Case, rng: Rng): Promise<void> {

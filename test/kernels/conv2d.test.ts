@@ -16,41 +16,20 @@ import {
 } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
 import { makeRng, uniform } from '../util/random.ts';
-import { refConv2d, refConv2dBackward, refConvDims, type RefConvOptions } from '../util/ref/conv.ts';
+import { refConv2d, refConv2dBackward, refConvDims } from '../util/ref/conv.ts';
 import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
+import { CONV2D_CASES as CASES, CONV2D_DW_TOLERANCE, CONV2D_VARIANT_CASES, CONV2D_TOLERANCE, conv2dInputs, conv2dSeed, conv2dOptions, conv2dRefOptions, type Conv2dCase as Case } from './cases.ts';
 
-type Pair = number | [number, number];
-interface Case {
-  name: string;
-  x: [number, number, number, number];
-  w: [number, number, number, number];
-  stride?: Pair;
-  padding?: Pair;
-  dilation?: Pair;
-  groups?: number;
-  bias?: boolean;
-}
-
-const pair = (v: Pair | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const refOptions = (c: Case): RefConvOptions => ({
-  stride: pair(c.stride, 1),
-  padding: pair(c.padding, 0),
-  dilation: pair(c.dilation, 1),
-  groups: c.groups ?? 1,
-});
-const options = (c: Case): Conv2dOptions => ({ stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups });
+const refOptions = conv2dRefOptions;
+const options = (c: Case): Conv2dOptions => conv2dOptions(c);
 
 /** Forward and all three gradients against the float64 reference. */
 async function checkAgainstReference(c: Case, seed: number): Promise<void> {
-  const rng = makeRng(seed);
   const opt = refOptions(c);
   const d = refConvDims(c.x, c.w, opt);
   const yShape = [d.n, d.o, d.oh, d.ow];
-  const xs = uniform(rng, size(c.x));
-  const ws = uniform(rng, size(c.w));
-  const bs = c.bias ? uniform(rng, c.w[0]) : null;
-  const dys = uniform(rng, size(yShape));
+  const { xs, ws, bs, dys } = conv2dInputs(c, yShape, seed);
   const x = DeviceArray.from(xs, c.x);
   const w = DeviceArray.from(ws, c.w);
   const b = bs ? DeviceArray.from(bs, [c.w[0]]) : null;
@@ -64,36 +43,15 @@ async function checkAgainstReference(c: Case, seed: number): Promise<void> {
   expect(dw.shape).toEqual(c.w);
   const ref = refConv2d(xs, c.x, ws, c.w, bs, opt);
   const grads = refConv2dBackward(dys, xs, c.x, ws, c.w, opt);
-  // Sums of up to a few hundred products of values in [-1, 1].
-  const tol = { rtol: 1e-5, atol: 1e-5 };
+  const tol = CONV2D_TOLERANCE;
   const tag = `${c.name} [${profile().conv2d.variant}]`;
   expectClose(await y.read(), ref, tol, `${tag} forward`);
   expectClose(await dx.read(), grads.dx, tol, `${tag} dx`);
-  expectClose(await dw.read(), grads.dw, { rtol: 1e-5, atol: 3e-5 }, `${tag} dw`);
+  expectClose(await dw.read(), grads.dw, CONV2D_DW_TOLERANCE, `${tag} dw`);
   expectClose(await db.read(), grads.db, tol, `${tag} db`);
   for (const a of [x, w, b, dy, y, dx, dw, db]) a?.dispose();
 }
 
-const CASES: Case[] = [
-  { name: '3x3 pad 1, batch 2, odd sizes, bias', x: [2, 5, 9, 11], w: [6, 5, 3, 3], padding: 1, bias: true },
-  { name: '3x3 pad 1, 19 channels (not a tile multiple)', x: [1, 20, 6, 7], w: [19, 20, 3, 3], padding: 1 },
-  { name: '3x3 no padding', x: [1, 3, 7, 8], w: [4, 3, 3, 3] },
-  { name: '1x1, bias', x: [2, 7, 5, 6], w: [10, 7, 1, 1], bias: true },
-  { name: '1x1 stride 2', x: [1, 4, 7, 7], w: [3, 4, 1, 1], stride: 2 },
-  { name: '3x3 stride 2 pad 1', x: [1, 4, 9, 10], w: [5, 4, 3, 3], stride: 2, padding: 1, bias: true },
-  { name: '4x4 stride 2 pad 1', x: [2, 3, 10, 12], w: [4, 3, 4, 4], stride: 2, padding: 1 },
-  { name: 'patch 14 (stride 14)', x: [1, 3, 28, 42], w: [5, 3, 14, 14], stride: 14 },
-  { name: 'patch 16 (stride 16), batch 2', x: [2, 3, 32, 32], w: [4, 3, 16, 16], stride: 16 },
-  { name: '3x3 dilation 2 pad 2', x: [1, 3, 8, 9], w: [4, 3, 3, 3], dilation: 2, padding: 2 },
-  { name: 'per-axis stride/padding/dilation, 3x2 kernel', x: [1, 3, 9, 8], w: [5, 3, 3, 2], stride: [2, 1], padding: [0, 2], dilation: [1, 2] },
-  { name: 'kernel 2 stride 3 (gaps between windows)', x: [1, 2, 10, 11], w: [3, 2, 2, 2], stride: 3 },
-  { name: 'groups 2, bias', x: [2, 6, 7, 7], w: [4, 3, 3, 3], padding: 1, groups: 2, bias: true },
-  { name: 'depthwise (groups = C), bias', x: [1, 5, 6, 7], w: [5, 1, 3, 3], padding: 1, groups: 5, bias: true },
-  { name: 'depthwise with multiplier 2', x: [1, 3, 5, 5], w: [6, 1, 3, 3], padding: 1, groups: 3 },
-  { name: 'output narrower than a tile', x: [1, 2, 3, 2], w: [3, 2, 3, 3], padding: 1 },
-  { name: 'rows a multiple of 4 (vector stores), batch 2', x: [2, 3, 5, 8], w: [5, 3, 3, 3], padding: 1, bias: true },
-  { name: '40→36 channels (several channel blocks)', x: [1, 40, 6, 16], w: [36, 40, 3, 3], padding: 1, bias: true },
-];
 
 await initRuntime(); // the runnable variants name the tests
 const OWN_VARIANT = profile().conv2d.variant;
@@ -101,15 +59,11 @@ const RUNNABLE = runnableVariants(profile()).conv2d;
 /** Runs `fn` with the conv2d variant `variant` (null: the adapter's own). */
 const withVariant = <T>(variant: Conv2dVariant | null, fn: () => T): T => withTuning(variant ? { conv2d: { variant } } : {}, fn);
 
-// The adapter's own variant gets every case; the others the cases that exercise their distinct
-// code paths (their big unrolled kernels are slow to compile on lavapipe, so not on every shape).
-const SUBSETS: Record<Conv2dVariant, number[]> = { texture: [0, 3, 7], subgroup: [0, 3, 7], portable: [1, 11], tiled: [5, 13] };
-
 describe.each(RUNNABLE)('conv2d vs float64 reference [%s]', (variant) => {
   const own = variant === OWN_VARIANT;
-  const indices = own ? CASES.map((_, i) => i) : SUBSETS[variant];
+  const indices = own ? CASES.map((_, i) => i) : CONV2D_VARIANT_CASES[variant];
   for (const i of indices) {
-    it(CASES[i].name, () => withVariant(variant, () => checkAgainstReference(CASES[i], (own ? 100 : 200) + i)));
+    it(CASES[i].name, () => withVariant(variant, () => checkAgainstReference(CASES[i], conv2dSeed(i, own))));
   }
 });
 

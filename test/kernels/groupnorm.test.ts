@@ -1,50 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { DeviceArray, groupNorm, groupNormBackward } from '@sd/kernels';
-import { expectClose, type Tolerance } from '../util/close.ts';
-import { makeRng, normal, uniform } from '../util/random.ts';
+import { expectClose } from '../util/close.ts';
+import { makeRng, uniform } from '../util/random.ts';
 import { refGroupNormBackward, refGroupNormForward, type RefGroupNormParams } from '../util/ref/groupnorm.ts';
 import { itRejectsBeforeDispatch, type BadCall } from '../util/rejects.ts';
+import { GROUPNORM_CASES as CASES, groupNormInputs as inputs, groupNormSeed, groupNormTolerances } from './cases.ts';
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-interface Case {
-  name: string;
-  shape: number[];
-  groups: number;
-  weight: boolean;
-  bias: boolean;
-  silu: boolean;
-  offset?: number;
-}
-
-const CASES: Case[] = [
-  { name: '32 groups of C = 64, affine', shape: [2, 64, 5, 7], groups: 32, weight: true, bias: true, silu: false },
-  { name: '32 groups of C = 64, affine + SiLU', shape: [2, 64, 4, 4], groups: 32, weight: true, bias: true, silu: true },
-  { name: 'groups = 1, no affine', shape: [2, 6, 4, 3], groups: 1, weight: false, bias: false, silu: false },
-  { name: 'groups = 1, no affine + SiLU', shape: [1, 6, 5, 5], groups: 1, weight: false, bias: false, silu: true },
-  { name: 'groups = C, affine + SiLU', shape: [2, 6, 3, 5], groups: 6, weight: true, bias: true, silu: true },
-  { name: 'groups = C, affine', shape: [1, 5, 2, 2], groups: 5, weight: true, bias: true, silu: false },
-  { name: 'weight only + SiLU', shape: [1, 8, 3, 3], groups: 4, weight: true, bias: false, silu: true },
-  { name: 'bias only + SiLU', shape: [1, 8, 3, 3], groups: 2, weight: false, bias: true, silu: true },
-  { name: '[N, C] input (no spatial dims)', shape: [3, 8], groups: 4, weight: true, bias: true, silu: false },
-  { name: '3-D spatial input', shape: [1, 4, 2, 3, 5], groups: 2, weight: true, bias: true, silu: true },
-  { name: 'UNet-like 320 channels, 32 groups', shape: [1, 320, 12, 16], groups: 32, weight: true, bias: true, silu: true },
-  { name: 'large mean (1e4 + N(0, 1))', shape: [2, 8, 16, 16], groups: 2, weight: true, bias: true, silu: false, offset: 1e4 },
-];
-
-function inputs(c: Case, seed: number) {
-  const rng = makeRng(seed);
-  const xs = c.offset ? normal(rng, size(c.shape)).map((v) => v + c.offset!) : uniform(rng, size(c.shape), -2, 3);
-  const ws = c.weight ? uniform(rng, c.shape[1], 0.5, 1.5) : null;
-  const bs = c.bias ? uniform(rng, c.shape[1]) : null;
-  const dys = uniform(rng, size(c.shape));
-  return { xs, ws, bs, dys };
-}
 
 describe('groupNorm vs float64 reference', () => {
   CASES.forEach((c, k) => {
     it(c.name, async () => {
-      const { xs, ws, bs, dys } = inputs(c, 10 + k);
+      const { xs, ws, bs, dys } = inputs(c, groupNormSeed(k));
       const p: RefGroupNormParams = { shape: c.shape, groups: c.groups, w: ws, b: bs, eps: 1e-5, silu: c.silu };
       const x = DeviceArray.from(xs, c.shape);
       const w = ws ? DeviceArray.from(ws, [c.shape[1]]) : null;
@@ -56,20 +23,15 @@ describe('groupNorm vs float64 reference', () => {
       expect(out.mean.shape).toEqual([c.shape[0], c.groups]);
       const ref = refGroupNormForward(xs, p);
       const refGrad = refGroupNormBackward(dys, xs, p);
-      // With a mean of 1e4, x − mean itself carries f32 rounding of ~1e-3 (x is stored in f32).
-      const yTol: Tolerance = c.offset ? { rtol: 1e-4, atol: 2e-3 } : { rtol: 1e-5, atol: 1e-5 };
-      expectClose(await out.y.read(), ref.y, yTol, `${c.name}: y`);
-      expectClose(await out.mean.read(), ref.mean, { rtol: 1e-6, atol: 1e-6 }, `${c.name}: mean`);
-      expectClose(await out.rstd.read(), ref.rstd, { rtol: 1e-5, atol: 0 }, `${c.name}: rstd`);
-      const gTol: Tolerance = c.offset ? { rtol: 1e-3, atol: 2e-3 } : { rtol: 1e-4, atol: 2e-5 };
-      expectClose(await grads.dx.read(), refGrad.dx, gTol, `${c.name}: dx`);
+      const tol = groupNormTolerances(c);
+      expectClose(await out.y.read(), ref.y, tol.y, `${c.name}: y`);
+      expectClose(await out.mean.read(), ref.mean, tol.mean, `${c.name}: mean`);
+      expectClose(await out.rstd.read(), ref.rstd, tol.rstd, `${c.name}: rstd`);
+      expectClose(await grads.dx.read(), refGrad.dx, tol.dx, `${c.name}: dx`);
       expect(grads.dweight === null).toBe(!c.weight);
       expect(grads.dbias === null).toBe(!c.bias);
-      // Σ dz·x̂: the f32 mean (off by up to half an ulp of 1e4 ≈ 5e-4) shifts every x̂ of a group
-      // alike, which adds ~5e-4·|Σ dz| to dweight in any f32 implementation.
-      const dwTol: Tolerance = c.offset ? { rtol: 1e-3, atol: 2e-2 } : gTol;
-      if (grads.dweight) expectClose(await grads.dweight.read(), refGrad.dw, dwTol, `${c.name}: dweight`);
-      if (grads.dbias) expectClose(await grads.dbias.read(), refGrad.db, { rtol: 1e-4, atol: 2e-5 }, `${c.name}: dbias`);
+      if (grads.dweight) expectClose(await grads.dweight.read(), refGrad.dw, tol.dweight, `${c.name}: dweight`);
+      if (grads.dbias) expectClose(await grads.dbias.read(), refGrad.db, tol.dbias, `${c.name}: dbias`);
       for (const a of [x, w, b, dy, out.y, out.mean, out.rstd, grads.dx, grads.dweight, grads.dbias]) a?.dispose();
     });
   });

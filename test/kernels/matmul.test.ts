@@ -1,57 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, DeviceArray, initRuntime, matmul, profile, rt, runnableVariants, withTuning, type Activation, type MatmulVariant } from '@sd/kernels';
 import { expectClose } from '../util/close.ts';
-import { makeRng, uniform } from '../util/random.ts';
+import { makeRng } from '../util/random.ts';
 import { sizeOf } from '../util/ref/shape.ts';
 import { refMatmul } from '../util/ref/matmul.ts';
+import { MATMUL_SHAPES as SHAPES, matmulInputs, matmulK, matmulTolerance, plainMatmul as plain, type MatmulCase as Case } from './cases.ts';
 
 const rng = makeRng(7);
-
-interface Case {
-  a: number[];
-  b: number[];
-  transA?: boolean;
-  transB?: boolean;
-  bias?: boolean;
-  activation?: Activation;
-}
 
 await initRuntime(); // the runnable variants name the tests
 const RUNNABLE = runnableVariants(profile()).matmul;
 
 /** Runs one matmul on the device (the adapter's own kernel: 'auto') and compares with the float64 reference. */
 async function check(c: Case, variant: MatmulVariant | 'auto'): Promise<void> {
-  const av = uniform(rng, sizeOf(c.a));
-  const bv = uniform(rng, sizeOf(c.b));
-  const K = c.transA ? c.a[c.a.length - 2] : c.a[c.a.length - 1];
-  const N = c.transB ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
-  const biasv = c.bias ? uniform(rng, N) : undefined;
+  const { a: av, b: bv, bias: biasv } = matmulInputs(rng, c);
   const a = DeviceArray.from(av, c.a);
   const b = DeviceArray.from(bv, c.b);
-  const bias = biasv ? DeviceArray.from(biasv, [N]) : undefined;
+  const bias = biasv ? DeviceArray.from(biasv, [biasv.length]) : undefined;
   const tuning = variant === 'auto' ? {} : { matmul: { variant } };
   const y = withTuning(tuning, () => matmul(a, b, { transA: c.transA, transB: c.transB, bias, activation: c.activation }));
   const ref = refMatmul(av, c.a, bv, c.b, { transA: c.transA, transB: c.transB, bias: biasv, activation: c.activation });
   expect(y.shape).toEqual(ref.shape);
-  // f32 dot products of K terms in [-1, 1]: error grows about linearly with K near zero results.
-  const tol = { rtol: K >= 1024 ? 1e-4 : 1e-5, atol: 1e-6 + 1e-7 * K };
-  expectClose(await y.read(), ref.data, tol, `${variant} ${JSON.stringify(c)}`);
+  expectClose(await y.read(), ref.data, matmulTolerance(matmulK(c)), `${variant} ${JSON.stringify(c)}`);
   for (const x of [a, b, bias, y]) x?.dispose();
 }
-
-// [M, N, K] problems: ones, primes, and non-multiples of every tile size (4, 8, 16, 32, 64, 128).
-const SHAPES: [number, number, number][] = [
-  [1, 1, 1],
-  [17, 31, 13],
-  [65, 129, 33],
-  [3, 2, 300],
-  [40, 1, 7],
-  [1, 70, 9],
-  [64, 64, 64],
-  [130, 200, 150], // large enough for the big lavapipe tile config
-];
-
-const plain = ([M, N, K]: [number, number, number]): Case => ({ a: [M, K], b: [K, N] });
 
 describe('matmul', () => {
   it('reports its adapter so that the variant under test is clear', () => {

@@ -1,7 +1,6 @@
 // Crash-safe file replacement: a reader sees either the old file or the complete new one, never a
 // torn write (temp file in the same directory, fsync, rename over the target, fsync the directory).
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, closeSync, dirname, fsyncSync, join, openSync, renameSync, unlinkSync, writeSync } from '#host';
 
 /** Writes `chunks` to `path` atomically. Chunks are written in order, so large data need not be concatenated. */
 export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): void {

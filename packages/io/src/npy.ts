@@ -1,5 +1,5 @@
 // NumPy .npy files (format 1.0/2.0/3.0): float32/float16/float64/int32 2-D arrays, read and written.
-import { readFileSync } from 'node:fs';
+import { readFileSync } from '#host';
 import { writeFileAtomic } from './atomic-file.ts';
 import { halfBitsToFloat } from './half.ts';
 

@@ -3,7 +3,7 @@
 // The header maps tensor names to {dtype, shape, data_offsets: [begin, end]} (offsets relative to the
 // data section) plus an optional "__metadata__" string→string map. Everything in the header is
 // checked before any byte of data is trusted; loading is pure parsing and never executes anything.
-import { readFileSync } from 'node:fs';
+import { readFileSync } from '#host';
 import { writeFileAtomic } from './atomic-file.ts';
 import { bfloat16BitsToFloat32, float32ToHalfBits, halfBitsToFloat32 } from './half.ts';
 

@@ -2,8 +2,7 @@
 // deflated entries, CRC-32 checked. Entries are read on demand, so a multi-gigabyte checkpoint on
 // disk is never loaded whole. Anything unusual (encryption, other compression methods, multi-disk
 // archives, duplicate names, entries outside the file) is refused with a message naming the file.
-import * as zlib from 'node:zlib';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, zlib } from '#host';
 
 /** Random access to the archive bytes: a buffer in memory or a file read with positioned reads. */
 interface ByteSource {

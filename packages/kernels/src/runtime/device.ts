@@ -1,7 +1,9 @@
-// Acquires the one shared WebGPU device (Dawn through the npm `webgpu` package) and reports what it has.
-import { create, globals } from 'webgpu';
+// Acquires the one shared WebGPU device and reports what it has. The WebGPU entry point comes from
+// the host (Dawn in Node, navigator.gpu in a page: see host/host.ts).
+import { host } from '#host';
 
-export type AdapterKind = 'lavapipe' | 'nvidia' | 'other';
+/** 'swiftshader': Chromium's fallback adapter where there is no GPU (a CPU Vulkan, like lavapipe). */
+export type AdapterKind = 'lavapipe' | 'nvidia' | 'swiftshader' | 'other';
 
 export interface DeviceInfo {
   kind: AdapterKind;
@@ -16,29 +18,20 @@ export interface DeviceInfo {
 /** Optional features we use when the adapter has them. */
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
-// Dawn crashes (SIGSEGV) if the object returned by create() is garbage-collected, so it lives here forever.
-let dawn: GPU | undefined;
-
-export const NO_ADAPTER_HELP =
-  'No WebGPU adapter found. Install a Vulkan driver: on Debian 12 run `bash scripts/install-lavapipe.sh` as root ' +
-  "(Mesa's lavapipe from bookworm-backports; bookworm's own Mesa 22.3 is rejected by Dawn), " +
-  'and make sure XDG_RUNTIME_DIR is set.';
+/** What to do when there is no adapter, for this platform (Node: install lavapipe; a page: enable WebGPU). */
+export const NO_ADAPTER_HELP = host.noAdapterHelp;
 
 function classify(info: GPUAdapterInfo): AdapterKind {
   const text = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
   if (text.includes('llvmpipe') || text.includes('lavapipe')) return 'lavapipe';
   if (text.includes('nvidia')) return 'nvidia';
+  if (text.includes('swiftshader')) return 'swiftshader';
   return 'other';
 }
 
 export async function acquireDevice(): Promise<{ device: GPUDevice; info: DeviceInfo }> {
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  if (!dawn) {
-    Object.assign(globalThis, globals);
-    dawn = create([]);
-    (globalThis as Record<string, unknown>).__sdDawnInstance = dawn; // belt and braces: never collected
-  }
-  const adapter = await dawn.requestAdapter({ powerPreference: 'high-performance' });
+  const gpu = await host.gpu();
+  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
 
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));

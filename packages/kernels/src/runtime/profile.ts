@@ -2,8 +2,9 @@
 // sizes, size thresholds, workgroup shapes) made in one place from its kind, subgroup sizes and
 // limits. Ops read `profile()`; tests and benchmarks replace parts of it for the duration of one
 // call with `withTuning`, which is scoped (AsyncLocalStorage), so it ends with the call even when
-// that call is async and others run meanwhile.
-import { AsyncLocalStorage } from 'node:async_hooks';
+// that call is async and others run meanwhile (in a page, which has no AsyncLocalStorage, `withTuning`
+// takes synchronous functions only: see host/host.browser.ts).
+import { host } from '#host';
 import type { AttentionBlocks } from '../ops/attention/kernels.ts';
 import type { DirectTile } from '../ops/conv2d-direct.ts';
 import type { WeightGradPlan } from '../ops/conv2d-weight-grad.ts';
@@ -133,7 +134,11 @@ export function adapterProfile(info: DeviceInfo): AdapterProfile {
       constantKLoop: !lavapipe,
     },
     conv2d: {
-      variant: lavapipe && fixed > 0 ? 'texture' : nvidia ? 'tiled' : 'portable',
+      // SwiftShader (Chromium without a GPU) compiles the texture kernels in ~0.2 s, the tiled GEMM
+      // in seconds, and the buffer-source direct kernels ('portable', 'subgroup') not within a
+      // minute (measured in Chromium 156 with 4-lane subgroups): a page there would hang on its
+      // first convolution.
+      variant: (lavapipe || kind === 'swiftshader') && fixed > 0 ? 'texture' : nvidia ? 'tiled' : 'portable',
       // NVIDIA: two full waves of an H100's 132 SMs (264). Set apart from matmul.bigTilesFrom (200)
       // and, like it, not measured on NVIDIA yet: unify the two once a run there says which is right
       // (either change moves some shapes to the other tile). Never on other adapters unless tuned.
@@ -180,7 +185,7 @@ interface Scope {
   tuning: Tuning;
 }
 
-const scopes = new AsyncLocalStorage<Scope>();
+const scopes = host.scopeStore<Scope>();
 let cached: { info: DeviceInfo; profile: AdapterProfile } | undefined;
 
 /** The profile in force: the shared runtime's adapter's, with the overrides of any enclosing `withTuning`. */

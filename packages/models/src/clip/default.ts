@@ -1,10 +1,8 @@
 // The project's default embedding model: a small CLIP trained on the procedural captioned images
 // (`pnpm train:clip`), committed as assets/default-clip.safetensors (F16, OpenAI parameter names).
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, existsSync, fileURLToPath, join, mkdirSync } from '#host';
 import { noGrad, type nn } from '@sd/autograd';
-import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
+import { readSafetensors, writeSafetensors, type FileLoader, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
 import type { ClipConfig } from './config.ts';
 import { CLIP } from './model.ts';
 import { clipFromStateDict, loadClip } from './weights.ts';
@@ -48,8 +46,19 @@ export async function exportClip(model: CLIP, path: string, extraMetadata: Recor
 /** Loads a CLIP written by `exportClip` (config from its metadata), in eval mode. */
 export function loadExportedClip(path: string): CLIP {
   if (!existsSync(path)) throw new Error(`${path}: no CLIP checkpoint here${path === defaultClipPath() ? ' (train one with `pnpm train:clip`)' : ''}`);
-  const { config, state } = exportedClipWeights(readSafetensors(path));
-  return noGrad(() => clipFromStateDict(state, { label: path, visionHeads: config?.vision.heads, textHeads: config?.text.heads }));
+  return clipFromExport(readSafetensors(path), path);
+}
+
+/** loadExportedClip through a FileLoader (a page): `path` is relative to the loader's root and must be an `exportClip` file. */
+export async function loadExportedClipFrom(loader: FileLoader, path: string): Promise<CLIP> {
+  const file = readSafetensors(await loader.bytes(path), { label: path });
+  if (!isExportedClip(file)) throw new Error(`${path}: not a CLIP written by exportClip (metadata format ${JSON.stringify(file.metadata.format ?? null)}, expected "${EXPORT_FORMAT}")`);
+  return clipFromExport(file, path);
+}
+
+function clipFromExport(file: SafetensorsFile, label: string): CLIP {
+  const { config, state } = exportedClipWeights(file);
+  return noGrad(() => clipFromStateDict(state, { label, visionHeads: config?.vision.heads, textHeads: config?.text.heads }));
 }
 
 /** The config (from the metadata, if any) and OpenAI-named weights of an `exportClip` file already read. */

@@ -13,7 +13,7 @@
 //  - JPEG: decoded by jpeg-js, not libjpeg (different IDCT and chroma upsampling: pixels can differ
 //    by a few levels before resizing).
 import { tensor, type Tensor } from '@sd/autograd';
-import { readFileSync } from 'node:fs';
+import { readFileSync } from '#host';
 import { decodeRgb, type RgbImage } from '../data/image-codec.ts';
 
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;

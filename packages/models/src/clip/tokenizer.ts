@@ -2,8 +2,7 @@
 // same text clean-up (see text-clean.ts for the ftfy caveat), same word split, same byte→unicode
 // table, same 48,894 merges, same ids. Vocabulary: 256 byte symbols, the same 256 with "</w>"
 // (end of word), one symbol per merge, then <|startoftext|> and <|endoftext|> — 49,408 ids.
-import { createHash } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
+import { createHash, fromBase64, gunzipSync } from '#host';
 import { BPE_MERGE_COUNT, BPE_MERGES_GZIP_BASE64, BPE_MERGES_SHA256 } from './bpe-vocab.generated.ts';
 import { cleanCaption } from './text-clean.ts';
 
@@ -202,7 +201,7 @@ export class ClipTokenizer {
 
 /** The 48,894 CLIP merges, decompressed from the bundled data and checked against their SHA-256. */
 export function loadClipMerges(): string[] {
-  const text = gunzipSync(Buffer.from(BPE_MERGES_GZIP_BASE64, 'base64')).toString('utf8');
+  const text = new TextDecoder().decode(gunzipSync(fromBase64(BPE_MERGES_GZIP_BASE64)));
   const digest = createHash('sha256').update(text, 'utf8').digest('hex');
   if (digest !== BPE_MERGES_SHA256) {
     throw new Error(`CLIP BPE data is corrupt: sha256 ${digest}, expected ${BPE_MERGES_SHA256}`);

@@ -3,7 +3,7 @@
 // names, with the config inferred from the shapes.
 import { nn } from '@sd/autograd';
 import { readSafetensors, readTorchCheckpoint } from '@sd/io';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from '#host';
 import { inferClipConfig, type InferOptions } from './config.ts';
 import { CLIP } from './model.ts';
 import { ClipTextEncoder } from './text.ts';

@@ -1,8 +1,7 @@
 // Export to, and read from, the Hugging Face `imagefolder` layout: image files next to a
 // metadata.jsonl whose lines are {"file_name": "<relative path>", "text": "<caption>", ...extra}.
 
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { isAbsolute, join, mkdir, normalize, readFile, relative, sep, stat, writeFile } from '#host';
 import { generateSample, type SampleOptions } from './dataset.ts';
 import { decodeRgb, encodeRgbPng, type RgbImage } from './image-codec.ts';
 

@@ -2,8 +2,7 @@
 // one `diffusion_pytorch_model.safetensors`, a sharded set behind `….safetensors.index.json`, or the
 // older PyTorch pickles (`diffusion_pytorch_model.bin`, possibly sharded behind `….bin.index.json`).
 // Everything comes back as host float32 tensors under diffusers' own names; no renaming happens here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, readdirSync, statSync } from '#host';
 import type { nn } from '@sd/autograd';
 import { readSafetensors, readTorchStateDict } from '@sd/io';
 import { isPlainObject, readJsonObject } from './json.ts';
@@ -51,7 +50,11 @@ function naming<T>(path: string, read: () => T): T {
 
 /** Reads one weight file and checks that every tensor is floating point (diffusers models hold no integers). */
 function readWeightFile(path: string, kind: 'safetensors' | 'bin'): Map<string, HostTensor> {
-  const tensors = naming(path, () => (kind === 'safetensors' ? readSafetensors(path).tensors : readTorchStateDict(path)));
+  return floatWeights(naming(path, () => (kind === 'safetensors' ? readSafetensors(path).tensors : readTorchStateDict(path))), path);
+}
+
+/** The tensors of a weight file already read (a page fetches it), checked to be floating point; errors name `path`. */
+export function floatWeights(tensors: Map<string, { dtype: string; shape: readonly number[]; data: Float32Array | Int32Array }>, path: string): Map<string, HostTensor> {
   const state = new Map<string, HostTensor>();
   for (const [name, t] of tensors) {
     if (!(t.data instanceof Float32Array)) {

@@ -2,8 +2,7 @@
 // arguments plus `_class_name` and `_diffusers_version`) and the weights; a pipeline folder holds
 // model_index.json (component name → [library, class]) and one subfolder per component. Model-agnostic:
 // callers validate the config keys and map names onto their modules.
-import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, join, mkdirSync, readdirSync, statSync, unlinkSync } from '#host';
 import type { nn, Tensor } from '@sd/autograd';
 import { writeSafetensors, writeTextAtomic, type SafetensorsInput } from '@sd/io';
 import { DIFFUSERS_BIN_INDEX_NAME, DIFFUSERS_WEIGHTS_INDEX_NAME, DIFFUSERS_WEIGHTS_NAME } from './diffusers-weights.ts';
@@ -36,15 +35,18 @@ export function readDiffusersConfig(dir: string, options: { expectedClass?: stri
     throw new Error(`${dir}: no ${DIFFUSERS_CONFIG_NAME} (not a diffusers model folder)${pipelineHint}`);
   }
   const config = readJsonObject(file);
-  if (options.expectedClass !== undefined) {
-    const expected = typeof options.expectedClass === 'string' ? [options.expectedClass] : options.expectedClass;
-    const found = config['_class_name'];
-    if (typeof found !== 'string' || !expected.includes(found)) {
-      const says = typeof found === 'string' ? `says _class_name '${found}'` : 'has no _class_name';
-      throw new Error(`${file} ${says}, expected ${expected.length > 1 ? `one of ${expected.join(', ')}` : expected[0]}`);
-    }
-  }
+  if (options.expectedClass !== undefined) checkConfigClass(config, file, options.expectedClass);
   return { config, file };
+}
+
+/** A config's `_class_name` must be `expected` (or one of them); the error names `file`. */
+export function checkConfigClass(config: Record<string, unknown>, file: string, expectedClass: string | string[]): void {
+  const expected = typeof expectedClass === 'string' ? [expectedClass] : expectedClass;
+  const found = config['_class_name'];
+  if (typeof found !== 'string' || !expected.includes(found)) {
+    const says = typeof found === 'string' ? `says _class_name '${found}'` : 'has no _class_name';
+    throw new Error(`${file} ${says}, expected ${expected.length > 1 ? `one of ${expected.join(', ')}` : expected[0]}`);
+  }
 }
 
 /** JSON as diffusers writes it (`json.dumps(indent=2, sort_keys=True) + "\n"`), so files diff cleanly against theirs. */

@@ -3,16 +3,17 @@
 // (DDIM with classifier-free guidance against the zero embedding) and the VAE. Embeddings are
 // L2-normalised before decoding: the decoder is trained on unit CLIP image embeddings.
 import { Generator } from '@sd/autograd';
+import type { FileLoader } from '@sd/io';
 import type { CLIP } from '../clip/model.ts';
 import { embedTexts } from '../clip/evaluate.ts';
-import { openClip, defaultClipPath } from '../clip/default.ts';
+import { openClip, defaultClipPath, loadExportedClipFrom } from '../clip/default.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
 import { decodeEmbeddings, type DecoderSampler } from '../decoder/sample.ts';
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
 import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
-import { loadPrior, type PriorBundle } from '../prior/train.ts';
+import { loadPrior, loadPriorFrom, type PriorBundle } from '../prior/train.ts';
 import { UNet2DConditionModel, UNet2DConditionModelEmb } from '../unet/model.ts';
 import { AutoencoderKL } from '../vae/model.ts';
 
@@ -72,6 +73,31 @@ export class TextToImagePipeline {
     if (parts.prior && parts.prior.diffusion.stats.dim !== dim) throw new Error(`TextToImagePipeline: the prior works in ${parts.prior.diffusion.stats.dim} dimensions, the CLIP in ${dim}`);
     if (parts.vae.config.latent_channels !== parts.unet.config.in_channels) {
       throw new Error(`TextToImagePipeline: the VAE's ${parts.vae.config.latent_channels} latent channels do not match the decoder's in_channels ${parts.unet.config.in_channels}`);
+    }
+  }
+
+  /**
+   * Loads every part through a FileLoader (a page's fetchLoader), with paths relative to its root:
+   * the committed defaults are `{ clip: 'default-clip.safetensors', prior: 'default-prior/shifted.safetensors',
+   * decoder: 'default-decoder', vae: 'default-vae' }` under packages/models/assets/. The CLIP must be an
+   * exportClip file; the decoder and VAE folders hold config.json and diffusion_pytorch_model.safetensors.
+   */
+  static async fromLoader(loader: FileLoader, sources: Required<TextToImageSources>): Promise<TextToImagePipeline> {
+    const parts: Partial<TextToImageParts> = {};
+    try {
+      const unet = await UNet2DConditionModel.fromLoader(loader, sources.decoder);
+      if (!(unet instanceof UNet2DConditionModelEmb)) {
+        disposeModule(unet);
+        throw new Error(`${sources.decoder}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
+      }
+      parts.unet = unet.eval();
+      parts.vae = (await AutoencoderKL.fromLoader(loader, sources.vae)).eval();
+      parts.clip = await loadExportedClipFrom(loader, sources.clip);
+      parts.prior = sources.prior === 'none' ? null : await loadPriorFrom(loader, sources.prior);
+      return new TextToImagePipeline(parts as TextToImageParts);
+    } catch (e) {
+      for (const part of [parts.unet, parts.vae, parts.clip, parts.prior?.model]) if (part) disposeModule(part);
+      throw e;
     }
   }
 

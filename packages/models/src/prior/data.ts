@@ -1,8 +1,6 @@
 // Paired (text, image) embeddings on disk: the clip-retrieval layout (img_emb/img_emb_N.npy,
 // text_emb/text_emb_N.npy, read shard by shard) or a flat pair of .npy files.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash, existsSync, join, readdirSync, readFileSync, statSync } from '#host';
 import { readNpy, type NpyArray } from '@sd/io';
 
 export interface EmbeddingPairs {

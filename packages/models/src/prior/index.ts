@@ -2,7 +2,7 @@ export { ClipPrior, PRIOR_CONFIGS, type PriorConfig, type PriorInputs } from './
 export { ShiftedDiffusion, sample, guide, type Denoiser, type SampleOptions as PriorSampleOptions } from './diffusion.ts';
 export { computeShiftStats, assignClusters, identityStats, nearestByCosine, type ShiftStats } from './shift.ts';
 export { fingerprintPairs, loadEmbeddingPairs, readCaptions, iterateShards, listShards, readPair, subset, type EmbeddingPairs, type Shard } from './data.ts';
-export { trainPrior, loadPrior, buildPrior, SEED_OPTIMIZER, type TrainSettings, type RunConfig, type StepReport, type PriorBundle, type TrainOptions } from './train.ts';
+export { trainPrior, loadPrior, loadPriorFrom, buildPrior, SEED_OPTIMIZER, type TrainSettings, type RunConfig, type StepReport, type PriorBundle, type TrainOptions } from './train.ts';
 export { generateEmbeddings, clustersFor, type GenerateOptions } from './generate.ts';
 export { evaluatePrior } from './evaluate.ts';
 export { ShiftedDiffusionPrior } from './library.ts';

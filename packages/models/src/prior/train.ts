@@ -1,10 +1,10 @@
 // Training the shifted-diffusion prior: data on the GPU, AdamW with clipping, optional EMA,
 // periodic atomic checkpoints with everything needed to resume to the same weights.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, join, mkdirSync, writeFileSync } from '#host';
 import {
-  gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, type Tensor, type nn,
+  checkpointGroups, gather, loadCheckpoint, manualSeed, optim, randn, saveCheckpoint, tensor, type LoadedCheckpoint, type Tensor, type nn,
 } from '@sd/autograd';
+import { readSafetensors, type FileLoader } from '@sd/io';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
 import { ShiftedDiffusion } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
@@ -99,7 +99,17 @@ export function statsFromCheckpoint(groups: Record<string, Map<string, nn.HostTe
 export function loadPrior(path: string): PriorBundle {
   const file = path.endsWith('.safetensors') ? path : join(path, CHECKPOINT);
   if (!existsSync(file)) throw new Error(`${file}: no prior checkpoint here`);
-  const ckpt = loadCheckpoint(file);
+  return priorFromCheckpoint(loadCheckpoint(file), file);
+}
+
+/** loadPrior through a FileLoader (a page): `path` (a checkpoint file or a run directory) is relative to the loader's root. */
+export async function loadPriorFrom(loader: FileLoader, path: string): Promise<PriorBundle> {
+  const file = path.endsWith('.safetensors') ? path : `${path.replace(/\/+$/, '')}/${CHECKPOINT}`;
+  const read = readSafetensors(await loader.bytes(file), { label: file });
+  return priorFromCheckpoint({ groups: checkpointGroups(read, file), metadata: read.metadata }, file);
+}
+
+function priorFromCheckpoint(ckpt: LoadedCheckpoint, file: string): PriorBundle {
   const config = parseConfig(ckpt.metadata.config, file);
   const bundle = buildPrior(config, statsFromCheckpoint(ckpt.groups, file));
   const weights = ckpt.groups.ema?.size ? ckpt.groups.ema : ckpt.groups.model;

@@ -1,6 +1,6 @@
 // The part of every trainer's loop that is not about its model: timing, metrics.jsonl, the
 // divergence guards and the checkpoint cadence. A trainer supplies one optimizer step and a save.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync } from '#host';
 import type { Tensor } from '@sd/autograd';
 import { parametersFinite } from './guards.ts';
 

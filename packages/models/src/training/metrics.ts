@@ -1,5 +1,5 @@
 // metrics.jsonl of a run directory: one JSON object per logged step, appended as training goes.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from '#host';
 import { writeTextAtomic } from '@sd/io';
 
 /**

@@ -1,7 +1,6 @@
 // Run directories: a fresh run only starts in an empty (or missing) one; a resume only with the
 // settings and data it was started with.
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, join, mkdirSync, readdirSync, writeFileSync } from '#host';
 import { loadCheckpoint, type LoadedCheckpoint } from '@sd/autograd';
 import { assertResumable, configDifferences } from './guards.ts';
 import { truncateMetrics } from './metrics.ts';

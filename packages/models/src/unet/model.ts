@@ -5,7 +5,8 @@ import { fmt } from '@sd/kernels';
 import { DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D, type BlockContext } from './blocks.ts';
 import { readUNetConfig, UNET_EMB_SCHEMA, type UNetConfig, type UNetEmbConfig, type UNetLayout } from './config.ts';
 import { embeddingTensor, TimestepEmbedding, timestepsFor } from './time.ts';
-import { loadPretrained, savePretrained, type DiffusersModel, type PretrainedOptions } from '../io/pretrained.ts';
+import type { FileLoader } from '@sd/io';
+import { loadPretrained, loadPretrainedFrom, savePretrained, type DiffusersModel, type LoadSpec, type PretrainedOptions } from '../io/pretrained.ts';
 import type { ConfigSchema } from '../io/config-schema.ts';
 import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 
@@ -86,7 +87,12 @@ export class UNet2DConditionModel extends nn.Module implements DiffusersModel {
    * pipeline folder's `unet/`. Returns UNet2DConditionModelEmb when the config is the seed's.
    */
   static fromPretrained(dir: string, options: PretrainedOptions = {}): UNet2DConditionModel {
-    return loadPretrained(dir, { component: 'unet', classNames: ['UNet2DConditionModel', 'UNet2DConditionModelEmb'], build: (config, label) => unetFromConfig(config, { label }) }, options);
+    return loadPretrained(dir, UNET_LOAD, options);
+  }
+
+  /** fromPretrained through a FileLoader (a page): a model folder with config.json and diffusion_pytorch_model.safetensors. */
+  static fromLoader(loader: FileLoader, dir: string, options: PretrainedOptions = {}): Promise<UNet2DConditionModel> {
+    return loadPretrainedFrom(loader, dir, UNET_LOAD, options);
   }
 
   /** Writes config.json + diffusion_pytorch_model.safetensors with diffusers' names. */
@@ -174,3 +180,10 @@ export function unetFromConfig(raw: Record<string, unknown>, options: UNetBuildO
   const emb = raw._class_name === 'UNet2DConditionModelEmb' || ('proj_n' in raw && 'input_dim' in raw);
   return emb ? new UNet2DConditionModelEmb(raw, options) : new UNet2DConditionModel(raw, options);
 }
+
+/** How fromPretrained and fromLoader find and build a UNet. */
+const UNET_LOAD: LoadSpec<UNet2DConditionModel> = {
+  component: 'unet',
+  classNames: ['UNet2DConditionModel', 'UNet2DConditionModelEmb'],
+  build: (config, label) => unetFromConfig(config, { label }),
+};

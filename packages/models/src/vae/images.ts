@@ -1,7 +1,6 @@
 // The VAE's data: square RGB images held as bytes on the host (a 64×64 image is 12 KB; as floats on
 // the device it would be four times that), turned into [-1, 1] float batches one step at a time.
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash, existsSync, readdirSync } from '#host';
 import { generateSample, type Resolution, type Split } from '../data/dataset.ts';
 import { readImageFolder } from '../data/imagefolder.ts';
 

@@ -5,7 +5,8 @@ import { fmt } from '@sd/kernels';
 import { Downsample2D, ResnetBlock2D, Upsample2D } from '../unet/resnet.ts';
 import { attend } from '../unet/transformer.ts';
 import { readVaeConfig, type VaeConfig } from './config.ts';
-import { loadPretrained, savePretrained, type DiffusersModel, type PretrainedOptions } from '../io/pretrained.ts';
+import type { FileLoader } from '@sd/io';
+import { loadPretrained, loadPretrainedFrom, savePretrained, type DiffusersModel, type LoadSpec, type PretrainedOptions } from '../io/pretrained.ts';
 import type { WriteDiffusersOptions } from '../io/diffusers.ts';
 
 /** Resnets use eps 1e-6 throughout the VAE (diffusers hard-codes it). */
@@ -173,7 +174,12 @@ export class AutoencoderKL extends nn.Module implements DiffusersModel {
 
   /** Loads a diffusers AutoencoderKL folder, or a pipeline folder's `vae/`; both attention namings load. */
   static fromPretrained(dir: string, options: PretrainedOptions = {}): AutoencoderKL {
-    return loadPretrained(dir, { component: 'vae', classNames: ['AutoencoderKL'], build: (config, label) => new AutoencoderKL(config, { label }), rename: vaeStateDictNames }, options);
+    return loadPretrained(dir, VAE_LOAD, options);
+  }
+
+  /** fromPretrained through a FileLoader (a page): a model folder with config.json and diffusion_pytorch_model.safetensors. */
+  static fromLoader(loader: FileLoader, dir: string, options: PretrainedOptions = {}): Promise<AutoencoderKL> {
+    return loadPretrainedFrom(loader, dir, VAE_LOAD, options);
   }
 
   savePretrained(dir: string, options: WriteDiffusersOptions = {}): Promise<void> {
@@ -234,3 +240,11 @@ export function vaeStateDictNames<T extends nn.HostTensor>(state: Map<string, T>
   }
   return out;
 }
+
+/** How fromPretrained and fromLoader find and build a VAE (both attention namings load). */
+const VAE_LOAD: LoadSpec<AutoencoderKL> = {
+  component: 'vae',
+  classNames: ['AutoencoderKL'],
+  build: (config, label) => new AutoencoderKL(config, { label }),
+  rename: vaeStateDictNames,
+};

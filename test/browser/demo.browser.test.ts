@@ -1,0 +1,61 @@
+// `pnpm demo` in headless Chromium: the page reports the WebGPU adapter, loads the committed default
+// CLIP, priors, decoder and VAE over HTTP, generates an image for a caption, and the page's
+// screenshot shows that image (the canvas' pixels, scaled ×3 as the page's CSS draws them).
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeRgb } from '@sd/models';
+import { serveDemo } from '../../demo/server.ts';
+import { browse, type BrowserPage } from './chromium.ts';
+
+let demo: BrowserPage | undefined;
+afterAll(() => demo?.close());
+
+describe('pnpm demo', () => {
+  it('reports the adapter, generates from the committed models, and the screenshot shows the image', async () => {
+    demo = await browse(await serveDemo(0), { width: 900, height: 700 });
+    const { page } = demo;
+    const text = (id: string) => page.evaluate((i) => (globalThis as unknown as { document: { getElementById(i: string): { textContent: string } } }).document.getElementById(i).textContent, id);
+    await page.waitForFunction(() => {
+      const doc = (globalThis as unknown as { document: { getElementById(i: string): { textContent: string; className: string } } }).document;
+      return doc.getElementById('status').textContent === 'ready' || doc.getElementById('adapter').className === 'error';
+    }, null, { timeout: 60_000 });
+    expect(await text('adapter')).toMatch(/^WebGPU adapter: \S/);
+
+    await page.fill('#count', '1');
+    await page.fill('#steps', '2');
+    await page.click('#generate');
+    await page.waitForFunction(() => /^(done|failed)/.test((globalThis as unknown as { document: { getElementById(i: string): { textContent: string } } }).document.getElementById('status').textContent), null, { timeout: 120_000 });
+    expect(await text('status')).toMatch(/^done in \d+ ms: text \d+ ms, prior \d+ ms, decoder \+ VAE \d+ ms/);
+    expect(demo.errors).toEqual([]);
+
+    // The image as drawn (64×64 RGBA) and where the page shows it (its content box, 192×192).
+    const canvas = page.locator('#images canvas');
+    expect(await canvas.count()).toBe(1);
+    const drawn = await canvas.evaluate((c: unknown) => {
+      const el = c as { width: number; height: number; clientLeft: number; clientTop: number; getBoundingClientRect(): { x: number; y: number }; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
+      const box = el.getBoundingClientRect();
+      return { side: el.width, rgba: Array.from(el.getContext('2d').getImageData(0, 0, el.width, el.height).data), x: box.x + el.clientLeft, y: box.y + el.clientTop };
+    });
+    const values = drawn.rgba.filter((_, i) => i % 4 !== 3);
+    const mean = values.reduce((a, b) => a + b, 0) / values.length;
+    expect(Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length), 'the image is not flat').toBeGreaterThan(5);
+
+    const scale = 3;
+    const shot = decodeRgb(await page.screenshot({ clip: { x: drawn.x, y: drawn.y, width: drawn.side * scale, height: drawn.side * scale } }), 'screenshot');
+    expect([shot.width, shot.height]).toEqual([drawn.side * scale, drawn.side * scale]);
+    let total = 0;
+    let worst = 0;
+    for (let y = 0; y < shot.height; y++) {
+      for (let x = 0; x < shot.width; x++) {
+        const src = (Math.floor(y / scale) * drawn.side + Math.floor(x / scale)) * 4;
+        for (let c = 0; c < 3; c++) {
+          const d = Math.abs(shot.data[(y * shot.width + x) * 3 + c] - drawn.rgba[src + c]);
+          total += d;
+          worst = Math.max(worst, d);
+        }
+      }
+    }
+    console.log(`demo screenshot vs drawn image: mean ${(total / (shot.width * shot.height * 3)).toFixed(3)}, max ${worst} (8-bit levels)`);
+    expect(total / (shot.width * shot.height * 3), 'mean 8-bit difference of the screenshot from the image').toBeLessThan(1);
+    expect(worst, 'largest 8-bit difference').toBeLessThanOrEqual(2);
+  }, 240_000);
+});
