@@ -3,12 +3,8 @@
 // generated for a caption with the chosen arm, with the time of each stage.
 import { fetchLoader } from '@sd/io';
 import { initRuntime, rt } from '@sd/kernels';
-import { AutoencoderKL, loadExportedClipFrom, loadPriorFrom, TextToImagePipeline, UNet2DConditionModelEmb, UNet2DConditionModel, type PriorBundle } from '@sd/models/page';
+import { AutoencoderKL, loadDecoderSchedulerConfig, loadExportedClipFrom, loadPriorFrom, TextToImagePipeline, UNet2DConditionModelEmb, UNet2DConditionModel, type PriorBundle } from '@sd/models/page';
 
-// @sd/models' diffusion/sample-loop.ts yields between steps with Node's setImmediate, which a page
-// lacks; until it yields portably (setTimeout), the page stands one in (nothing else here uses it).
-const g = globalThis as { setImmediate?: unknown };
-g.setImmediate ??= (fn: () => void) => setTimeout(fn, 0);
 
 // The repository's TypeScript has no DOM library (it clashes with Node's types across the packages),
 // so the few DOM calls of this page are typed here.
@@ -55,7 +51,7 @@ async function loadParts(): Promise<Record<Arm, TextToImagePipeline>> {
     shifted: await loadPriorFrom(assets, 'default-prior/shifted.safetensors'),
     baseline: await loadPriorFrom(assets, 'default-prior/baseline.safetensors'),
   };
-  const parts = { clip, unet: unet.eval(), vae: vae.eval() };
+  const parts = { clip, unet: unet.eval(), vae: vae.eval(), schedulerConfig: await loadDecoderSchedulerConfig(assets, 'default-decoder') };
   return {
     shifted: new TextToImagePipeline({ ...parts, prior: priors.shifted }),
     baseline: new TextToImagePipeline({ ...parts, prior: priors.baseline }),

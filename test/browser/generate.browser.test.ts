@@ -3,11 +3,11 @@
 // are saved as the trainers save them, loaded in Node from the files and in Chromium over HTTP
 // (TextToImagePipeline.fromLoader with fetchLoader), and generate for the same captions and seed.
 // The VAE's outputs, clamped to the pixel range [-1, 1], differ by at most 1e-3 of that range.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exportClip, TextToImagePipeline } from '@sd/models';
+import { DECODER_SCHEDULER_CONFIG, exportClip, TextToImagePipeline } from '@sd/models';
 import { tinyPipelineParts } from '../util/tiny-pipeline.ts';
 import { openPage, pageReady, type BrowserPage } from './chromium.ts';
 import { captureDecoded } from './pages/decoded.ts';
@@ -26,6 +26,7 @@ describe('text → image in Chromium', () => {
     const { clip, vae, unet, prior, priorDir } = await tinyPipelineParts(true);
     await exportClip(clip, join(dir, 'clip.safetensors'));
     await unet.savePretrained(join(dir, 'decoder'));
+    writeFileSync(join(dir, 'decoder', 'scheduler_config.json'), JSON.stringify(DECODER_SCHEDULER_CONFIG));
     await vae.savePretrained(join(dir, 'vae'));
     for (const m of [clip, vae, unet, prior!.model]) m.dispose();
     const sources = { clip: join(dir, 'clip.safetensors'), prior: priorDir, decoder: join(dir, 'decoder'), vae: join(dir, 'vae') };

@@ -6,10 +6,6 @@ import { initRuntime, rt } from '@sd/kernels';
 import { TextToImagePipeline, type TextToImageOptions } from '@sd/models/page';
 import { captureDecoded } from './decoded.ts';
 
-// @sd/models' diffusion/sample-loop.ts yields between steps with Node's setImmediate, which a page
-// lacks; until it yields portably (setTimeout), the page stands one in (nothing else here uses it).
-const g = globalThis as { setImmediate?: unknown };
-g.setImmediate ??= (fn: () => void) => setTimeout(fn, 0);
 
 async function load() {
   await initRuntime();

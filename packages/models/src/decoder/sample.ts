@@ -8,6 +8,8 @@ import { EulerDiscreteScheduler } from '../diffusion/euler.ts';
 import { classifierFreeGuidance } from '../diffusion/guidance.ts';
 import { sampleLoop } from '../diffusion/sample-loop.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
+import { parseSchedulerConfig } from '../diffusion/config.ts';
+import type { FileLoader } from '@sd/io';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { imageBytes, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
@@ -31,6 +33,17 @@ export function decoderSampler(schedulerConfig: Readonly<Record<string, unknown>
       return DPMSolverMultistepScheduler.fromConfig(schedulerConfig);
     default:
       throw new Error(`decoderSampler: unknown sampler ${JSON.stringify(sampler)} (known: ${DECODER_SAMPLERS.join(', ')})`);
+  }
+}
+
+/** A decoder folder's scheduler_config.json through a loader (a page's fetch), parsed; errors name the file. */
+export async function loadDecoderSchedulerConfig(loader: FileLoader, decoderDir: string): Promise<Record<string, unknown>> {
+  const file = `${decoderDir}/scheduler_config.json`;
+  const text = await loader.text(file);
+  try {
+    return parseSchedulerConfig(text);
+  } catch (e) {
+    throw new Error(`${loader.root}/${file}: ${(e as Error).message}`);
   }
 }
 

@@ -40,7 +40,7 @@ export async function sampleLoop(scheduler: DiffusionScheduler, model: DenoiseMo
         x.dispose();
         x = next;
         await options.onStep?.(i, t, x);
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
     } catch (error) {
       x.dispose();
@@ -50,3 +50,6 @@ export async function sampleLoop(scheduler: DiffusionScheduler, model: DenoiseMo
     return x;
   });
 }
+
+/** One turn of the event loop: setImmediate in Node (Dawn processes completions there), a zero timeout in a page. */
+const yieldToEventLoop = (): Promise<void> => new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));

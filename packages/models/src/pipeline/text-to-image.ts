@@ -9,7 +9,7 @@ import { embedTexts } from '../clip/evaluate.ts';
 import { openClip, defaultClipPath, loadExportedClipFrom } from '../clip/default.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
-import { decodeEmbeddings, type DecoderSampler } from '../decoder/sample.ts';
+import { decodeEmbeddings, loadDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
 import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
@@ -91,6 +91,7 @@ export class TextToImagePipeline {
         throw new Error(`${sources.decoder}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
       }
       parts.unet = unet.eval();
+      parts.schedulerConfig = await loadDecoderSchedulerConfig(loader, sources.decoder);
       parts.vae = (await AutoencoderKL.fromLoader(loader, sources.vae)).eval();
       parts.clip = await loadExportedClipFrom(loader, sources.clip);
       parts.prior = sources.prior === 'none' ? null : await loadPriorFrom(loader, sources.prior);
