@@ -120,10 +120,10 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
 const pct = (x: number) => (Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}%`);
 
 export function formatImageTable(metrics: Partial<Record<ImageArmName, ImageArmMetrics>>, arms: readonly ImageArmName[]): string {
-  const header = `| arm | ${HEAD_NAMES.map((h) => `judge ${h}`).join(' | ')} | all named | judge-FID | judge-KID ×10³ | CLIP-FID | CLIP image–text | CLIP image–image |`;
+  const header = `| arm | ${HEAD_NAMES.map((h) => `judge ${h}`).join(' | ')} | all named | judge-FID | judge-KID | CLIP-FID | CLIP image–text | CLIP image–image |`;
   const rows = arms.map((a) => {
     const m = metrics[a]!;
-    return `| ${ARM_LABELS[a]} | ${HEAD_NAMES.map((h) => pct(m.judge.perHead[h])).join(' | ')} | ${pct(m.judge.allCorrect)} | ${m.judgeFid.toFixed(2)} | ${(1000 * m.judgeKid.mean).toFixed(2)} ± ${(1000 * m.judgeKid.std).toFixed(2)} | ${m.clipFid.toFixed(4)} | ${m.clipImageText.toFixed(4)} | ${m.clipImageImage.toFixed(4)} |`;
+    return `| ${ARM_LABELS[a]} | ${HEAD_NAMES.map((h) => pct(m.judge.perHead[h])).join(' | ')} | ${pct(m.judge.allCorrect)} | ${m.judgeFid.toFixed(2)} | ${m.judgeKid.mean.toPrecision(4)} ± ${m.judgeKid.std.toPrecision(2)} | ${m.clipFid.toFixed(4)} | ${m.clipImageText.toFixed(4)} | ${m.clipImageImage.toFixed(4)} |`;
   });
   return [header, `| --- |${' --- |'.repeat(HEAD_NAMES.length + 6)}`, ...rows].join('\n');
 }

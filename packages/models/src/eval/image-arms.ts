@@ -75,7 +75,7 @@ export function captionLabels(scenes: Pick<EvalScenes, 'attributes' | 'mentions'
 export interface ImageArmMetrics {
   /** The judge against what the captions name (captionLabels). */
   judge: JudgeAccuracy;
-  /** Fréchet distance and KID (×10³ in the tables) in the judge's feature space, against the fresh renders. */
+  /** Fréchet distance and KID in the judge's feature space (unnormalised features: large values), against the fresh renders. */
   judgeFid: number;
   judgeKid: { mean: number; std: number };
   /** Fréchet distance in the CLIP's image-embedding space, against the fresh renders. */
