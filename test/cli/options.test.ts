@@ -3,7 +3,7 @@
 // with an error naming the option and the value.
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../packages/cli/src/program.ts';
-import { integer, number, parseTrainJudge, parseBuildEmbedded, parseEvalClip, parseEvalPrior, parseTrainClip, parseTrainPrior, parseTrainVae, parseTrainDecoder, parseSample, parseEvalDecoder, type TrainClipCli, type TrainPriorCli } from '../../packages/cli/src/options.ts';
+import { integer, number, parseTrainJudge, parseBuildEmbedded, parseEvalClip, parseEvalPrior, parseTrainClip, parseTrainPrior, parseTrainVae, parseTrainDecoder, parseSample, parseEvalDecoder, parseEval, type TrainClipCli, type TrainPriorCli } from '../../packages/cli/src/options.ts';
 
 // The parsers take each command's own option type; here they get the commander defaults.
 const PARSERS: Record<string, (o: never) => unknown> = {
@@ -17,10 +17,11 @@ const PARSERS: Record<string, (o: never) => unknown> = {
   'train-decoder': parseTrainDecoder,
   'train-judge': parseTrainJudge,
   'eval-decoder': parseEvalDecoder,
+  eval: parseEval,
 };
 /** Argument placeholders of numeric options; the others name paths, sizes or lists. */
 const NUMERIC = new Set(['n', 'x', 'k', 'p', 'px', 'w', 'decay', 'fraction']);
-const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode', 'list', 'split']);
+const OTHER = new Set(['dir', 'name', 'file', 'attributes', 'path', 'mode', 'list', 'split', 'type']);
 
 const placeholder = (flags: string) => /[<[](\w+)[>\]]/.exec(flags)?.[1];
 
@@ -62,7 +63,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(61); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip
+    expect(checked).toBe(67); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip, 6 eval
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {

@@ -1,7 +1,6 @@
 // Reading a decoder folder's scheduler_config.json from disk: the schedule and prediction_type its
-// UNet was trained with (kept apart from sample.ts, which a page bundles without Node's fs).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// UNet was trained with (a page reads it through a loader: sample.ts's loadDecoderSchedulerConfig).
+import { existsSync, join, readFileSync } from '#host';
 import { parseSchedulerConfig } from '../diffusion/config.ts';
 import { SCHEDULER_CONFIG_NAME } from '../io/diffusers.ts';
 
