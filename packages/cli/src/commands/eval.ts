@@ -113,7 +113,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   report.seconds = (performance.now() - t0) / 1000;
   writeFileSync(join(o.out, 'eval.json'), JSON.stringify(report, null, 2));
   console.log(`\n${report.seconds.toFixed(0)} s; wrote ${join(o.out, 'eval.json')}${guidance.length > 1 ? ` and ${join(o.out, 'fid-vs-clip.png')}` : ''}`);
-  for (const m of [parts.unet, parts.vae, parts.judge]) for (const p of m.parameters()) p.dispose();
+  for (const m of [parts.unet, parts.vae, parts.judge, parts.clip]) for (const p of m.parameters()) p.dispose();
   return report;
 }
 
