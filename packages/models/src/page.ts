@@ -13,6 +13,6 @@ export { AutoencoderKL } from './vae/model.ts';
 export { ClipPrior, type PriorConfig } from './prior/network.ts';
 export { buildPrior, loadPriorFrom, type PriorBundle } from './prior/train.ts';
 export { generateEmbeddings } from './prior/generate.ts';
-export { decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './decoder/sample.ts';
+export { asDecoderUnet, decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './decoder/sample.ts';
 export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
 export { loadPretrainedFrom, type PretrainedOptions } from './io/pretrained.ts';

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, UNet2DConditionModelEmb, ZERO_SHOT_ATTRIBUTES, decoderOracleZeroShot, defaultClipPath,
+  AutoencoderKL, DEFAULT_DATA_SEED, UNet2DConditionModel, asDecoderUnet, ZERO_SHOT_ATTRIBUTES, decoderOracleZeroShot, defaultClipPath,
   HEAD_NAMES, encodeRgbPng, imageGrid, judgeAssetPath, judgeImageSet, loadExportedClip, loadJudge, oracleImages, readDecoderSchedulerConfig, subsetImages, type JudgeAccuracy, type OracleZeroShot,
 } from '@sd/models';
 import { existsSync } from 'node:fs';
@@ -18,9 +18,7 @@ export async function evalDecoderCommand(o: EvalDecoderCli): Promise<OracleZeroS
   const vaeSource = resolveVae('sd eval-decoder', o.vae);
   const clipPath = o.clip ?? defaultClipPath();
   await initRuntime();
-  const unet = UNet2DConditionModel.fromPretrained(decoder.path);
-  if (!(unet instanceof UNet2DConditionModelEmb)) throw new Error(`${decoder.path}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
-  unet.eval();
+  const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(decoder.path), decoder.path);
   const vae = AutoencoderKL.fromPretrained(vaeSource.path).eval();
   const clip = loadExportedClip(clipPath);
   console.log(`decoder ${decoder.path} (${decoder.from}), VAE ${vaeSource.path} (${vaeSource.from}), CLIP ${clipPath}; ${n} held-out images (batches of ${batchSize}), ${steps} DDIM steps, guidance ${guidance}, seed ${seed}`);

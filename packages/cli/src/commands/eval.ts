@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, UNet2DConditionModelEmb, compareImageArms, defaultClipPath, encodeRgbPng, evalReference, evaluateImageArm,
+  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, compareImageArms, defaultClipPath, encodeRgbPng, evalReference, evaluateImageArm,
   fitRidgeMap, generateEmbeddings, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge, loadPrior, readDecoderSchedulerConfig, renderPlot, scoreArm,
   splitScenes, subset, subsetImages, type ArmMetrics, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet,
 } from '@sd/models';
@@ -53,9 +53,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   }
   const t0 = performance.now();
   await initRuntime();
-  const unet = UNet2DConditionModel.fromPretrained(decoder.path);
-  if (!(unet instanceof UNet2DConditionModelEmb)) throw new Error(`${decoder.path}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
-  unet.eval();
+  const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(decoder.path), decoder.path);
   const parts = {
     unet,
     vae: AutoencoderKL.fromPretrained(vaeSource.path).eval(),

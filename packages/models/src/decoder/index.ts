@@ -1,7 +1,7 @@
 // The language-free decoder: a UNet2DConditionModelEmb trained on VAE latents conditioned on CLIP image embeddings.
 export { PROCEDURAL_DECODER_UNET_CONFIG, DECODER_SCHEDULER_CONFIG, decoderSchedulerConfig, checkDecoderInputs } from './config.ts';
 export { decoderFingerprint, moduleSha256, encodeLatents, encodeEmbeddings, assertCacheCurrent, loadOrBuildDecoderData, type DecoderClip, type DecoderData, type DecoderFingerprint } from './data.ts';
-export { decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './sample.ts';
+export { asDecoderUnet, decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './sample.ts';
 export { readDecoderSchedulerConfig } from './scheduler-config.ts';
 export {
   trainDecoder, decoderLoss, decoderStepDraws, buildDecoderUnet, DECODER_FINAL_DIR, DECODER_CACHE,

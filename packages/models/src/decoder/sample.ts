@@ -10,9 +10,22 @@ import { sampleLoop } from '../diffusion/sample-loop.ts';
 import type { DiffusionScheduler } from '../diffusion/scheduler.ts';
 import { parseSchedulerConfig } from '../diffusion/config.ts';
 import type { FileLoader } from '@sd/io';
-import type { UNet2DConditionModelEmb } from '../unet/model.ts';
+import { UNet2DConditionModelEmb, type UNet2DConditionModel } from '../unet/model.ts';
+import { disposeModule } from '../clip/weights.ts';
 import { imageBytes, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
+
+/**
+ * The loaded UNet as the image-embedding decoder, in eval mode; any other UNet is freed and refused,
+ * naming where it came from.
+ */
+export function asDecoderUnet(unet: UNet2DConditionModel, source: string): UNet2DConditionModelEmb {
+  if (!(unet instanceof UNet2DConditionModelEmb)) {
+    disposeModule(unet);
+    throw new Error(`${source}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
+  }
+  return unet.eval();
+}
 
 /** Samplers for the decoder (all deterministic). */
 export const DECODER_SAMPLERS = ['ddim', 'euler', 'dpm++'] as const;

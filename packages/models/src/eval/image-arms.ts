@@ -14,7 +14,7 @@ import { decodeEmbeddings, type DecoderSampler } from '../decoder/sample.ts';
 import { accuracy, readImages, type JudgeAccuracy } from '../judge/evaluate.ts';
 import { HEAD_NAMES, UNLABELLED, judgeLabels, type JudgeHead } from '../judge/labels.ts';
 import type { JudgeNet } from '../judge/model.ts';
-import { normalizeRowsInPlace, rowDot } from '../math/rows.ts';
+import { normalizeRowsInPlace, rowDot, rowsAt } from '../math/rows.ts';
 import { embeddedSplitRow, type EmbeddedSplit } from '../prior/embedded.ts';
 import { purposeGenerator } from '../training/rng.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
@@ -224,12 +224,10 @@ export function compareImageArms(a: PerCaption, b: PerCaption, ref: EvalReferenc
   ];
   const say = (i: Interval): ImageComparison => ({ ...i, verdict: ({ higher: 'A higher', lower: 'A lower', 'no difference': 'no difference' } as const)[verdict(i)] });
   const out = Object.fromEntries(pairs.map(([key, x, y]) => [key, say(bootstrapInterval(n, (idx) => meanOver(x, idx) - meanOver(y, idx), options))])) as Record<ImageComparisonKey, ImageComparison>;
-  const rows = (m: Float32Array, idx: Int32Array) => {
-    const r = new Float32Array(idx.length * features);
-    idx.forEach((i, k) => r.set(m.subarray(i * features, (i + 1) * features), k * features));
-    return r;
+  const fid = (idx: Int32Array) => {
+    const fresh = rowsAt(ref.freshFeatures, idx, features);
+    return frechetDistanceOfRows(rowsAt(a.features, idx, features), fresh, features) - frechetDistanceOfRows(rowsAt(b.features, idx, features), fresh, features);
   };
-  const fid = (idx: Int32Array) => frechetDistanceOfRows(rows(a.features, idx), rows(ref.freshFeatures, idx), features) - frechetDistanceOfRows(rows(b.features, idx), rows(ref.freshFeatures, idx), features);
   out['judge-FID'] = say(bootstrapInterval(n, fid, { ...options, resamples: options.fidResamples ?? 200 }));
   return out;
 }

@@ -9,7 +9,7 @@ import { embedTexts } from '../clip/evaluate.ts';
 import { openClip, defaultClipPath, loadExportedClipFrom } from '../clip/default.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
-import { decodeEmbeddings, loadDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
+import { asDecoderUnet, decodeEmbeddings, loadDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
 import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
@@ -85,12 +85,7 @@ export class TextToImagePipeline {
   static async fromLoader(loader: FileLoader, sources: Required<TextToImageSources>): Promise<TextToImagePipeline> {
     const parts: Partial<TextToImageParts> = {};
     try {
-      const unet = await UNet2DConditionModel.fromLoader(loader, sources.decoder);
-      if (!(unet instanceof UNet2DConditionModelEmb)) {
-        disposeModule(unet);
-        throw new Error(`${sources.decoder}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
-      }
-      parts.unet = unet.eval();
+      parts.unet = asDecoderUnet(await UNet2DConditionModel.fromLoader(loader, sources.decoder), sources.decoder);
       parts.schedulerConfig = await loadDecoderSchedulerConfig(loader, sources.decoder);
       parts.vae = (await AutoencoderKL.fromLoader(loader, sources.vae)).eval();
       parts.clip = await loadExportedClipFrom(loader, sources.clip);
@@ -104,15 +99,11 @@ export class TextToImagePipeline {
 
   /** Loads every part from disk (see TextToImageSources). */
   static load(sources: TextToImageSources): TextToImagePipeline {
-    const unet = UNet2DConditionModel.fromPretrained(sources.decoder);
-    if (!(unet instanceof UNet2DConditionModelEmb)) {
-      disposeModule(unet);
-      throw new Error(`${sources.decoder}: a UNet2DConditionModel, not the image-embedding decoder (UNet2DConditionModelEmb)`);
-    }
+    const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(sources.decoder), sources.decoder);
     const parts = {
       clip: openClip(sources.clip ?? defaultClipPath()),
       prior: sources.prior === 'none' ? null : loadPrior(sources.prior),
-      unet: unet.eval(),
+      unet,
       schedulerConfig: readDecoderSchedulerConfig(sources.decoder),
       vae: AutoencoderKL.fromPretrained(sources.vae).eval(),
     };
