@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRgb } from '@sd/models';
 import { serveDemo } from '../../demo/server.ts';
-import { browse, type BrowserPage } from './chromium.ts';
+import { browse, type BrowserPage } from '../../scripts/chromium.ts';
 
 let demo: BrowserPage | undefined;
 afterAll(() => demo?.close());

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DECODER_SCHEDULER_CONFIG, exportClip, TextToImagePipeline } from '@sd/models';
 import { tinyPipelineParts } from '../util/tiny-pipeline.ts';
-import { openPage, pageReady, type BrowserPage } from './chromium.ts';
+import { openPage, pageReady, type BrowserPage } from '../../scripts/chromium.ts';
 import { captureDecoded } from './pages/decoded.ts';
 import type { GeneratePage } from './pages/generate.ts';
 

@@ -1,5 +1,5 @@
 // A subset of the kernel tests in a real browser: matmul, attention, conv2d and groupNorm, forward
-// and backward, run by @sd/kernels on Chromium's WebGPU (headless shell; see chromium.ts for the
+// and backward, run by @sd/kernels on Chromium's WebGPU (headless shell; see scripts/chromium.ts for the
 // flags and the adapter it gets), checked here in Node against the float64 references of the Node
 // tests with their tolerances. The cases, inputs and tolerances are the Node tests' own
 // (test/kernels/cases.ts). Where the browser cannot start, every test fails with the reason.
@@ -16,7 +16,7 @@ import {
   conv2dOptions, conv2dRefOptions, conv2dSeed, GROUPNORM_CASES, groupNormInputs, groupNormSeed, groupNormTolerances, MATMUL_SHAPES, matmulInputs,
   matmulK, matmulTolerance, plainMatmul, type AttentionCase, type MatmulCase,
 } from '../kernels/cases.ts';
-import { openPage, pageReady, type BrowserPage } from './chromium.ts';
+import { openPage, pageReady, type BrowserPage } from '../../scripts/chromium.ts';
 import type { KernelsPage } from './pages/kernels.ts';
 
 type Info = ReturnType<KernelsPage['info']>;

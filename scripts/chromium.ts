@@ -1,10 +1,10 @@
-// Opens a page in a real headless Chromium with WebGPU: bundles the page's entry for the browser and
+// Opens a page in a real headless Chromium with WebGPU (for test/browser/ and `pnpm bench --browser`): bundles the page's entry for the browser and
 // serves it (scripts/page.ts), and launches Debian's chromium-headless-shell through playwright-core
 // (no browser download). Every failure to get there throws with the reason, so a test that needs the
 // browser fails and says why.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { pageScript, servePage, type PageServer } from '../../scripts/page.ts';
+import { pageScript, servePage, type PageServer } from './page.ts';
 
 /**
  * Chromium's flags. `--enable-unsafe-webgpu`: WebGPU is off by default on Linux; this is the only
