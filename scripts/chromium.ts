@@ -1,7 +1,7 @@
-// Opens a page in a real headless Chromium with WebGPU (for test/browser/ and `pnpm bench --browser`): bundles the page's entry for the browser and
-// serves it (scripts/page.ts), and launches Debian's chromium-headless-shell through playwright-core
-// (no browser download). Every failure to get there throws with the reason, so a test that needs the
-// browser fails and says why.
+// Opens a page in a real headless Chromium with WebGPU, for test/browser/ and `pnpm bench --browser`:
+// bundles the page's entry for the browser and serves it (scripts/page.ts), and launches Debian's
+// chromium-headless-shell through playwright-core (no browser download). Every failure to get there
+// throws with the reason, so a test that needs the browser fails and says why.
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { pageScript, servePage, type PageServer } from './page.ts';
