@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
-import { ShiftedDiffusionPrior, loadPrior, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
+import { PriorTraining, ShiftedDiffusionPrior, loadPrior, priorRunConfig, shiftStatsFor, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';
 
 const MODEL: PriorConfig = { embedDim: 8, width: 32, layers: 1, heads: 2, ffMult: 2, textTokenDim: 0, clusters: 2, useClusterToken: true, timesteps: 1000 };
@@ -100,6 +100,21 @@ describe('prior training', () => {
     const b = readSafetensors(join(dir, 'checkpoint.safetensors')).tensors;
     expect([...b.keys()]).toEqual([...a.keys()]);
     for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data));
+  });
+
+  it('PriorTraining, without a run directory (as a page runs it), takes the same steps: the losses and weights of trainPrior', async () => {
+    const training = new PriorTraining(pairs, priorRunConfig(pairs, MODEL, SETTINGS), shiftStatsFor(pairs, SETTINGS));
+    const logged: { step: number; loss: number }[] = [];
+    for (let step = 0; step < SETTINGS.steps; step++) {
+      const loss = training.step(step);
+      if ((step + 1) % SETTINGS.logEvery === 0) logged.push({ step: step + 1, loss: (await loss.read())[0] });
+      loss.dispose();
+    }
+    const bundle = training.finish();
+    expect(logged).toEqual(metrics(join(root, 'full')).map(({ step, loss }) => ({ step, loss })));
+    const saved = readSafetensors(join(root, 'full', 'checkpoint.safetensors')).tensors;
+    for (const [name, p] of bundle.model.namedParameters()) expect(Array.from(await p.read()), name).toEqual(Array.from(saved.get(`model.${name}`)!.data));
+    for (const p of bundle.model.parameters()) p.dispose();
   });
 
   it('a fresh run refuses a directory that holds a run and changes nothing in it', async () => {

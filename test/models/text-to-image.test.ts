@@ -1,6 +1,7 @@
 // The text → image pipeline on tiny random models (a tiny CLIP, a prior trained for a few steps on
 // random 16-d pairs, a tiny decoder UNet and VAE): determinism for a seed, the trivial arm decoding
-// the text embedding itself, unit embeddings, RGBA output, and clear errors for mismatched parts.
+// the text embedding itself, unit embeddings, RGBA output, per-stage progress, and clear errors for
+// mismatched parts.
 import { describe, expect, it } from 'vitest';
 import { manualSeed } from '@sd/autograd';
 import { TextToImagePipeline, buildDecoderUnet } from '@sd/models';
@@ -22,6 +23,10 @@ describe('TextToImagePipeline', () => {
     expect(a.images.map((im) => Array.from(im))).toEqual(b.images.map((im) => Array.from(im)));
     expect(a.images.map((im) => Array.from(im))).not.toEqual(c.images.map((im) => Array.from(im)));
     expect(a.truncated).toEqual([]);
+    // Without a prior, the prior's stage is done at once.
+    const seen: string[] = [];
+    await pipeline.generate(CAPTIONS.slice(0, 1), { steps: 1, onProgress: (p) => seen.push(`${p.stage} ${p.done}/${p.total}`) });
+    expect(seen).toEqual(['text 0/1', 'text 1/1', 'prior 1/1', 'decoder 0/1', 'decoder 1/1', 'vae 0/1', 'vae 1/1']);
     pipeline.dispose();
   });
 
@@ -33,6 +38,11 @@ describe('TextToImagePipeline', () => {
     for (let r = 0; r < 2; r++) expect(Math.hypot(...a.embeddings.subarray(r * 16, r * 16 + 16))).toBeCloseTo(1, 5);
     expect(Array.from(a.embeddings)).toEqual(Array.from(b.embeddings));
     expect(a.images.map((im) => Array.from(im))).toEqual(b.images.map((im) => Array.from(im)));
+    // Progress: each stage in order, the decoder step by step; watching it changes no result.
+    const seen: string[] = [];
+    const watched = await pipeline.generate(CAPTIONS, { steps: 2, priorSteps: 2, seed: 1, onProgress: (p) => seen.push(`${p.stage} ${p.done}/${p.total}`) });
+    expect(seen).toEqual(['text 0/1', 'text 1/1', 'prior 0/1', 'prior 1/1', 'decoder 0/2', 'decoder 1/2', 'decoder 2/2', 'vae 0/1', 'vae 1/1']);
+    expect(watched.images.map((im) => Array.from(im))).toEqual(a.images.map((im) => Array.from(im)));
     // A caption past the tiny CLIP's 16-token context is cut, and reported.
     const long = await pipeline.generate(['a ' + 'very '.repeat(30) + 'long caption'], { steps: 1, priorSteps: 1 });
     expect(long.truncated).toEqual([0]);

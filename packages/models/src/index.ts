@@ -40,6 +40,6 @@ export { assertFreshRunDir } from './training/run-dir.ts';
 export { renderLossCurve, renderPlot, writeLossPlot, type PlotOptions, type Series } from './training/plot.ts';
 export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
-export { TextToImagePipeline, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
+export { GENERATION_STAGES, TextToImagePipeline, type GenerationProgress, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
 export * from './judge/index.ts';
 export { defaultVaeDir, defaultDecoderDir, defaultPriorPath } from './pipeline/defaults.ts';

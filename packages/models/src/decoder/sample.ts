@@ -2,6 +2,7 @@
 // on the decoder's own training schedule, with classifier-free guidance against the null (zero)
 // embedding. The trainer uses it for the progress grid.
 import { concat, noGrad, randn, slice, tensor, tidy, type Generator } from '@sd/autograd';
+import { rt } from '@sd/kernels';
 import { DDIMScheduler } from '../diffusion/ddim.ts';
 import { DPMSolverMultistepScheduler } from '../diffusion/dpm-solver.ts';
 import { EulerDiscreteScheduler } from '../diffusion/euler.ts';
@@ -73,6 +74,11 @@ export interface DecodeOptions {
   side: number;
   /** Draws x_T (a fixed stream gives the same starting noise every time, so grids are comparable). */
   generator: Generator;
+  /**
+   * Called after each sampling step once the GPU has finished it (so a progress bar shows work done,
+   * not work queued; the wait costs a sync per step, paid only when this is given).
+   */
+  onStep?: (done: number, total: number) => void;
 }
 
 /**
@@ -91,7 +97,7 @@ export async function decodeEmbeddings(unet: UNet2DConditionModelEmb, vae: Autoe
       if (o.guidance === 1) return unet.forwardEmb({ sample: x, timestep: t, imageEmbedding: cond });
       const out = unet.forwardEmb({ sample: concat([x, x], 0), timestep: t, imageEmbedding: both });
       return classifierFreeGuidance(slice(out, 0, count, 2 * count), slice(out, 0, 0, count), o.guidance);
-    }, noise, { steps: o.steps });
+    }, noise, { steps: o.steps, onStep: o.onStep && (async (i) => (await rt().sync(), o.onStep!(i + 1, o.steps))) });
     // As diffusers' SD pipelines: the VAE decodes latents / scaling_factor.
     const pixels = tidy(() => noGrad(() => vae.decode(latents.mul(1 / vae.scalingFactor))).keep());
     latents.dispose();

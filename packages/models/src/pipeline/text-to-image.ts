@@ -51,6 +51,22 @@ export interface TextToImageOptions {
   priorGuidance?: number;
   /** Seeds the prior's sampling and the decoder's starting noise: the same seed gives the same images. */
   seed?: number;
+  /** Sees each stage advance (a page's progress bars); see GenerationProgress. */
+  onProgress?: (progress: GenerationProgress) => void;
+}
+
+/** The stages of text → image, in order. */
+export const GENERATION_STAGES = ['text', 'prior', 'decoder', 'vae'] as const;
+
+/**
+ * How far one stage is: `done` of `total` units. The text encoder, the prior and the VAE each report
+ * 0 of 1 when they start and 1 of 1 when they end; the decoder reports each of its sampling steps.
+ * Without a prior, 'prior' reports 1 of 1 at once.
+ */
+export interface GenerationProgress {
+  stage: (typeof GENERATION_STAGES)[number];
+  done: number;
+  total: number;
 }
 
 export interface GeneratedImages {
@@ -117,10 +133,15 @@ export class TextToImagePipeline {
     const { clip, prior, unet, vae } = this.parts;
     const dim = clip.embedDim;
     const truncated = tokenize(texts, clip.contextLength).truncatedRows;
+    const report = (stage: GenerationProgress['stage'], done: number, total = 1) => options.onProgress?.({ stage, done, total });
     const t0 = performance.now();
+    report('text', 0);
     const textEmbeddings = normalizeRowsInPlace(await embedTexts(clip, texts), dim);
+    report('text', 1);
     const t1 = performance.now();
+    report('prior', prior ? 0 : 1);
     const embeddings = prior ? normalizeRowsInPlace(await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed }), dim) : Float32Array.from(textEmbeddings);
+    if (prior) report('prior', 1);
     const t2 = performance.now();
     const { images, side } = await this.decode(embeddings, options);
     return { images, side, embeddings, textEmbeddings, truncated, timings: { textMs: t1 - t0, priorMs: t2 - t1, decodeMs: performance.now() - t2 } };
@@ -137,7 +158,17 @@ export class TextToImagePipeline {
     if (embeddings.length === 0 || embeddings.length % dim) throw new Error(`TextToImagePipeline.decode: ${embeddings.length} numbers are not rows of the decoder's ${dim}-d embeddings`);
     const count = embeddings.length / dim;
     const latentSide = (vae.config.sample_size as number) / vae.downscale;
-    const decoded = await decodeEmbeddings(unet, vae, embeddings, count, { steps, guidance, sampler, schedulerConfig, side: latentSide, generator: new Generator(seed, 1) });
+    const { onProgress } = options;
+    onProgress?.({ stage: 'decoder', done: 0, total: steps });
+    const decoded = await decodeEmbeddings(unet, vae, embeddings, count, {
+      steps, guidance, sampler, schedulerConfig, side: latentSide, generator: new Generator(seed, 1),
+      onStep: onProgress && ((done, total) => {
+        onProgress({ stage: 'decoder', done, total });
+        // The VAE starts when the last step is done; it reports its end once the pixels are read.
+        if (done === total) onProgress({ stage: 'vae', done: 0, total: 1 });
+      }),
+    });
+    onProgress?.({ stage: 'vae', done: 1, total: 1 });
     const side = decoded.side;
     const images = Array.from({ length: count }, (_, k) => {
       const rgba = new Uint8Array(side * side * 4);

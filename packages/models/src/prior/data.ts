@@ -1,7 +1,7 @@
 // Paired (text, image) embeddings on disk: the clip-retrieval layout (img_emb/img_emb_N.npy,
 // text_emb/text_emb_N.npy, read shard by shard) or a flat pair of .npy files.
 import { createHash, existsSync, join, readdirSync, readFileSync, statSync } from '#host';
-import { readNpy, type NpyArray } from '@sd/io';
+import { parseNpy, readNpy, type FileLoader, type NpyArray } from '@sd/io';
 
 export interface EmbeddingPairs {
   /** [count, dim] image embeddings. */
@@ -47,8 +47,11 @@ function check2d(a: NpyArray, file: string): [number, number] {
 
 /** Reads and validates one (image, text) pair of files. */
 export function readPair(imageFile: string, textFile: string): { image: NpyArray; text: NpyArray } {
-  const image = readNpy(imageFile);
-  const text = readNpy(textFile);
+  return checkPair(readNpy(imageFile), imageFile, readNpy(textFile), textFile);
+}
+
+/** Validates one (image, text) pair of arrays read from the files named. */
+function checkPair(image: NpyArray, imageFile: string, text: NpyArray, textFile: string): { image: NpyArray; text: NpyArray } {
   const [ni, di] = check2d(image, imageFile);
   const [nt, dt] = check2d(text, textFile);
   if (ni !== nt) throw new Error(`${imageFile} has ${ni} rows but ${textFile} has ${nt}`);
@@ -75,6 +78,26 @@ export function loadEmbeddingPairs(path: string): EmbeddingPairs {
   } else {
     throw new Error(`${path}: expected img_emb/ and text_emb/ (clip-retrieval layout) or image_embeddings.npy and text_embeddings.npy`);
   }
+  return joinParts(parts, path);
+}
+
+/**
+ * loadEmbeddingPairs through a FileLoader (a page's fetch, which cannot list folders): the
+ * clip-retrieval folder `dir` (relative to the loader's root) with `shards` shards, numbered from 0.
+ */
+export async function loadEmbeddingPairsFrom(loader: FileLoader, dir: string, shards = 1): Promise<EmbeddingPairs> {
+  const parts: { image: NpyArray; text: NpyArray }[] = [];
+  for (let i = 0; i < shards; i++) {
+    const read = async (file: string) => ({ array: parseNpy(await loader.bytes(file), `${loader.root}/${file}`), label: `${loader.root}/${file}` });
+    const image = await read(`${dir}/img_emb/img_emb_${i}.npy`);
+    const text = await read(`${dir}/text_emb/text_emb_${i}.npy`);
+    parts.push(checkPair(image.array, image.label, text.array, text.label));
+  }
+  return joinParts(parts, `${loader.root}/${dir}`);
+}
+
+/** The shards' rows in order, as one pair set; shards of different dimensions or no rows at all are refused. */
+function joinParts(parts: { image: NpyArray; text: NpyArray }[], path: string): EmbeddingPairs {
   const dim = parts[0].image.shape[1];
   for (const p of parts) if (p.image.shape[1] !== dim) throw new Error(`${path}: shards have different dimensions (${dim} and ${p.image.shape[1]})`);
   const count = parts.reduce((n, p) => n + p.image.shape[0], 0);

@@ -1,8 +1,8 @@
 export { ClipPrior, PRIOR_CONFIGS, type PriorConfig, type PriorInputs } from './network.ts';
 export { ShiftedDiffusion, sample, guide, type Denoiser, type SampleOptions as PriorSampleOptions } from './diffusion.ts';
 export { computeShiftStats, assignClusters, identityStats, nearestByCosine, type ShiftStats } from './shift.ts';
-export { fingerprintPairs, loadEmbeddingPairs, readCaptions, iterateShards, listShards, readPair, subset, type EmbeddingPairs, type Shard } from './data.ts';
-export { trainPrior, loadPrior, loadPriorFrom, buildPrior, SEED_OPTIMIZER, type TrainSettings, type RunConfig, type StepReport, type PriorBundle, type TrainOptions } from './train.ts';
+export { fingerprintPairs, loadEmbeddingPairs, loadEmbeddingPairsFrom, readCaptions, iterateShards, listShards, readPair, subset, type EmbeddingPairs, type Shard } from './data.ts';
+export { trainPrior, PriorTraining, priorRunConfig, shiftStatsFor, loadPrior, loadPriorFrom, buildPrior, SEED_OPTIMIZER, type TrainSettings, type RunConfig, type StepReport, type PriorBundle, type TrainOptions } from './train.ts';
 export { generateEmbeddings, clustersFor, type GenerateOptions } from './generate.ts';
 export { evaluatePrior } from './evaluate.ts';
 export { ShiftedDiffusionPrior } from './library.ts';

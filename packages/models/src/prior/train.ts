@@ -132,6 +132,99 @@ function dataChanged(saved: RunConfig, requested: RunConfig): string {
   return `data: the training rows of ${requested.data.source} (${requested.data.count} × ${requested.data.dim}) have sha256 ${requested.data.sha256}; the checkpoint was trained on rows with ${was}`;
 }
 
+/** The RunConfig of a training run: what is built (the data's dimension, K clusters, the cluster token), the settings and the data's fingerprint. */
+export function priorRunConfig(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings): RunConfig {
+  const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
+  return { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim, sha256: fingerprintPairs(pairs) } };
+}
+
+/**
+ * A prior's training steps, apart from any run directory: the network and its shift statistics, AdamW
+ * with warm-up and clipping, the optional EMA, and the training set on the GPU. `trainPrior` adds the
+ * checkpoints and metrics around it; a page (the demo's training panel) runs it as is. Step `n`
+ * draws its batch, timesteps, dropped texts and noise from (seed, n) alone, so any two runners of
+ * the same settings take the same steps.
+ */
+export class PriorTraining {
+  readonly bundle: PriorBundle;
+  readonly opt: optim.AdamW;
+  readonly ema: optim.EMA | null;
+  private readonly steps: RecordedSteps;
+  private readonly owned: { dispose(): void }[];
+
+  constructor(pairs: EmbeddingPairs, config: RunConfig, stats: ShiftStats, options: { record?: boolean } = {}) {
+    const settings = config.train;
+    this.bundle = buildPrior(config, stats);
+    const { model, diffusion } = this.bundle;
+    const params = model.parameters();
+    this.opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
+    this.opt.schedule = optim.linearWarmup(settings.warmupSteps);
+    this.ema = settings.emaDecay > 0 ? new optim.EMA(params, { decay: settings.emaDecay }) : null;
+
+    // The whole training set lives on the GPU; batches are gathered by row index.
+    const images = tensor(pairs.image, [pairs.count, pairs.dim]).keep();
+    const texts = tensor(pairs.text, [pairs.count, pairs.dim]).keep();
+    const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
+    const T = diffusion.timesteps;
+
+    // One step: its inputs are drawn for the host step counter and uploaded (in a perRun callback),
+    // so a recorded step replays with each step's own rows, timesteps,
+    // dropped texts and noise (see training/recorded-step.ts).
+    const B = settings.batchSize;
+    const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), clusters: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
+    this.owned = [images, texts, ...Object.values(input)];
+    const noise = priorGenerator(settings.seed, 'noise');
+    this.steps = new RecordedSteps({
+      inputs: (current) => {
+        const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
+        input.ids.write(rows);
+        input.t.write(t);
+        input.clusters.write(Int32Array.from(rows, (r) => clusters[r]));
+        input.keep.write(keep);
+        // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
+        noise.offset = stepOffset(current, B * pairs.dim);
+      },
+      compute: () => {
+        const [ids, t] = [input.ids.tensor, input.t.tensor];
+        const x0 = gather(images, ids, 0);
+        const text = gather(texts, ids, 0);
+        const { mu, s } = diffusion.shiftOf(input.clusters.tensor);
+        const xt = diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
+        const pred = model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
+        const l = diffusion.loss(x0, pred, t);
+        l.backward();
+        this.opt.update({ maxGradNorm: settings.maxGradNorm });
+        this.opt.zeroGrad();
+        this.ema?.update();
+        return l.detach();
+      },
+      enabled: options.record ?? true,
+    });
+  }
+
+  /** Runs step `step` (0-based); returns its detached loss, which the caller may read and disposes. */
+  step(step: number): Tensor {
+    return this.steps.run(step);
+  }
+
+  /**
+   * Ends training: frees the recording and the training set and, with EMA, puts the averaged weights
+   * into the network. The network (`bundle`) stays, in eval mode, for sampling; free it with disposeModule.
+   */
+  finish(): PriorBundle {
+    this.dispose();
+    this.ema?.copyTo();
+    this.bundle.model.eval();
+    return this.bundle;
+  }
+
+  /** Frees the recording and the training set (not the network). */
+  dispose(): void {
+    this.steps.dispose();
+    for (const x of this.owned.splice(0)) x.dispose();
+  }
+}
+
 export type TrainOptions = TrainRunOptions<ClipPrior>;
 
 /**
@@ -142,9 +235,7 @@ export type TrainOptions = TrainRunOptions<ClipPrior>;
 export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings, options: TrainOptions): Promise<PriorBundle & { step: number; lastLoss: number }> {
   if (!options.resume) assertFreshRunDir(options.outDir);
   mkdirSync(options.outDir, { recursive: true });
-  // The saved model config states what is built: the data's dimension, K clusters and the cluster token.
-  const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
-  const config: RunConfig = { format: 'sd-prior/1', model: built, train: settings, data: { source: pairs.source, count: pairs.count, dim: pairs.dim, sha256: fingerprintPairs(pairs) } };
+  const config = priorRunConfig(pairs, model, settings);
   const ckptPath = join(options.outDir, CHECKPOINT);
   const metricsPath = join(options.outDir, 'metrics.jsonl');
 
@@ -162,11 +253,9 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
   }
   writeFileSync(join(options.outDir, 'config.json'), JSON.stringify(config, null, 2));
 
-  const bundle = buildPrior(config, stats);
+  const training = new PriorTraining(pairs, config, stats, { record: options.record });
+  const { bundle, opt, ema } = training;
   const params = bundle.model.parameters();
-  const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
-  opt.schedule = optim.linearWarmup(settings.warmupSteps);
-  const ema = settings.emaDecay > 0 ? new optim.EMA(params, { decay: settings.emaDecay }) : null;
   let step = 0;
   if (resumeFrom) {
     bundle.model.loadStateDict(resumeFrom.groups.model, { source: ckptPath });
@@ -175,45 +264,6 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     step = Number(resumeFrom.metadata.step);
     truncateMetrics(metricsPath, step);
   }
-
-  // The whole training set lives on the GPU; batches are gathered by row index.
-  const images = tensor(pairs.image, [pairs.count, pairs.dim]).keep();
-  const texts = tensor(pairs.text, [pairs.count, pairs.dim]).keep();
-  const clusters = settings.baseline ? new Int32Array(pairs.count) : assignClusters(stats, pairs.text);
-  const T = bundle.diffusion.timesteps;
-
-  // One step: its inputs are drawn for the host step counter and uploaded (in a perRun callback),
-  // so a recorded step replays with each step's own rows, timesteps,
-  // dropped texts and noise (see training/recorded-step.ts).
-  const B = settings.batchSize;
-  const input = { ids: new StepInput([B], 'i32'), t: new StepInput([B], 'i32'), clusters: new StepInput([B], 'i32'), keep: new StepInput([B, 1], 'f32') };
-  const noise = priorGenerator(settings.seed, 'noise');
-  const steps = new RecordedSteps({
-    inputs: (current) => {
-      const { rows, t, keep } = drawStep(settings, current, pairs.count, T);
-      input.ids.write(rows);
-      input.t.write(t);
-      input.clusters.write(Int32Array.from(rows, (r) => clusters[r]));
-      input.keep.write(keep);
-      // Each step reads its own range of the noise stream, so a resumed run draws the same ε.
-      noise.offset = stepOffset(current, B * pairs.dim);
-    },
-    compute: () => {
-      const [ids, t] = [input.ids.tensor, input.t.tensor];
-      const x0 = gather(images, ids, 0);
-      const text = gather(texts, ids, 0);
-      const { mu, s } = bundle.diffusion.shiftOf(input.clusters.tensor);
-      const xt = bundle.diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
-      const pred = bundle.model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
-      const l = bundle.diffusion.loss(x0, pred, t);
-      l.backward();
-      opt.update({ maxGradNorm: settings.maxGradNorm });
-      opt.zeroGrad();
-      ema?.update();
-      return l.detach();
-    },
-    enabled: options.record ?? true,
-  });
 
   const save = async (completed: number) => {
     const groups: Record<string, Map<string, Tensor>> = {
@@ -238,13 +288,8 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     save,
     onStep: options.onStep,
     afterUpdate: (completed) => options.afterUpdate?.(completed, bundle.model),
-    runStep: (step) => ({ lr: opt.currentLr(), loss: steps.run(step) }),
-  }).finally(() => {
-    steps.dispose();
-    for (const x of [images, texts, ...Object.values(input)]) x.dispose();
-  });
-  if (ema) ema.copyTo();
-  bundle.model.eval();
-  return { ...bundle, ...done };
+    runStep: (step) => ({ lr: opt.currentLr(), loss: training.step(step) }),
+  }).finally(() => training.dispose());
+  return { ...training.finish(), ...done };
 }
 
