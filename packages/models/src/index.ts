@@ -37,7 +37,7 @@ export * from './unet/index.ts';
 export * from './vae/index.ts';
 export * from './decoder/index.ts';
 export { assertFreshRunDir } from './training/run-dir.ts';
-export { renderLossCurve, renderPlot, writeLossPlot, type PlotOptions, type Series } from './training/plot.ts';
+export { drawPlot, renderLossCurve, renderPlot, writeLossPlot, type PlotOptions, type Series } from './training/plot.ts';
 export { stepRng, purposeGenerator, stepOffset } from './training/rng.ts';
 export { runCheckpointedSteps, type CheckpointedSteps } from './training/loop.ts';
 export { GENERATION_STAGES, TextToImagePipeline, type GenerationProgress, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';

@@ -18,3 +18,4 @@ export { generateEmbeddings } from './prior/generate.ts';
 export { asDecoderUnet, decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './decoder/sample.ts';
 export { GENERATION_STAGES, TextToImagePipeline, type GenerationProgress, type TextToImageParts, type TextToImageSources, type TextToImageOptions, type GeneratedImages } from './pipeline/text-to-image.ts';
 export { loadPretrainedFrom, type PretrainedOptions } from './io/pretrained.ts';
+export { drawPlot, type PlotOptions, type Series } from './training/plot.ts';

@@ -1,8 +1,7 @@
 // Line plots as PNG (loss curves; the evaluation's FID against CLIP similarity): one or more series
 // on a linear or log-scale y axis, with axis titles, tick labels and a legend naming each line, drawn
 // with a tiny built-in 3×5 font (no font files, so it renders the same everywhere).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, join, readFileSync, writeFileSync } from '#host';
 import { encodeRgbPng } from '../data/image-codec.ts';
 
 export interface Series {
@@ -44,7 +43,13 @@ export function renderLossCurve(series: Series[], width = 640, height = 400): Ui
 /** Compact tick text: integers as they are, other values to three significant digits. */
 const tick = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(3));
 
+/** The plot as a PNG file's bytes. */
 export function renderPlot(series: Series[], o: PlotOptions): Uint8Array {
+  return encodeRgbPng(drawPlot(series, o));
+}
+
+/** The plot's pixels (RGB, row-major): what renderPlot encodes, and what a page draws on a canvas. */
+export function drawPlot(series: Series[], o: PlotOptions): { width: number; height: number; data: Uint8Array } {
   const { width = 640, height = 400 } = o;
   const img = new Uint8Array(width * height * 3).fill(255);
   const set = (x: number, y: number, [r, g, b]: [number, number, number]) => {
@@ -66,7 +71,7 @@ export function renderPlot(series: Series[], o: PlotOptions): Uint8Array {
   };
   const shown = (p: { x: number; y: number }) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0);
   const all = series.flatMap((s) => s.points).filter(shown);
-  if (all.length === 0) return encodeRgbPng({ width, height, data: img });
+  if (all.length === 0) return { width, height, data: img };
   const left = 70, right = width - 20, top = 20, bottom = height - 50;
   const xMin = Math.min(...all.map((p) => p.x));
   const xSpan = Math.max(...all.map((p) => p.x)) - xMin;
@@ -118,7 +123,7 @@ export function renderPlot(series: Series[], o: PlotOptions): Uint8Array {
       }
     }
   }
-  return encodeRgbPng({ width, height, data: img });
+  return { width, height, data: img };
 }
 
 /** loss.png of a run directory, drawn from its metrics.jsonl (one series). */
