@@ -1,4 +1,5 @@
-// The benchmark harness shared by `pnpm bench` (bench/index.ts) and the NVIDIA entry (bench/gpu.ts).
+// The benchmark harness shared by `pnpm bench` (bench/index.ts; bench/page.ts with --browser) and the
+// NVIDIA entry (bench/gpu.ts).
 // A case sets up its inputs once; `run()` encodes one repetition; the harness times repetitions.
 // Adding a case file is one line in bench/cases/index.ts.
 import type { AdapterKind } from '@sd/kernels';

@@ -16,19 +16,31 @@ export interface RunOptions {
   wallClock?: boolean;
 }
 
-export function defaultOptions(args: string[]): RunOptions {
-  const lavapipe = rt().info.kind === 'lavapipe';
-  const opts: RunOptions = { filters: [], json: false, repeats: lavapipe ? 5 : 20, budgetMs: lavapipe ? 4000 : 2000 };
+/** What the command line sets; the adapter's defaults fill in the rest (defaultOptions). */
+export type BenchArgs = Omit<RunOptions, 'repeats' | 'budgetMs'> & Partial<Pick<RunOptions, 'repeats' | 'budgetMs'>>;
+
+/**
+ * The options the arguments set (filters, --json, --wall, --repeats N, --budget-ms N); throws on an
+ * unknown option. `pnpm bench --browser` checks them with this before Chromium starts.
+ */
+export function parseArgs(args: string[]): BenchArgs {
+  const opts: BenchArgs = { filters: [], json: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === '--json') opts.json = true;
     else if (arg === '--wall') opts.wallClock = true;
     else if (arg === '--repeats') opts.repeats = Math.max(1, Number(args[++i]));
     else if (arg === '--budget-ms') opts.budgetMs = Number(args[++i]);
-    else if (arg.startsWith('--')) throw new Error(`bench: unknown option ${arg} (use --json, --wall, --repeats N, --budget-ms N)`);
+    else if (arg.startsWith('--')) throw new Error(`bench: unknown option ${arg} (use --json, --wall, --repeats N, --budget-ms N; pnpm bench also takes --browser)`);
     else opts.filters.push(arg);
   }
   return opts;
+}
+
+/** The arguments' options, with this adapter's default repetitions and budget where they set none. */
+export function defaultOptions(args: string[]): RunOptions {
+  const lavapipe = rt().info.kind === 'lavapipe';
+  return { repeats: lavapipe ? 5 : 20, budgetMs: lavapipe ? 4000 : 2000, ...parseArgs(args) };
 }
 
 export function selectCases(cases: BenchCase[], filters: string[]): BenchCase[] {

@@ -1,7 +1,7 @@
 // CLIP image-encoder forward passes with random weights (throughput = batch / time per repetition).
 // On lavapipe one 224×224 image through ViT-B/32 takes seconds: keep repetitions at 1–2.
 import { noGrad, randn, tidy } from '@sd/autograd';
-import { CLIP_CONFIGS, ModifiedResNet, VisionTransformer, disposeModule, type ClipModelName } from '@sd/models';
+import { CLIP_CONFIGS, ModifiedResNet, VisionTransformer, disposeModule, type ClipModelName } from '@sd/models/page';
 import type { BenchCase } from '../harness.ts';
 
 /** Forward FLOPs of a ViT image tower (matmuls and attention; norms and activations ignored). */

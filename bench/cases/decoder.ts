@@ -2,7 +2,7 @@
 // and training step (forward + backward + AdamW), with where a step's time goes (JavaScript
 // encoding vs the whole step); and what SD2-base's building blocks cost at 64×64×320.
 import { Generator, manualSeed, nn, noGrad, optim, randn, tidy, type Tensor } from '@sd/autograd';
-import { ResnetBlock2D, SD2_BASE_UNET_CONFIG, TINY_DECODER_UNET_CONFIG, Transformer2DModel, UNet2DConditionModel, UNet2DConditionModelEmb, disposeModule } from '@sd/models';
+import { ResnetBlock2D, SD2_BASE_UNET_CONFIG, TINY_DECODER_UNET_CONFIG, Transformer2DModel, UNet2DConditionModel, UNet2DConditionModelEmb, disposeModule } from '@sd/models/page';
 import type { BenchCase } from '../harness.ts';
 import { measureStepSplit, stepVariant } from './autograd.ts';
 import { TORCH_UNET, pyJson } from './torch-unet.ts';

@@ -1,5 +1,7 @@
 // Every benchmark case file, one line each: `export { <its BenchCase[] export> as <name> } from './<file>.ts';`
-// Static re-exports, so that the single-file bundle of bench/gpu.ts contains them all.
+// Static re-exports, so that the single-file bundles of bench/gpu.ts and bench/page.ts contain them all.
+// The cases also run in a web page (`pnpm bench --browser`): they import '@sd/models/page', not
+// '@sd/models', and nothing Node-only (test/browser/bundle.test.ts checks the page's bundle).
 export { cases as matmul } from './matmul.ts';
 export { cases as elementwise } from './elementwise.ts';
 export { cases as clip } from './clip.ts';

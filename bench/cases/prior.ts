@@ -2,7 +2,7 @@
 // (every adapter) and the seed-sized network (width 2048, 32 heads, 8 layers, 1536-d; NVIDIA only),
 // the latter against the same network and step in PyTorch fp32 for bench/gpu.ts.
 import { Generator, manualSeed, optim, randn, tensor, tidy, type Tensor } from '@sd/autograd';
-import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorConfig } from '@sd/models';
+import { ClipPrior, PRIOR_CONFIGS, ShiftedDiffusion, identityStats, type PriorConfig } from '@sd/models/page';
 import type { BenchCase } from '../harness.ts';
 import { measureStepSplit, stepVariant } from './autograd.ts';
 

@@ -13,6 +13,11 @@ describe('page bundles', () => {
     });
   }
 
+  it("bench/page.ts (`pnpm bench --browser`: every benchmark case) imports no Node module and not 'webgpu'", async () => {
+    const { nodeImports } = await bundleForPage({ entry: 'bench/page.ts', resolveDir: ROOT });
+    expect(nodeImports, 'the benchmark page reaches Node-only modules').toEqual([]);
+  });
+
   it('the Node hosts are what a page must not get: the check finds their imports', async () => {
     const { nodeImports } = await bundleForPage({
       contents: ["export * from './packages/kernels/src/host/host.node.ts';", "export * from './packages/models/src/host.node.ts';"].join('\n'),
