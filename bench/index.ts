@@ -7,12 +7,18 @@ import * as suites from './cases/index.ts';
 import { defaultOptions, runBench } from './runner.ts';
 
 const args = process.argv.slice(2);
-if (args.includes('--browser')) {
-  // Imported only here: the Node run does not load Playwright.
-  const { benchInBrowser } = await import('./browser.ts');
-  await benchInBrowser(args.filter((a) => a !== '--browser'));
-} else {
-  await initRuntime();
-  await runBench(Object.values(suites).flat(), defaultOptions(args));
+try {
+  if (args.includes('--browser')) {
+    // Imported only here: the Node run does not load Playwright.
+    const { benchInBrowser } = await import('./browser.ts');
+    await benchInBrowser(args.filter((a) => a !== '--browser'));
+  } else {
+    await initRuntime();
+    await runBench(Object.values(suites).flat(), defaultOptions(args));
+  }
+} catch (e) {
+  // The reason alone (a stack trace of the harness would bury it).
+  console.error((e as Error).message);
+  process.exit(1);
 }
 process.exit(0); // Dawn keeps the event loop alive

@@ -103,14 +103,16 @@ function plotLosses(kind: string): void {
 }
 
 /**
- * Trains a prior with the committed prior's settings (its model size, lr, batch, K, std_scale) for
- * the steps asked, logging the loss every LOG_EVERY steps; the result becomes the 'trained' arm.
+ * Trains a prior with the committed prior's settings (its model size, lr, K, std_scale) for the
+ * steps and batch size asked, logging the loss every LOG_EVERY steps; the result becomes the
+ * 'trained' arm.
  */
 async function train(loaded: Loaded, pairs: () => Promise<EmbeddingPairs>): Promise<void> {
   const kind = $('train-kind').value as 'shifted' | 'baseline';
   const steps = Number($('train-steps').value);
+  const batchSize = Number($('train-batch').value);
   const committed = loaded.priors[kind].config;
-  const settings = { ...committed.train, steps, warmupSteps: Math.min(committed.train.warmupSteps, Math.floor(steps / 10)) };
+  const settings = { ...committed.train, steps, batchSize, warmupSteps: Math.min(committed.train.warmupSteps, Math.floor(steps / 10)) };
   setStatus('train-status', 'loading the embedded training pairs …');
   let data: EmbeddingPairs;
   try {
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
   // Read on the first training run, and kept.
   let pairs: EmbeddingPairs | undefined;
   const trainingPairs = async () => (pairs ??= await loadEmbeddingPairsFrom(loaded.assets, 'embedded-pairs/train'));
+  $('train-batch').value = String(loaded.priors.shifted.config.train.batchSize);
   setStatus('status', 'ready');
   setStatus('train-status', 'ready');
   const onClick = (el: Element, job: () => Promise<void>) => (el.onclick = () => void exclusive(job));

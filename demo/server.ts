@@ -35,10 +35,12 @@ export const DEMO_HTML = `<!doctype html>
 </p>
 <div id="images"></div>
 <h2>Train a prior in this page</h2>
-<p>The committed prior's settings on the committed embedded pairs (the main job's data), on your GPU.</p>
+<p>The committed prior's settings on the committed embedded pairs (the main job's data), on your GPU.
+A small GPU (or Chromium's CPU fallback, SwiftShader) trains faster with a smaller batch.</p>
 <p>
   <label>prior <select id="train-kind"><option value="shifted">shifted</option><option value="baseline">baseline</option></select></label>
   <label>steps <input id="train-steps" type="number" min="1" max="5000" value="300"></label>
+  <label>batch <input id="train-batch" type="number" min="1" max="1024" value="64"></label>
   <button id="train" disabled>Train</button>
   <button id="stop" disabled>Stop</button>
 </p>

@@ -68,8 +68,10 @@ describe('pnpm demo', () => {
   it('trains a prior in the page: the losses Node gets for the same steps, a plot of them, and the trained prior generates', async () => {
     const { page } = demo!;
     const text = (id: string) => page.evaluate((i) => (globalThis as unknown as { document: { getElementById(i: string): { textContent: string } } }).document.getElementById(i).textContent, id);
-    const steps = 30;
+    // SwiftShader takes seconds per step of the committed batch (64); 16 keeps this test short.
+    const [steps, batchSize] = [20, 16];
     await page.fill('#train-steps', String(steps));
+    await page.fill('#train-batch', String(batchSize));
     await page.click('#train');
     await page.waitForFunction(() => /^(trained|training failed|could not)/.test((globalThis as unknown as { document: { getElementById(i: string): { textContent: string } } }).document.getElementById('train-status').textContent), null, { timeout: 120_000 });
     expect(await text('train-status')).toMatch(new RegExp(`^trained shifted prior: ${steps} steps in [\\d.]+ s`));
@@ -79,7 +81,7 @@ describe('pnpm demo', () => {
     const committed = loadPrior(join(ROOT, 'packages/models/assets/default-prior/shifted.safetensors'));
     disposeModule(committed.model);
     const pairs = loadEmbeddingPairs(join(embeddedDataDir(), 'train'));
-    const settings = { ...committed.config.train, steps, warmupSteps: Math.min(committed.config.train.warmupSteps, Math.floor(steps / 10)) };
+    const settings = { ...committed.config.train, steps, batchSize, warmupSteps: Math.min(committed.config.train.warmupSteps, Math.floor(steps / 10)) };
     const training = new PriorTraining(pairs, priorRunConfig(pairs, committed.config.model, settings), shiftStatsFor(pairs, settings));
     const expected: [number, number][] = [];
     for (let step = 0; step < steps; step++) {
@@ -88,11 +90,11 @@ describe('pnpm demo', () => {
       loss.dispose();
     }
     disposeModule(training.finish().model);
-    console.log(`in-page prior training, loss at steps 10/20/30: page ${log.map(([, l]) => l.toFixed(5)).join(' ')}, Node ${expected.map(([, l]) => l.toFixed(5)).join(' ')}`);
-    expect(log.map(([s]) => s)).toEqual([10, 20, 30]);
+    console.log(`in-page prior training, loss at steps 10/20: page ${log.map(([, l]) => l.toFixed(5)).join(' ')}, Node ${expected.map(([, l]) => l.toFixed(5)).join(' ')}`);
+    expect(log.map(([s]) => s)).toEqual([10, 20]);
     for (const [k, [, loss]] of expected.entries()) expect(Math.abs(log[k][1] - loss) / loss, `loss at step ${expected[k][0]}`).toBeLessThan(1e-3);
     // The loss falls, and the plot shows it (pixels in the shifted prior's colour).
-    expect(log[2][1]).toBeLessThan(log[0][1]);
+    expect(log[1][1]).toBeLessThan(log[0][1]);
     const red = await page.locator('#loss-plot canvas').evaluate((c: unknown) => {
       const el = c as { width: number; height: number; getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
       const d = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
