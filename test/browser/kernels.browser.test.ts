@@ -56,10 +56,12 @@ async function call<K extends Exclude<keyof KernelsPage, 'info'>>(name: K, arg: 
 const list = (a: ArrayLike<number>) => Array.from(a);
 
 /**
- * The CONV2D_CASES run here. The others (4×4 and dilated windows, whose gradients are transposed
- * problems on buffer sources) take SwiftShader's shader compiler more than a minute per kernel.
+ * The CONV2D_CASES run here: all but the per-axis stride/padding/dilation case, whose input gradient
+ * (a transposed problem read from a storage buffer) SwiftShader's shader compiler did not finish
+ * within two minutes, after which Chromium's GPU watchdog drops the device (Chromium 156). 4×4
+ * kernels hung the same way until SwiftShader's profile looped their kernel rows (unrollTaps).
  */
-const BROWSER_CONV2D_CASES = [0, 1, 2, 3, 4, 5];
+const BROWSER_CONV2D_CASES = CONV2D_CASES.map((_, i) => i).filter((i) => !CONV2D_CASES[i].name.startsWith('per-axis'));
 
 describe('@sd/kernels in Chromium (WebGPU)', () => {
   it('Chromium starts, the runtime gets a WebGPU adapter, and the page reports it', async () => {
@@ -156,7 +158,7 @@ describe('@sd/kernels in Chromium (WebGPU)', () => {
       expectClose(r.db!, grads.db, CONV2D_TOLERANCE, `${tag} db`);
     }
 
-    it("the adapter's own variant: stride 1 and 2, padding, 1×1, channels off the tiles", async () => {
+    it("the adapter's own variant: strides, padding, 1×1, 4×4, patches, dilation, groups, depthwise, channels off the tiles", async () => {
       const { info } = await open();
       const own = info.variants.conv2d[0]!;
       for (const i of BROWSER_CONV2D_CASES) await check(i, own, true);

@@ -72,6 +72,12 @@ describe('conv2d tiled variant with the large (NVIDIA) GEMM tile', () => {
     withTuning({ conv2d: { variant: 'tiled', gemm: GEMM_LARGE } }, () => checkAgainstReference(CASES[5], 400)));
 });
 
+describe("conv2d with a 4×4 kernel's rows looped, not unrolled (SwiftShader's profile, unrollTaps 9)", () => {
+  for (const variant of RUNNABLE.filter((v) => v !== 'tiled')) {
+    it(`${CASES[6].name} [${variant}]`, () => withTuning({ conv2d: { variant, unrollTaps: 9 } }, () => checkAgainstReference(CASES[6], 410)));
+  }
+});
+
 describe('conv2d gradients vs finite differences', () => {
   // L = Σ y·g is linear in x, w and b, so central differences with a large step are exact up to
   // f32 rounding of L; they check the gradient kernels against the forward kernel end to end.

@@ -9,6 +9,7 @@
 //               (only where the divisions are exact)
 // with Wt = packed[g][block][cr][kh][kw][o] (see packWeights), so both read the weights the same way.
 import { rt } from '../runtime/current.ts';
+import { profile } from '../runtime/profile.ts';
 import type { ConvGeometry } from './conv2d-geometry.ts';
 
 /** How the source tensor is read. */
@@ -94,11 +95,9 @@ export function forwardProblem(g: ConvGeometry): DirectProblem {
   };
 }
 
-/** Kernel taps are unrolled when the kernel is at most this big; larger ones loop over kernel rows. */
-const UNROLL_TAPS = 16;
-
+/** Kernel taps are unrolled when the kernel is at most the profile's `conv2d.unrollTaps`; larger ones loop over kernel rows. */
 export function unrollsKernelRows(p: DirectProblem): boolean {
-  return p.kh * p.kw <= UNROLL_TAPS;
+  return p.kh * p.kw <= profile().conv2d.unrollTaps;
 }
 
 /** Number of output-channel blocks per group. */

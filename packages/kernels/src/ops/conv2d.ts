@@ -159,7 +159,7 @@ function runDirect(p: DirectProblem, src: DeviceArray, w: DeviceArray, layout: W
     return;
   }
   const plan = planDirect(p, variant, profile().subgroup.fixed);
-  const kernel = cachedKernel(`conv2d:${Object.values(p)}|${Object.values(plan.tile)}|${plan.source},${plan.weights},${plan.weightSource},${plan.subgroup},${plan.vecStore}|${bias !== null}`, () =>
+  const kernel = cachedKernel(`conv2d:${Object.values(p)}|${Object.values(plan.tile)}|${unrollsKernelRows(p)}|${plan.source},${plan.weights},${plan.weightSource},${plan.subgroup},${plan.vecStore}|${bias !== null}`, () =>
     directKernel(p, plan, bias !== null),
   );
   const inputs: GPUBuffer[] = [];

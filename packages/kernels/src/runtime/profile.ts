@@ -73,6 +73,8 @@ export interface AdapterProfile {
     gemmBigTilesFrom: number;
     /** Workgroups the direct weight gradient aims for when it splits the N·OH·OW reduction. */
     weightGradWorkgroups: number;
+    /** The direct kernels unroll all taps of kernels up to this many (KH·KW); larger ones loop over kernel rows. */
+    unrollTaps: number;
     /** Tuning only (undefined: chosen per problem): the 'tiled' GEMM tile. */
     gemm?: GemmConfig;
     /** Tuning only: parts of the direct kernels' tile. */
@@ -145,6 +147,10 @@ export function adapterProfile(info: DeviceInfo): AdapterProfile {
       gemmBigTilesFrom: nvidia ? 264 : Infinity,
       // Enough workgroups to fill the device: a few CPU cores under lavapipe, many SMs elsewhere.
       weightGradWorkgroups: lavapipe ? 64 : 2048,
+      // SwiftShader's shader compiler did not finish a 4×4 kernel with unrolled taps within two
+      // minutes (Chromium's GPU watchdog then drops the device); with its rows looped it compiles
+      // like the others. 3×3 (9 taps, the UNet's and VAE's) stays unrolled everywhere.
+      unrollTaps: kind === 'swiftshader' ? 9 : 16,
     },
     attention: {
       variant: lavapipe && fixed === TEXTURE_KERNEL_LANES ? 'subgroup' : 'tiled',
