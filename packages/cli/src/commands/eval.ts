@@ -49,7 +49,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const priorPaths: Partial<Record<'shifted' | 'baseline', string>> = {};
   for (const arm of ['shifted', 'baseline'] as const) {
     if (!arms.includes(arm)) continue;
-    priorPaths[arm] = o[arm] !== undefined ? resolvePrior('sd eval', o[arm]!).path : resolvePrior('sd eval', arm).path;
+    priorPaths[arm] = resolvePrior('sd eval', o[arm] ?? arm).path;
   }
   const t0 = performance.now();
   await initRuntime();
