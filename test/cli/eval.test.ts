@@ -1,7 +1,8 @@
 // `sd eval` end to end on a tiny random decoder and VAE (64-pixel images, as the judge reads), the
 // committed default CLIP, judge and priors, and the committed validation split: the report's numbers
 // for one arm are recomputed independently (the images decoded batch by batch from the same noise
-// stream, read by the judge against what each caption names, embedded by the CLIP by hand).
+// stream, read by the judge against what each caption names, embedded by the CLIP by hand); with
+// --no-images, the per-caption diversity alone.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +34,7 @@ describe('sd eval', () => {
     for (const m of [unet, vae0]) m.dispose();
     const o: EvalCli = {
       split: 'validation', n: '8', arms: 'shifted,baseline,text,ridge,oracle', steps: '2', guidance: '1,2', scheduler: 'ddim', seed: '0', batchSize: '5',
-      priorSteps: '2', bootstrap: '20', decoder: join(root, 'decoder'), vae: join(root, 'vae'), out: join(root, 'eval'),
+      priorSteps: '2', bootstrap: '20', diversity: '0', diversitySamples: '2', images: true, decoder: join(root, 'decoder'), vae: join(root, 'vae'), out: join(root, 'eval'),
     };
     const report = await evalCommand(o);
     for (const f of ['eval.json', 'grid-guidance-1.png', 'grid-guidance-2.png', 'fid-vs-clip.png']) expect(existsSync(join(o.out, f)), f).toBe(true);
@@ -90,10 +91,37 @@ describe('sd eval', () => {
     for (const m of [judge, clip, vae, u]) for (const p of m.parameters()) p.dispose();
   });
 
+  it('--no-images: per-caption diversity without a decoder; deterministic arms have none, the priors and the real renders some', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sd-eval-div-')), 'eval');
+    const o: EvalCli = {
+      split: 'validation', n: '4', arms: 'shifted,baseline,text,ridge,oracle', steps: '1', guidance: '1', scheduler: 'ddim', seed: '0', batchSize: '4',
+      priorSteps: '2', bootstrap: '20', diversity: '24', diversitySamples: '3', images: false, decoder: '/nonexistent', vae: '/nonexistent', out,
+    };
+    const report = await evalCommand(o);
+    expect(report.images).toEqual({});
+    expect(JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')).diversity.captions).toBe(24);
+    const d = report.diversity!;
+    const under = Array.from({ length: 24 }, (_, i) => captionMentions(embeddedSplitRow('validation', i).caption)).filter((m) => !m.size && !m.position && !m.background).length;
+    expect([d.samples, d.underSpecified]).toEqual([3, under]);
+    expect(Object.keys(d.arms)).toEqual(['shifted', 'baseline', 'text', 'ridge']);
+    // The same text gives the same embedding through a map: no spread at all.
+    for (const arm of ['text', 'ridge'] as const) expect([d.arms[arm]!.all.spread, d.arms[arm]!.all.ratio]).toEqual([0, 0]);
+    // A prior samples; the renders of a caption differ (jitter and rotation at least).
+    for (const arm of ['shifted', 'baseline'] as const) expect(d.arms[arm]!.all.spread).toBeGreaterThan(0);
+    expect(d.real.all).toBeGreaterThan(0);
+    // Under-specified captions leave size, position and background free: their real renders spread more.
+    if (under > 0) expect(d.real.underSpecified).toBeGreaterThan(d.real.all);
+    expect(d.shiftedMinusBaseline!.all.estimate).toBeCloseTo(d.arms.shifted!.all.ratio - d.arms.baseline!.all.ratio, 12);
+  });
+
   it('names bad arms, splits and sizes', async () => {
-    const base: EvalCli = { split: 'validation', n: '8', arms: 'text', steps: '1', guidance: '1', scheduler: 'ddim', seed: '0', batchSize: '4', priorSteps: '1', bootstrap: '20', out: '/tmp/unused' };
+    const base: EvalCli = {
+      split: 'validation', n: '8', arms: 'text', steps: '1', guidance: '1', scheduler: 'ddim', seed: '0', batchSize: '4', priorSteps: '1', bootstrap: '20',
+      diversity: '0', diversitySamples: '2', images: true, out: '/tmp/unused',
+    };
     await expect(evalCommand({ ...base, arms: 'text,clip' })).rejects.toThrow('--arms: unknown arm "clip" (choose from shifted, baseline, text, ridge, oracle)');
     await expect(evalCommand({ ...base, split: 'train' })).rejects.toThrow('--split must be one of validation, test, got "train"');
     await expect(evalCommand({ ...base, guidance: '1,x' })).rejects.toThrow(/--guidance/);
+    await expect(evalCommand({ ...base, diversitySamples: '1' })).rejects.toThrow(/--diversity-samples/);
   });
 });

@@ -364,6 +364,10 @@ export interface EvalCli {
   batchSize: string;
   priorSteps: string;
   bootstrap: string;
+  diversity: string;
+  diversitySamples: string;
+  /** Commander's --no-images: false skips the decoder (the embedding-level metrics alone). */
+  images: boolean;
   shifted?: string;
   baseline?: string;
   decoder?: string;
@@ -388,5 +392,7 @@ export function parseEval(o: EvalCli) {
     decode: { steps: integer('steps', o.steps, { min: 1 }), sampler: choice('scheduler', o.scheduler, DECODER_SAMPLERS), seed: seed('seed', o.seed), batchSize: integer('batch-size', o.batchSize, { min: 1 }) },
     priorSteps: integer('prior-steps', o.priorSteps, { min: 1 }),
     bootstrap: integer('bootstrap', o.bootstrap, { min: 10 }),
+    diversity: { captions: integer('diversity', o.diversity, { min: 0 }), samples: integer('diversity-samples', o.diversitySamples, { min: 2 }) },
+    images: o.images,
   };
 }

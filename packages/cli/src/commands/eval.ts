@@ -3,14 +3,17 @@
 // CLIP text embedding as is, a ridge map fit on train, and the oracle (the CLIP image embedding of
 // the real render the caption was written for) — and the same decoder turns each into an image with
 // the same starting noise, sampler, steps and guidance. Writes eval.json, a grid and (with several
-// guidance values) the plot of judge-FID against CLIP similarity; prints the tables.
+// guidance values) the plot of judge-FID against CLIP similarity; prints the tables. Before the
+// decoder, each arm's embeddings are scored as a distribution, and for --diversity captions its
+// samples per caption are set against real renders of scenes the caption describes.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, compareImageArms, defaultClipPath, encodeRgbPng, evalReference, evaluateImageArm,
-  fitRidgeMap, generateEmbeddings, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge, loadPrior, readDecoderSchedulerConfig, renderPlot, scoreArm,
-  splitScenes, subset, subsetImages, type ArmMetrics, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet,
+  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, clipEmbeddings, compareDiversity, compareImageArms, defaultClipPath,
+  encodeRgbPng, evalReference, evaluateImageArm, fitRidgeMap, generateEmbeddings, groupSpread, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge,
+  loadPrior, readDecoderSchedulerConfig, renderPlot, scoreArm, splitScenes, subset, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
+  type EvalScenes, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet, type Interval, type PriorBundle,
 } from '@sd/models';
 import { parseEval, type EvalCli, type ImageArmName } from '../options.ts';
 import { resolveDecoder, resolvePrior, resolveVae } from '../parts.ts';
@@ -38,14 +41,31 @@ export interface EvalReport {
   gridCaptions: string[];
   /** The arms' embeddings before the decoder, against the split's real image embeddings. */
   embeddings: Partial<Record<ImageArmName, ArmMetrics>>;
+  /** Per-caption diversity (absent with --diversity 0). */
+  diversity?: DiversityReport;
   seconds: number;
 }
 
+/** Spread of `samples` embeddings per caption (see eval/diversity.ts), for all captions and the under-specified ones. */
+export interface DiversityReport {
+  captions: number;
+  samples: number;
+  /** Captions naming neither size, position nor background (their scenes are least pinned down). */
+  underSpecified: number;
+  real: { all: number; underSpecified: number };
+  arms: Partial<Record<ImageArmName, { all: DiversitySummary; underSpecified: DiversitySummary }>>;
+  /** Paired bootstrap over captions of the shifted ratio minus the baseline ratio. */
+  shiftedMinusBaseline?: { all: Interval & { verdict: string }; underSpecified: Interval & { verdict: string } };
+}
+
+/** The arms whose samples for a caption can differ (the oracle decodes one real embedding per caption). */
+const DIVERSITY_ARMS: readonly ImageArmName[] = ['shifted', 'baseline', 'text', 'ridge'];
+
 export async function evalCommand(o: EvalCli): Promise<EvalReport> {
-  const { split, n, arms, guidance, decode, priorSteps, bootstrap } = parseEval(o);
+  const { split, n, arms, guidance, decode, priorSteps, bootstrap, diversity, images } = parseEval(o);
   // Every part is found (or named as missing) before anything is computed.
-  const decoder = resolveDecoder('sd eval', o.decoder);
-  const vaeSource = resolveVae('sd eval', o.vae);
+  const decoder = images ? resolveDecoder('sd eval', o.decoder) : null;
+  const vaeSource = images ? resolveVae('sd eval', o.vae) : null;
   const priorPaths: Partial<Record<'shifted' | 'baseline', string>> = {};
   for (const arm of ['shifted', 'baseline'] as const) {
     if (!arms.includes(arm)) continue;
@@ -53,41 +73,65 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   }
   const t0 = performance.now();
   await initRuntime();
+  const clip = loadExportedClip(defaultClipPath());
+  const { train, heldOut: all } = loadEmbeddedPriorData(split);
+  if (Math.max(n, diversity.captions) > all.count) throw new Error(`--n ${n} / --diversity ${diversity.captions}: the ${split} split has ${all.count} pairs`);
+  if (all.dim !== clip.embedDim) throw new Error(`the ${split} split holds ${all.dim}-d embeddings; the CLIP makes ${clip.embedDim}-d ones`);
+  const heldOut = subset(all, 0, n);
+  const scenes = splitScenes(split, Math.max(n, diversity.captions));
+  const ridge = fitRidgeMap(train);
+  const diversityText = repeatRows(all.text.subarray(0, diversity.captions * all.dim), all.dim, diversity.samples);
+  const spreads: Partial<Record<ImageArmName, Float64Array>> = {};
+  const spreadOf = (rows: Float32Array) => groupSpread(rows, diversity.captions, diversity.samples, all.dim);
+  const embeddings: Partial<Record<ImageArmName, Float32Array>> = {};
+  for (const arm of arms) {
+    const diverse = diversity.captions > 0 && DIVERSITY_ARMS.includes(arm);
+    if (arm === 'shifted' || arm === 'baseline') {
+      const prior = loadPrior(priorPaths[arm]!);
+      const sample = (text: Float32Array) => generateEmbeddings(prior, text, { steps: priorSteps, guidance: 1, seed: decode.seed });
+      embeddings[arm] = await sample(heldOut.text);
+      if (diverse) spreads[arm] = spreadOf(await sample(diversityText));
+      disposePrior(prior);
+    } else if (arm === 'text') {
+      embeddings[arm] = heldOut.text;
+      if (diverse) spreads[arm] = spreadOf(diversityText);
+    } else if (arm === 'ridge') {
+      embeddings[arm] = ridge(heldOut.text);
+      if (diverse) spreads[arm] = spreadOf(ridge(diversityText));
+    } else embeddings[arm] = heldOut.image;
+  }
+  const report: EvalReport = {
+    split, n, decode, priorSteps,
+    parts: { clip: defaultClipPath(), ...priorPaths },
+    images: {}, shiftedMinusBaseline: {}, gridCaptions: scenes.captions.slice(0, Math.min(8, n)),
+    embeddings: Object.fromEntries(arms.map((a) => [a, scoreArm(embeddings[a]!, heldOut)])),
+    seconds: 0,
+  };
+  if (diversity.captions > 0) {
+    const real = spreadOf(await clipEmbeddings(clip, captionRenders(scenes, diversity.captions, diversity.samples)));
+    report.diversity = diversityReport(scenes, diversity, real, spreads, bootstrap, decode.seed);
+    console.log(`\nper-caption diversity (the split's first ${diversity.captions} captions, ${diversity.samples} samples each; spread: mean distance between a caption's unit embeddings):`);
+    console.log(formatDiversity(report.diversity));
+  }
+  mkdirSync(o.out, { recursive: true });
+  if (!decoder || !vaeSource) {
+    for (const p of clip.parameters()) p.dispose();
+    return finish(report, o.out, t0, false);
+  }
+
   const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(decoder.path), decoder.path);
   const parts = {
     unet,
     vae: AutoencoderKL.fromPretrained(vaeSource.path).eval(),
     schedulerConfig: readDecoderSchedulerConfig(decoder.path),
-    clip: loadExportedClip(defaultClipPath()),
+    clip,
     judge: loadJudge(),
   };
+  report.parts = { decoder: decoder.path, vae: vaeSource.path, ...report.parts };
   if ((parts.vae.config.sample_size as number) !== parts.judge.config.side) throw new Error(`${vaeSource.path}: the VAE makes ${parts.vae.config.sample_size}-pixel images; the judge reads ${parts.judge.config.side}-pixel ones`);
-  const { train, heldOut: all } = loadEmbeddedPriorData(split);
-  if (n > all.count) throw new Error(`--n ${n}: the ${split} split has ${all.count} pairs`);
-  if (all.dim !== parts.clip.embedDim || unet.config.input_dim !== all.dim) throw new Error(`the ${split} split holds ${all.dim}-d embeddings; the CLIP makes ${parts.clip.embedDim}-d ones and the decoder takes ${unet.config.input_dim}-d ones`);
-  const heldOut = subset(all, 0, n);
-  console.log(`${split} split: ${n} captions; arms ${arms.join(', ')}; decoder ${decoder.path}, VAE ${vaeSource.path}; ${decode.steps} ${decode.sampler} steps, guidance ${guidance.join(', ')}, seed ${decode.seed}`);
-
-  const scenes = splitScenes(split, n);
-  const ref = await evalReference(parts, scenes, heldOut.text);
-  const embeddings: Partial<Record<ImageArmName, Float32Array>> = {};
-  for (const arm of arms) {
-    if (arm === 'shifted' || arm === 'baseline') {
-      const prior = loadPrior(priorPaths[arm]!);
-      embeddings[arm] = await generateEmbeddings(prior, heldOut.text, { steps: priorSteps, guidance: 1, seed: decode.seed });
-      for (const p of prior.model.parameters()) p.dispose();
-    } else if (arm === 'text') embeddings[arm] = heldOut.text;
-    else if (arm === 'ridge') embeddings[arm] = fitRidgeMap(train)(heldOut.text);
-    else embeddings[arm] = heldOut.image;
-  }
-  const report: EvalReport = {
-    split, n, decode, priorSteps,
-    parts: { decoder: decoder.path, vae: vaeSource.path, clip: defaultClipPath(), ...priorPaths },
-    images: {}, shiftedMinusBaseline: {}, gridCaptions: scenes.captions.slice(0, Math.min(8, n)),
-    embeddings: Object.fromEntries(arms.map((a) => [a, scoreArm(embeddings[a]!, heldOut)])),
-    seconds: 0,
-  };
-  mkdirSync(o.out, { recursive: true });
+  if (unet.config.input_dim !== all.dim) throw new Error(`the ${split} split holds ${all.dim}-d embeddings; the decoder takes ${unet.config.input_dim}-d ones`);
+  console.log(`\n${split} split: ${n} captions; arms ${arms.join(', ')}; decoder ${decoder.path}, VAE ${vaeSource.path}; ${decode.steps} ${decode.sampler} steps, guidance ${guidance.join(', ')}, seed ${decode.seed}`);
+  const ref = await evalReference(parts, { ...scenes, ...firstScenes(scenes, n) }, heldOut.text);
   for (const g of guidance) {
     const key = String(g);
     const results: Partial<Record<ImageArmName, Awaited<ReturnType<typeof evaluateImageArm>>>> = {};
@@ -108,11 +152,78 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
     if (report.shiftedMinusBaseline[key]) console.log('\n' + formatImageComparison(report.shiftedMinusBaseline[key]));
   }
   if (guidance.length > 1) writeFileSync(join(o.out, 'fid-vs-clip.png'), plotSweep(report, arms, guidance));
-  report.seconds = (performance.now() - t0) / 1000;
-  writeFileSync(join(o.out, 'eval.json'), JSON.stringify(report, null, 2));
-  console.log(`\n${report.seconds.toFixed(0)} s; wrote ${join(o.out, 'eval.json')}${guidance.length > 1 ? ` and ${join(o.out, 'fid-vs-clip.png')}` : ''}`);
   for (const m of [parts.unet, parts.vae, parts.judge, parts.clip]) for (const p of m.parameters()) p.dispose();
+  return finish(report, o.out, t0, guidance.length > 1);
+}
+
+/** Writes eval.json with the run's time and says what was written. */
+function finish(report: EvalReport, out: string, t0: number, plotted: boolean): EvalReport {
+  report.seconds = (performance.now() - t0) / 1000;
+  writeFileSync(join(out, 'eval.json'), JSON.stringify(report, null, 2));
+  console.log(`\n${report.seconds.toFixed(0)} s; wrote ${join(out, 'eval.json')}${plotted ? ` and ${join(out, 'fid-vs-clip.png')}` : ''}`);
   return report;
+}
+
+const disposePrior = (prior: PriorBundle) => {
+  for (const p of prior.model.parameters()) p.dispose();
+};
+
+/** Each row of [count, dim] `rows` `times` times in a row: the samples of one caption together. */
+function repeatRows(rows: Float32Array, dim: number, times: number): Float32Array {
+  const count = rows.length / dim;
+  const out = new Float32Array(count * times * dim);
+  for (let i = 0; i < count; i++) for (let k = 0; k < times; k++) out.set(rows.subarray(i * dim, (i + 1) * dim), (i * times + k) * dim);
+  return out;
+}
+
+/** The first `n` scenes' per-row fields (the decoder part reads the first --n captions). */
+function firstScenes(scenes: EvalScenes, n: number): Pick<EvalScenes, 'captions' | 'attributes' | 'mentions' | 'real' | 'fresh'> {
+  return {
+    captions: scenes.captions.slice(0, n),
+    attributes: scenes.attributes.slice(0, n),
+    mentions: scenes.mentions.slice(0, n),
+    real: subsetImages(scenes.real, 0, n),
+    fresh: subsetImages(scenes.fresh, 0, n),
+  };
+}
+
+function diversityReport(
+  scenes: EvalScenes, o: { captions: number; samples: number }, real: Float64Array, spreads: Partial<Record<ImageArmName, Float64Array>>, resamples: number, seed: number,
+): DiversityReport {
+  const under = scenes.mentions.slice(0, o.captions).flatMap((m, i) => (m.size || m.position || m.background ? [] : [i]));
+  const mean = (xs: ArrayLike<number>, idx: ArrayLike<number>) => Array.from(idx, (i) => xs[i]).reduce((a, b) => a + b, 0) / idx.length;
+  const everyCaption = Array.from({ length: o.captions }, (_, i) => i);
+  const report: DiversityReport = {
+    captions: o.captions,
+    samples: o.samples,
+    underSpecified: under.length,
+    real: { all: mean(real, everyCaption), underSpecified: mean(real, under) },
+    arms: Object.fromEntries(Object.entries(spreads).map(([arm, s]) => [arm, { all: summarizeDiversity(s, real), underSpecified: summarizeDiversity(s, real, under) }])),
+  };
+  if (spreads.shifted && spreads.baseline) {
+    const pick = (xs: Float64Array) => Float64Array.from(under, (i) => xs[i]);
+    report.shiftedMinusBaseline = {
+      all: compareDiversity(spreads.shifted, spreads.baseline, real, { resamples, seed }),
+      underSpecified: compareDiversity(pick(spreads.shifted), pick(spreads.baseline), pick(real), { resamples, seed }),
+    };
+  }
+  return report;
+}
+
+export function formatDiversity(d: DiversityReport): string {
+  const f = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
+  const header = `| arm | spread, all ${d.captions} captions | ÷ real | spread, ${d.underSpecified} under-specified | ÷ real |`;
+  const rows = [`| real renders of the caption | ${f(d.real.all)} | 1 | ${f(d.real.underSpecified)} | 1 |`];
+  for (const [arm, s] of Object.entries(d.arms) as [ImageArmName, NonNullable<DiversityReport['arms'][ImageArmName]>][]) {
+    rows.push(`| ${ARM_LABELS[arm]} | ${f(s.all.spread)} | ${f(s.all.ratio)} | ${f(s.underSpecified.spread)} | ${f(s.underSpecified.ratio)} |`);
+  }
+  const lines = [header, '| --- | --- | --- | --- | --- |', ...rows];
+  const c = d.shiftedMinusBaseline;
+  if (c) {
+    const say = (i: Interval & { verdict: string }) => `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}] (${i.verdict === 'higher' ? 'shifted more diverse' : i.verdict === 'lower' ? 'baseline more diverse' : 'no difference'})`;
+    lines.push('', `shifted − baseline, ÷ real (paired bootstrap 95% over captions): all ${say(c.all)}; under-specified ${say(c.underSpecified)}`);
+  }
+  return lines.join('\n');
 }
 
 const pct = (x: number) => (Number.isNaN(x) ? '–' : `${(100 * x).toFixed(1)}%`);

@@ -1,7 +1,7 @@
 // The deterministic sample generator: sample i is a pure function of (seed, i, options), so a
 // dataset can be streamed, sharded, or regenerated anywhere without storing it.
 
-import { makeCaptions } from './captions.ts';
+import { makeCaptions, type CaptionMentions } from './captions.ts';
 import { hashSeed, mulberry32, pick, uniformIn, type Rng } from './prng.ts';
 import { drawShape, fillImage } from './shapes.ts';
 import {
@@ -141,6 +141,25 @@ export function replaceScene(attributes: SampleAttributes, rng: Rng): SampleAttr
   const objects = attributes.objects.map((o) => placeObject(rng, o.shape, o.colour, o.position, o.size));
   if (objects.length === 2) separate(objects[0], objects[1]);
   return { background: attributes.background, objects };
+}
+
+/**
+ * Another scene that a caption naming `mentions` of `attributes` describes as well: the shapes and
+ * colours (always named) are kept, and size, position and background where the caption names them;
+ * the rest is drawn again as sampleAttributes draws it, and every object placed anew. Renders of
+ * these spread as widely as the caption allows: the real images of a caption, whose spread is the
+ * reference of per-caption diversity.
+ */
+export function sceneForCaption(attributes: SampleAttributes, mentions: CaptionMentions, rng: Rng): SampleAttributes {
+  const taken: PositionName[] = [];
+  const objects = attributes.objects.map((o) => {
+    const position = mentions.position ? o.position : pick(rng, POSITIONS.filter((p) => !taken.includes(p)));
+    taken.push(position);
+    return placeObject(rng, o.shape, o.colour, position, mentions.size ? o.size : undefined);
+  });
+  if (objects.length === 2) separate(objects[0], objects[1]);
+  const background = mentions.background ? attributes.background : pick(rng, backgroundsFor(objects.map((o) => o.colour)));
+  return { background, objects };
 }
 
 /** Draws a scene into a new RGB image of side `resolution`. */

@@ -6,7 +6,7 @@ export {
   makeCaptions, captionsNaming, captionMentions, withArticle, type CaptionObject, type CaptionMentions,
 } from './captions.ts';
 export {
-  generateSample, sampleAttributes, renderScene, replaceScene, iterateSamples, isHeldOut, TWO_OBJECT_PROBABILITY, MAX_ROTATION,
+  generateSample, sampleAttributes, renderScene, replaceScene, sceneForCaption, iterateSamples, isHeldOut, TWO_OBJECT_PROBABILITY, MAX_ROTATION,
   type Sample, type SampleAttributes, type SceneObject, type SampleOptions, type Split, type Resolution,
 } from './dataset.ts';
 export { zeroShotTask, groundTruthClass, ZERO_SHOT_ATTRIBUTES, type ZeroShotTask, type ZeroShotAttribute } from './zero-shot.ts';

@@ -121,7 +121,7 @@ export interface DecodeSettings {
 }
 
 /** Unit CLIP image embeddings of every image of a set. */
-async function clipEmbeddings(clip: DecoderClip, set: ImageSet): Promise<Float32Array> {
+export async function clipEmbeddings(clip: DecoderClip, set: ImageSet): Promise<Float32Array> {
   return normalizeRowsInPlace(await embedImages(clip, Array.from({ length: set.count }, (_, i) => imageAt(set, i))), clip.embedDim);
 }
 
