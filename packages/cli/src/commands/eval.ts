@@ -211,7 +211,8 @@ function diversityReport(
 }
 
 export function formatDiversity(d: DiversityReport): string {
-  const f = (x: number) => (Number.isNaN(x) ? '–' : x.toFixed(3));
+  // Small spreads keep two significant digits (a collapsed sampler's are 1e-4, not "0.000").
+  const f = (x: number) => (Number.isNaN(x) ? '–' : x === 0 ? '0' : Math.abs(x) < 0.01 ? x.toExponential(1) : x.toFixed(3));
   const header = `| arm | spread, all ${d.captions} captions | ÷ real | spread, ${d.underSpecified} under-specified | ÷ real |`;
   const rows = [`| real renders of the caption | ${f(d.real.all)} | 1 | ${f(d.real.underSpecified)} | 1 |`];
   for (const [arm, s] of Object.entries(d.arms) as [ImageArmName, NonNullable<DiversityReport['arms'][ImageArmName]>][]) {
