@@ -115,7 +115,7 @@ describe('shifted diffusion on the GPU', () => {
     expectClose(got, expected, { rtol: 1e-5, atol: 1e-5 });
   });
 
-  it('the loss is the (1−ᾱ_t)-weighted mean squared error', async () => {
+  it("the loss is the (1−ᾱ_t)-weighted mean squared error, or the plain one with 'uniform'", async () => {
     const diffusion = new ShiftedDiffusion(stats(1, 3, 3), 1);
     const x0 = [1, 2, 3, 0, 0, 0];
     const pred = [1, 2, 4, 1, 1, 1];
@@ -123,6 +123,9 @@ describe('shifted diffusion on the GPU', () => {
     const got = await tidy(() => diffusion.loss(tensor(x0, [2, 3]), tensor(pred, [2, 3]), t).keep()).item();
     const w = t.map((i) => 1 - diffusion.schedule.alphasCumprod[i]);
     expect(got).toBeCloseTo(((w[0] * 1) / 3 + (w[1] * 3) / 3) / 2, 6);
+    // 'uniform': every timestep weighs 1.
+    const uniform = await tidy(() => diffusion.loss(tensor(x0, [2, 3]), tensor(pred, [2, 3]), t, 'uniform').keep()).item();
+    expect(uniform).toBeCloseTo((1 / 3 + 3 / 3) / 2, 6);
   });
 
   for (const [sampler, eta] of [['ddpm', 0], ['ddim', 0], ['ddim', 0.7]] as const) {

@@ -1,7 +1,7 @@
 // The commands' option parsing, in one place: every numeric option of every command is validated
 // here (an integer or a number, in its range), with an error naming the option and the value given,
 // before any data is loaded or any training starts.
-import { DECODER_SAMPLERS, PRIOR_CONFIGS, SEED_OPTIMIZER, type DecoderSampler, VAE_SCHEDULES, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
+import { DECODER_SAMPLERS, PRIOR_CONFIGS, PRIOR_LOSS_WEIGHTS, SEED_OPTIMIZER, type DecoderSampler, VAE_SCHEDULES, type DecoderTrainSettings, type JudgeTrainSettings, type PriorConfig, type TrainSettings, type VaeTrainSettings } from '@sd/models';
 import { EMBEDDED_SPLITS, type EmbeddedSplit } from './commands/build-embedded.ts';
 
 export interface Range {
@@ -72,6 +72,7 @@ export interface TrainPriorCli {
   evalSplit: string;
   bootstrap: string;
   ema: string;
+  lossWeight: string;
   out: string;
   evalSteps: string;
   guidance: string;
@@ -107,6 +108,9 @@ export function parseTrainPrior(o: TrainPriorCli): { model: PriorConfig; setting
     checkpointEvery: 250,
     logEvery: 25,
   };
+  // Recorded only when it is not the seed's, so runs from before the option still resume.
+  const lossWeight = choice('loss-weight', o.lossWeight, PRIOR_LOSS_WEIGHTS);
+  if (lossWeight !== 'one-minus-alpha-bar') settings.lossWeight = lossWeight;
   const seeds = o.seeds === undefined ? [settings.seed] : o.seeds.split(',').map((s) => seed('seeds', s.trim()));
   if (new Set(seeds).size !== seeds.length) throw new Error(`--seeds lists a seed twice: ${o.seeds}`);
   return {

@@ -23,6 +23,13 @@ function perSample(alphasCumprod: ArrayLike<number>, t: Indices, f: (alphaBar: n
 
 const countOf = (t: Indices): number => (t instanceof Tensor ? t.size : t.length);
 
+/**
+ * How the x₀ loss weighs each timestep: the seed's (1−ᾱ_t), which gives the low-noise steps almost
+ * no weight, or the same weight for every t.
+ */
+export const PRIOR_LOSS_WEIGHTS = ['one-minus-alpha-bar', 'uniform'] as const;
+export type PriorLossWeight = (typeof PRIOR_LOSS_WEIGHTS)[number];
+
 export class ShiftedDiffusion {
   readonly schedule: Schedule;
   /** [K, D] cluster means and scaled stds s = scale·σ on the device. */
@@ -58,10 +65,13 @@ export class ShiftedDiffusion {
     return add(add(mu, mul(a, sub(x0, mu))), mul(b, mul(s, eps)));
   }
 
-  /** The training loss: mean over the batch of (1−ᾱ_t)·mean_d(x₀ − x̂₀)² (P2 weighting with k = 1, γ = 1). */
-  loss(x0: Tensor, predicted: Tensor, t: Indices): Tensor {
+  /**
+   * The training loss: mean over the batch of w_t·mean_d(x₀ − x̂₀)², with w_t = 1−ᾱ_t (the seed's;
+   * P2 weighting with k = 1, γ = 1) or 1 ('uniform').
+   */
+  loss(x0: Tensor, predicted: Tensor, t: Indices, weighting: PriorLossWeight = 'one-minus-alpha-bar'): Tensor {
     const n = countOf(t);
-    const weight = perSample(this.schedule.alphasCumprod, t, (v) => (1 - v) / n);
+    const weight = perSample(this.schedule.alphasCumprod, t, weighting === 'uniform' ? () => 1 / n : (v) => (1 - v) / n);
     const err = sub(x0, predicted);
     return mul(err, err).mean(1, true).mul(weight).sum();
   }

@@ -6,7 +6,7 @@ import {
 } from '@sd/autograd';
 import { readSafetensors, type FileLoader } from '@sd/io';
 import { fingerprintPairs, type EmbeddingPairs } from './data.ts';
-import { ShiftedDiffusion } from './diffusion.ts';
+import { ShiftedDiffusion, type PriorLossWeight } from './diffusion.ts';
 import { ClipPrior, type PriorConfig } from './network.ts';
 import { STREAM, priorGenerator, purposeSeedOf, stepRng } from './rng.ts';
 import { stepOffset } from '../training/rng.ts';
@@ -29,6 +29,8 @@ export interface TrainSettings extends OptimizerSettings {
   baseline: boolean;
   /** EMA decay cap; 0 disables EMA. */
   emaDecay: number;
+  /** The loss's weight per timestep; absent: the seed's (1−ᾱ_t) (so runs from before the option resume). */
+  lossWeight?: PriorLossWeight;
   checkpointEvery: number;
   logEvery: number;
 }
@@ -191,7 +193,7 @@ export class PriorTraining {
         const { mu, s } = diffusion.shiftOf(input.clusters.tensor);
         const xt = diffusion.qSample(x0, t, randn(x0.shape, { generator: noise }), mu, s);
         const pred = model.forward({ xt, timesteps: t, clusters: input.clusters.tensor, textEmbedding: text, keepText: input.keep.tensor });
-        const l = diffusion.loss(x0, pred, t);
+        const l = diffusion.loss(x0, pred, t, settings.lossWeight);
         l.backward();
         this.opt.update({ maxGradNorm: settings.maxGradNorm });
         this.opt.zeroGrad();
