@@ -63,7 +63,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(67); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip, 6 eval
+    expect(checked).toBe(69); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip, 8 eval
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {
@@ -79,6 +79,9 @@ describe('CLI options', () => {
     expect(() => parseTrainPrior({ ...prior, holdout: '0' })).toThrow('--holdout must be an integer ≥ 1, got "0"');
     expect(() => parseTrainPrior({ ...prior, size: 'huge' })).toThrow('--size must be one of seed, small, tiny, got "huge"');
     expect(() => parseTrainPrior({ ...prior, seeds: '0,x' })).toThrow('--seeds must be an integer in [0, 4294967295], got "x"');
+    expect(() => parseTrainPrior({ ...prior, lossWeight: 'snr' })).toThrow('--loss-weight must be one of one-minus-alpha-bar, uniform, got "snr"');
+    expect(parseTrainPrior(prior).settings.lossWeight).toBeUndefined(); // the seed's weighting is not recorded
+    expect(parseTrainPrior({ ...prior, lossWeight: 'uniform' }).settings.lossWeight).toBe('uniform');
     expect(() => parseTrainPrior({ ...prior, seeds: '1,2,1' })).toThrow('--seeds lists a seed twice: 1,2,1');
     expect(() => parseTrainPrior({ ...prior, evalSplit: 'train' })).toThrow(`--eval-split must be 'validation' or 'test', got "train"`);
     expect(() => parseTrainPrior({ ...prior, evalSplit: 'test', data: 'pairs/' })).toThrow('--eval-split test applies to the embedded default');

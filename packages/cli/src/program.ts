@@ -40,7 +40,7 @@ export function buildProgram(): Command {
     .option('--baseline', 'train only the unshifted baseline')
     .option('--no-compare', 'train only the shifted prior (no baseline)')
     .option('--ema <decay>', 'EMA decay cap (0 = off)', '0')
-    .option('--loss-weight <w>', "the x₀ loss's weight per timestep: 'one-minus-alpha-bar' (the seed's 1−ᾱ_t) or 'uniform'", 'one-minus-alpha-bar')
+    .option('--loss-weight <mode>', "the x₀ loss's weight per timestep: 'one-minus-alpha-bar' (the seed's 1−ᾱ_t) or 'uniform'", 'one-minus-alpha-bar')
     .option('--eval-steps <n>', 'sampling steps for evaluation', '8')
     .option('--guidance <w>', 'classifier-free guidance weight for evaluation', '1')
     .option('--resume', 'continue from the checkpoints in --out')
