@@ -6,7 +6,7 @@
 import { fetchLoader, type FileLoader } from '@sd/io';
 import { initRuntime, rt } from '@sd/kernels';
 import {
-  AutoencoderKL, disposeModule, drawPlot, GENERATION_STAGES, loadDecoderSchedulerConfig, loadEmbeddingPairsFrom, loadExportedClipFrom, loadPriorFrom, PriorTraining,
+  AutoencoderKL, disposePrior, drawPlot, GENERATION_STAGES, withSteps, loadDecoderSchedulerConfig, loadEmbeddingPairsFrom, loadExportedClipFrom, loadPriorFrom, PriorTraining,
   priorRunConfig, shiftStatsFor, TextToImagePipeline, UNet2DConditionModel, asDecoderUnet, type EmbeddingPairs, type GenerationProgress, type PriorBundle, type TextToImageParts,
 } from '@sd/models/page';
 import { $, drawRgb, drawRgba, setStatus, type Element } from './dom.ts';
@@ -15,15 +15,20 @@ const { location } = globalThis as unknown as { location: { href: string } };
 
 type Arm = 'shifted' | 'baseline' | 'none' | 'trained';
 
-/** One GPU job at a time: generation and training share the runtime (and its tidy scopes). */
+/**
+ * One GPU job at a time: generation and training share the runtime (and its tidy scopes). A job's
+ * unexpected error ends up on its status line, not as an unhandled rejection.
+ */
 let busy = false;
 const buttons = () => [$('generate'), $('train')];
-async function exclusive(job: () => Promise<void>): Promise<void> {
+async function exclusive(job: () => Promise<void>, statusId: string): Promise<void> {
   if (busy) return;
   busy = true;
   for (const b of buttons()) b.disabled = true;
   try {
     await job();
+  } catch (e) {
+    setStatus(statusId, `failed: ${(e as Error).message}`, true);
   } finally {
     busy = false;
     for (const b of buttons()) b.disabled = false;
@@ -88,6 +93,14 @@ async function generate(loaded: Loaded): Promise<void> {
   }
 }
 
+/** The value of a number field that must be a positive integer; null (and the field named on the status line) otherwise. */
+function positiveInteger(id: string, label: string): number | null {
+  const value = Number($(id).value);
+  if (Number.isInteger(value) && value >= 1) return value;
+  setStatus('train-status', `${label} must be a whole number of at least 1, got ${JSON.stringify($(id).value)}`, true);
+  return null;
+}
+
 /** The losses logged by the last training run, for the browser test: [step, loss] pairs. */
 const trainingLog: [number, number][] = [];
 (globalThis as Record<string, unknown>).demoTrainingLog = trainingLog;
@@ -109,10 +122,11 @@ function plotLosses(kind: string): void {
  */
 async function train(loaded: Loaded, pairs: () => Promise<EmbeddingPairs>): Promise<void> {
   const kind = $('train-kind').value as 'shifted' | 'baseline';
-  const steps = Number($('train-steps').value);
-  const batchSize = Number($('train-batch').value);
+  const steps = positiveInteger('train-steps', 'steps');
+  const batchSize = positiveInteger('train-batch', 'batch');
+  if (steps === null || batchSize === null) return;
   const committed = loaded.priors[kind].config;
-  const settings = { ...committed.train, steps, batchSize, warmupSteps: Math.min(committed.train.warmupSteps, Math.floor(steps / 10)) };
+  const settings = withSteps(committed.train, steps, batchSize);
   setStatus('train-status', 'loading the embedded training pairs …');
   let data: EmbeddingPairs;
   try {
@@ -130,26 +144,31 @@ async function train(loaded: Loaded, pairs: () => Promise<EmbeddingPairs>): Prom
     for (let step = 0; step < steps && !stopRequested; step++) {
       const loss = training.step(step);
       done = step + 1;
-      if (done % LOG_EVERY === 0 || done === steps) {
-        trainingLog.push([done, (await loss.read())[0]]);
-        plotLosses(kind);
-        const perSec = done / ((performance.now() - t0) / 1000);
-        setStatus('train-status', `step ${done}/${steps}, loss ${trainingLog.at(-1)![1].toFixed(4)}, ${perSec.toFixed(1)} steps/s`);
+      try {
+        // The last step is logged too, also when Stop ends the run early.
+        if (done % LOG_EVERY === 0 || done === steps || stopRequested) {
+          trainingLog.push([done, (await loss.read())[0]]);
+          plotLosses(kind);
+          const perSec = done / ((performance.now() - t0) / 1000);
+          setStatus('train-status', `step ${done}/${steps}, loss ${trainingLog.at(-1)![1].toFixed(4)}, ${perSec.toFixed(1)} steps/s`);
+        } else {
+          // A turn of the event loop per step, so that Stop is seen at the next step.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      } finally {
+        loss.dispose();
       }
-      loss.dispose();
     }
   } catch (e) {
     training.dispose();
-    disposeModule(training.bundle.model);
     setStatus('train-status', `training failed: ${(e as Error).message}`, true);
     return;
   } finally {
     $('stop').disabled = true;
   }
-  const bundle = training.finish();
   const previous = loaded.pipelines.trained;
-  if (previous?.parts.prior) disposeModule(previous.parts.prior.model);
-  loaded.pipelines.trained = new TextToImagePipeline({ ...loaded.parts, prior: bundle });
+  loaded.pipelines.trained = new TextToImagePipeline({ ...loaded.parts, prior: training.finish() });
+  if (previous?.parts.prior) disposePrior(previous.parts.prior);
   const seconds = (performance.now() - t0) / 1000;
   setStatus('train-status', `trained ${kind} prior: ${done} steps in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} steps/s), last loss ${trainingLog.at(-1)?.[1].toFixed(4) ?? '-'}; generate with it above ("prior trained in this page")`);
 }
@@ -174,9 +193,9 @@ async function main(): Promise<void> {
   $('train-batch').value = String(loaded.priors.shifted.config.train.batchSize);
   setStatus('status', 'ready');
   setStatus('train-status', 'ready');
-  const onClick = (el: Element, job: () => Promise<void>) => (el.onclick = () => void exclusive(job));
-  onClick($('generate'), () => generate(loaded));
-  onClick($('train'), () => train(loaded, trainingPairs));
+  const onClick = (el: Element, job: () => Promise<void>, statusId: string) => (el.onclick = () => void exclusive(job, statusId));
+  onClick($('generate'), () => generate(loaded), 'status');
+  onClick($('train'), () => train(loaded, trainingPairs), 'train-status');
   $('stop').onclick = () => void (stopRequested = true);
   for (const b of buttons()) b.disabled = false;
 }

@@ -5,7 +5,7 @@
 // gets for the same steps, plots them, and the trained prior then generates.
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeRgb, embeddedDataDir, loadEmbeddingPairs, loadPrior, priorRunConfig, PriorTraining, shiftStatsFor, disposeModule } from '@sd/models';
+import { decodeRgb, embeddedDataDir, loadEmbeddingPairs, loadPrior, priorRunConfig, PriorTraining, shiftStatsFor, disposePrior, withSteps } from '@sd/models';
 import { ROOT } from '../../scripts/page.ts';
 import { serveDemo } from '../../demo/server.ts';
 import { browse, type BrowserPage } from '../../scripts/chromium.ts';
@@ -79,9 +79,9 @@ describe('pnpm demo', () => {
 
     // The same steps in Node (lavapipe, not SwiftShader: other kernels, so close, not equal).
     const committed = loadPrior(join(ROOT, 'packages/models/assets/default-prior/shifted.safetensors'));
-    disposeModule(committed.model);
+    disposePrior(committed);
     const pairs = loadEmbeddingPairs(join(embeddedDataDir(), 'train'));
-    const settings = { ...committed.config.train, steps, batchSize, warmupSteps: Math.min(committed.config.train.warmupSteps, Math.floor(steps / 10)) };
+    const settings = withSteps(committed.config.train, steps, batchSize);
     const training = new PriorTraining(pairs, priorRunConfig(pairs, committed.config.model, settings), shiftStatsFor(pairs, settings));
     const expected: [number, number][] = [];
     for (let step = 0; step < steps; step++) {
@@ -89,7 +89,7 @@ describe('pnpm demo', () => {
       if ((step + 1) % 10 === 0) expected.push([step + 1, (await loss.read())[0]]);
       loss.dispose();
     }
-    disposeModule(training.finish().model);
+    disposePrior(training.finish());
     console.log(`in-page prior training, loss at steps 10/20: page ${log.map(([, l]) => l.toFixed(5)).join(' ')}, Node ${expected.map(([, l]) => l.toFixed(5)).join(' ')}`);
     expect(log.map(([s]) => s)).toEqual([10, 20]);
     for (const [k, [, loss]] of expected.entries()) expect(Math.abs(log[k][1] - loss) / loss, `loss at step ${expected[k][0]}`).toBeLessThan(1e-3);

@@ -110,7 +110,8 @@ describe('sd eval', () => {
     for (const arm of ['shifted', 'baseline'] as const) expect(d.arms[arm]!.all.spread).toBeGreaterThan(0);
     expect(d.real.all).toBeGreaterThan(0);
     // Under-specified captions leave size, position and background free: their real renders spread more.
-    if (under > 0) expect(d.real.underSpecified).toBeGreaterThan(d.real.all);
+    expect(under).toBeGreaterThan(0);
+    expect(d.real.underSpecified).toBeGreaterThan(d.real.all);
     expect(d.shiftedMinusBaseline!.all.estimate).toBeCloseTo(d.arms.shifted!.all.ratio - d.arms.baseline!.all.ratio, 12);
   });
 

@@ -77,11 +77,15 @@ describe('sceneForCaption', () => {
     expect(checked).toBeGreaterThan(20);
   });
 
-  it('captionRenders: perCaption renders per caption, the same for the same scenes', () => {
+  it('captionRenders: perCaption different renders per caption, the same for the same scenes', () => {
     const rows = [0, 1, 2].map(row);
     const scenes = { attributes: rows.map((r) => r.sample.attributes), mentions: rows.map((r) => captionMentions(r.caption)) };
     const a = captionRenders(scenes, 3, 4);
     expect([a.count, a.side, a.pixels.length]).toEqual([12, 64, 12 * 64 * 64 * 3]);
     expect(Buffer.from(captionRenders(scenes, 3, 4).pixels).equals(Buffer.from(a.pixels))).toBe(true);
+    const image = (k: number) => Buffer.from(a.pixels.subarray(k * 64 * 64 * 3, (k + 1) * 64 * 64 * 3));
+    for (let caption = 0; caption < 3; caption++) {
+      for (let k = 1; k < 4; k++) expect(image(caption * 4 + k).equals(image(caption * 4)), `caption ${caption}, render ${k}`).toBe(false);
+    }
   });
 });

@@ -7,11 +7,6 @@ import { decodeRgb, drawPlot, renderPlot, type Series } from '@sd/models';
 const RED: [number, number, number] = [200, 40, 40];
 const BLUE: [number, number, number] = [40, 80, 200];
 const pixel = (p: { width: number; data: Uint8Array }, x: number, y: number) => Array.from(p.data.subarray((y * p.width + x) * 3, (y * p.width + x) * 3 + 3));
-const count = (p: { data: Uint8Array }, [r, g, b]: number[]) => {
-  let n = 0;
-  for (let i = 0; i < p.data.length; i += 3) if (p.data[i] === r && p.data[i + 1] === g && p.data[i + 2] === b) n++;
-  return n;
-};
 
 describe('drawPlot', () => {
   // The plot area (see plot.ts): x from 70 to width − 20, y from height − 50 (bottom) to 20 (top).
@@ -43,8 +38,12 @@ describe('drawPlot', () => {
     };
     expect(textRows(bottom + 26, bottom + 40), 'the x title').toBeGreaterThan(10);
     expect(textRows(0, top - 2), 'the y title').toBeGreaterThan(10);
-    // Each series' legend swatch: 24 × 2 pixels of its colour beside its label, top right.
-    expect(count(p, BLUE)).toBeGreaterThan((right - left) + 48);
+    // Each series' legend swatch: 24 × 2 pixels of its colour, top right, left of the labels (8 px
+    // per character of the longest, 'baseline'), one row of 16 px per series.
+    const swatchX = right - 8 * 'baseline'.length - 40;
+    for (const [k, colour] of [RED, BLUE].entries()) {
+      for (let x = swatchX; x < swatchX + 24; x++) for (const dy of [0, 1]) expect(pixel(p, x, top + 8 + 16 * k + dy)).toEqual(colour);
+    }
   });
 
   it('a log axis drops points at or below zero; no drawable point leaves a blank white image', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { readSafetensors } from '@sd/io';
 import { DeviceArray } from '@sd/kernels';
-import { PriorTraining, ShiftedDiffusionPrior, loadPrior, priorRunConfig, shiftStatsFor, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
+import { PriorTraining, ShiftedDiffusionPrior, disposePrior, loadPrior, priorRunConfig, shiftStatsFor, type ClipPrior, trainPrior, type EmbeddingPairs, type PriorConfig, type TrainSettings } from '@sd/models';
 import { makeRng, normal } from '../util/random.ts';
 
 const MODEL: PriorConfig = { embedDim: 8, width: 32, layers: 1, heads: 2, ffMult: 2, textTokenDim: 0, clusters: 2, useClusterToken: true, timesteps: 1000 };
@@ -114,7 +114,22 @@ describe('prior training', () => {
     expect(logged).toEqual(metrics(join(root, 'full')).map(({ step, loss }) => ({ step, loss })));
     const saved = readSafetensors(join(root, 'full', 'checkpoint.safetensors')).tensors;
     for (const [name, p] of bundle.model.namedParameters()) expect(Array.from(await p.read()), name).toEqual(Array.from(saved.get(`model.${name}`)!.data));
-    for (const p of bundle.model.parameters()) p.dispose();
+    disposePrior(bundle);
+  });
+
+  it("lossWeight 'uniform' reaches the loss: the same first step weighs every timestep 1, so its loss is the larger", async () => {
+    const first = async (settings: TrainSettings) => {
+      const training = new PriorTraining(pairs, priorRunConfig(pairs, MODEL, settings), shiftStatsFor(pairs, settings));
+      const loss = training.step(0);
+      const value = (await loss.read())[0];
+      loss.dispose();
+      training.dispose();
+      return value;
+    };
+    const weighted = await first(SETTINGS);
+    const uniform = await first({ ...SETTINGS, lossWeight: 'uniform' });
+    // (1−ᾱ_t) < 1 for every t, and the batch, noise and initial weights are the same.
+    expect(uniform).toBeGreaterThan(weighted * 1.05);
   });
 
   it('a fresh run refuses a directory that holds a run and changes nothing in it', async () => {

@@ -20,7 +20,7 @@ export { AutoencoderKL } from './vae/model.ts';
 export { ClipPrior, PRIOR_CONFIGS, type PriorConfig } from './prior/network.ts';
 export { ShiftedDiffusion } from './prior/diffusion.ts';
 export { identityStats } from './prior/shift.ts';
-export { buildPrior, loadPriorFrom, PriorTraining, priorRunConfig, shiftStatsFor, type PriorBundle, type RunConfig, type TrainSettings } from './prior/train.ts';
+export { buildPrior, disposePrior, loadPriorFrom, PriorTraining, priorRunConfig, shiftStatsFor, withSteps, type PriorBundle, type RunConfig, type TrainSettings } from './prior/train.ts';
 export { loadEmbeddingPairsFrom, type EmbeddingPairs } from './prior/data.ts';
 export { generateEmbeddings } from './prior/generate.ts';
 export { asDecoderUnet, decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './decoder/sample.ts';

@@ -12,8 +12,8 @@ import { initRuntime } from '@sd/kernels';
 import {
   AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, clipEmbeddings, compareDiversity, compareImageArms, defaultClipPath,
   encodeRgbPng, evalReference, evaluateImageArm, fitRidgeMap, generateEmbeddings, groupSpread, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge,
-  loadPrior, readDecoderSchedulerConfig, renderPlot, scoreArm, splitScenes, subset, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
-  type EvalScenes, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet, type Interval, type PriorBundle,
+  disposeModule, disposePrior, loadPrior, meanStd, readDecoderSchedulerConfig, renderPlot, scoreArm, splitScenes, subset, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
+  type EvalScenes, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet, type Interval,
 } from '@sd/models';
 import { parseEval, type EvalCli, type ImageArmName } from '../options.ts';
 import { resolveDecoder, resolvePrior, resolveVae } from '../parts.ts';
@@ -55,7 +55,7 @@ export interface DiversityReport {
   real: { all: number; underSpecified: number };
   arms: Partial<Record<ImageArmName, { all: DiversitySummary; underSpecified: DiversitySummary }>>;
   /** Paired bootstrap over captions of the shifted ratio minus the baseline ratio. */
-  shiftedMinusBaseline?: { all: Interval & { verdict: string }; underSpecified: Interval & { verdict: string } };
+  shiftedMinusBaseline?: { all: Interval & { verdict: string }; underSpecified: (Interval & { verdict: string }) | null };
 }
 
 /** The arms whose samples for a caption can differ (the oracle decodes one real embedding per caption). */
@@ -75,7 +75,9 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   await initRuntime();
   const clip = loadExportedClip(defaultClipPath());
   const { train, heldOut: all } = loadEmbeddedPriorData(split);
-  if (Math.max(n, diversity.captions) > all.count) throw new Error(`--n ${n} / --diversity ${diversity.captions}: the ${split} split has ${all.count} pairs`);
+  for (const [option, count] of [['--n', n], ['--diversity', diversity.captions]] as const) {
+    if (count > all.count) throw new Error(`${option} ${count}: the ${split} split has ${all.count} pairs`);
+  }
   if (all.dim !== clip.embedDim) throw new Error(`the ${split} split holds ${all.dim}-d embeddings; the CLIP makes ${clip.embedDim}-d ones`);
   const heldOut = subset(all, 0, n);
   const scenes = splitScenes(split, Math.max(n, diversity.captions));
@@ -115,7 +117,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   }
   mkdirSync(o.out, { recursive: true });
   if (!decoder || !vaeSource) {
-    for (const p of clip.parameters()) p.dispose();
+    disposeModule(clip);
     return finish(report, o.out, t0, false);
   }
 
@@ -152,7 +154,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
     if (report.shiftedMinusBaseline[key]) console.log('\n' + formatImageComparison(report.shiftedMinusBaseline[key]));
   }
   if (guidance.length > 1) writeFileSync(join(o.out, 'fid-vs-clip.png'), plotSweep(report, arms, guidance));
-  for (const m of [parts.unet, parts.vae, parts.judge, parts.clip]) for (const p of m.parameters()) p.dispose();
+  for (const m of [parts.unet, parts.vae, parts.judge, parts.clip]) disposeModule(m);
   return finish(report, o.out, t0, guidance.length > 1);
 }
 
@@ -163,10 +165,6 @@ function finish(report: EvalReport, out: string, t0: number, plotted: boolean): 
   console.log(`\n${report.seconds.toFixed(0)} s; wrote ${join(out, 'eval.json')}${plotted ? ` and ${join(out, 'fid-vs-clip.png')}` : ''}`);
   return report;
 }
-
-const disposePrior = (prior: PriorBundle) => {
-  for (const p of prior.model.parameters()) p.dispose();
-};
 
 /** Each row of [count, dim] `rows` `times` times in a row: the samples of one caption together. */
 function repeatRows(rows: Float32Array, dim: number, times: number): Float32Array {
@@ -191,7 +189,8 @@ function diversityReport(
   scenes: EvalScenes, o: { captions: number; samples: number }, real: Float64Array, spreads: Partial<Record<ImageArmName, Float64Array>>, resamples: number, seed: number,
 ): DiversityReport {
   const under = scenes.mentions.slice(0, o.captions).flatMap((m, i) => (m.size || m.position || m.background ? [] : [i]));
-  const mean = (xs: ArrayLike<number>, idx: ArrayLike<number>) => Array.from(idx, (i) => xs[i]).reduce((a, b) => a + b, 0) / idx.length;
+  // NaN (null in eval.json, '–' in the table) over no captions.
+  const mean = (xs: ArrayLike<number>, idx: readonly number[]) => meanStd(idx.map((i) => xs[i])).mean;
   const everyCaption = Array.from({ length: o.captions }, (_, i) => i);
   const report: DiversityReport = {
     captions: o.captions,
@@ -204,7 +203,8 @@ function diversityReport(
     const pick = (xs: Float64Array) => Float64Array.from(under, (i) => xs[i]);
     report.shiftedMinusBaseline = {
       all: compareDiversity(spreads.shifted, spreads.baseline, real, { resamples, seed }),
-      underSpecified: compareDiversity(pick(spreads.shifted), pick(spreads.baseline), pick(real), { resamples, seed }),
+      // No interval over no captions: a small --diversity may hold no under-specified caption.
+      underSpecified: under.length ? compareDiversity(pick(spreads.shifted), pick(spreads.baseline), pick(real), { resamples, seed }) : null,
     };
   }
   return report;
@@ -213,7 +213,7 @@ function diversityReport(
 export function formatDiversity(d: DiversityReport): string {
   // Small spreads keep two significant digits (a collapsed sampler's are 1e-4, not "0.000").
   const f = (x: number) => (Number.isNaN(x) ? '–' : x === 0 ? '0' : Math.abs(x) < 0.01 ? x.toExponential(1) : x.toFixed(3));
-  const header = `| arm | spread, all ${d.captions} captions | ÷ real | spread, ${d.underSpecified} under-specified | ÷ real |`;
+  const header = `| arm | spread, all ${d.captions} captions | ratio to real | spread, ${d.underSpecified} under-specified | ratio to real |`;
   const rows = [`| real renders of the caption | ${f(d.real.all)} | 1 | ${f(d.real.underSpecified)} | 1 |`];
   for (const [arm, s] of Object.entries(d.arms) as [ImageArmName, NonNullable<DiversityReport['arms'][ImageArmName]>][]) {
     rows.push(`| ${ARM_LABELS[arm]} | ${f(s.all.spread)} | ${f(s.all.ratio)} | ${f(s.underSpecified.spread)} | ${f(s.underSpecified.ratio)} |`);
@@ -222,7 +222,8 @@ export function formatDiversity(d: DiversityReport): string {
   const c = d.shiftedMinusBaseline;
   if (c) {
     const say = (i: Interval & { verdict: string }) => `${f(i.estimate)} [${f(i.low)}, ${f(i.high)}] (${i.verdict === 'higher' ? 'shifted more diverse' : i.verdict === 'lower' ? 'baseline more diverse' : 'no difference'})`;
-    lines.push('', `shifted − baseline, ÷ real (paired bootstrap 95% over captions): all ${say(c.all)}; under-specified ${say(c.underSpecified)}`);
+    const under = c.underSpecified ? say(c.underSpecified) : '– (none among these captions)';
+    lines.push('', `shifted − baseline, mean per-caption ratio to real (paired bootstrap 95% over captions): all ${say(c.all)}; under-specified ${under}`);
   }
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import { asDecoderUnet, decodeEmbeddings, loadDecoderSchedulerConfig, type Decod
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
 import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
-import { loadPrior, loadPriorFrom, type PriorBundle } from '../prior/train.ts';
+import { disposePrior, loadPrior, loadPriorFrom, type PriorBundle } from '../prior/train.ts';
 import { UNet2DConditionModel, UNet2DConditionModelEmb } from '../unet/model.ts';
 import { AutoencoderKL } from '../vae/model.ts';
 
@@ -108,7 +108,8 @@ export class TextToImagePipeline {
       parts.prior = sources.prior === 'none' ? null : await loadPriorFrom(loader, sources.prior);
       return new TextToImagePipeline(parts as TextToImageParts);
     } catch (e) {
-      for (const part of [parts.unet, parts.vae, parts.clip, parts.prior?.model]) if (part) disposeModule(part);
+      for (const part of [parts.unet, parts.vae, parts.clip]) if (part) disposeModule(part);
+      if (parts.prior) disposePrior(parts.prior);
       throw e;
     }
   }
@@ -185,6 +186,6 @@ export class TextToImagePipeline {
     disposeModule(this.parts.clip);
     disposeModule(this.parts.unet);
     disposeModule(this.parts.vae);
-    if (this.parts.prior) disposeModule(this.parts.prior.model);
+    if (this.parts.prior) disposePrior(this.parts.prior);
   }
 }

@@ -51,6 +51,12 @@ export class ShiftedDiffusion {
     return this.schedule.timesteps.length;
   }
 
+  /** Frees μ and s on the device. */
+  dispose(): void {
+    this.mean.dispose();
+    this.noiseStd.dispose();
+  }
+
   /** μ and s of each sample's cluster, [B, D] each. */
   shiftOf(clusters: Int32Array | Tensor): { mu: Tensor; s: Tensor } {
     if (!(clusters instanceof Tensor)) for (const c of clusters) if (c < 0 || c >= this.stats.k) throw new Error(`cluster index ${c} outside [0, ${this.stats.k})`);

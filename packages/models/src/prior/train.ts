@@ -17,6 +17,7 @@ import { emaGroup, restoreEma } from '../training/ema.ts';
 import { assertFreshRunDir } from '../training/run-dir.ts';
 import { assertResumable, configDifferences } from '../training/guards.ts';
 import { assignClusters, computeShiftStats, identityStats, type ShiftStats } from './shift.ts';
+import { disposeModule } from '../clip/weights.ts';
 
 export interface TrainSettings extends OptimizerSettings {
   /** K clusters for the shift statistics. */
@@ -134,6 +135,14 @@ function dataChanged(saved: RunConfig, requested: RunConfig): string {
   return `data: the training rows of ${requested.data.source} (${requested.data.count} × ${requested.data.dim}) have sha256 ${requested.data.sha256}; the checkpoint was trained on rows with ${was}`;
 }
 
+/**
+ * A run's settings for another number of steps and batch size, the warm-up cut to a tenth of the
+ * steps where it is longer (as `pnpm train:prior` sizes it): how the demo's panel retrains a prior.
+ */
+export function withSteps(base: TrainSettings, steps: number, batchSize: number): TrainSettings {
+  return { ...base, steps, batchSize, warmupSteps: Math.min(base.warmupSteps, Math.floor(steps / 10)) };
+}
+
 /** The RunConfig of a training run: what is built (the data's dimension, K clusters, the cluster token), the settings and the data's fingerprint. */
 export function priorRunConfig(pairs: EmbeddingPairs, model: PriorConfig, settings: TrainSettings): RunConfig {
   const built = { ...model, embedDim: pairs.dim, clusters: settings.baseline ? 1 : settings.clusters, useClusterToken: !settings.baseline };
@@ -210,21 +219,37 @@ export class PriorTraining {
   }
 
   /**
-   * Ends training: frees the recording and the training set and, with EMA, puts the averaged weights
-   * into the network. The network (`bundle`) stays, in eval mode, for sampling; free it with disposeModule.
+   * Ends training: with EMA, puts the averaged weights into the network, then frees everything but
+   * the prior (`bundle`), which stays, in eval mode, for sampling; free it with disposePrior.
    */
   finish(): PriorBundle {
-    this.dispose();
+    // The recording goes first: it holds the parameters' buffers, which the EMA weights replace.
+    this.steps.dispose();
     this.ema?.copyTo();
+    this.freeTraining();
     this.bundle.model.eval();
     return this.bundle;
   }
 
-  /** Frees the recording and the training set (not the network). */
+  /** Abandons training: frees everything, the prior too. */
   dispose(): void {
+    this.freeTraining();
+    disposePrior(this.bundle);
+  }
+
+  /** The recording, the training set, the optimizer's state and the EMA averages. */
+  private freeTraining(): void {
     this.steps.dispose();
     for (const x of this.owned.splice(0)) x.dispose();
+    this.opt.dispose();
+    this.ema?.dispose();
   }
+}
+
+/** Frees a prior's network and its shift statistics on the device. */
+export function disposePrior(prior: PriorBundle): void {
+  disposeModule(prior.model);
+  prior.diffusion.dispose();
 }
 
 export type TrainOptions = TrainRunOptions<ClipPrior>;
@@ -291,7 +316,10 @@ export async function trainPrior(pairs: EmbeddingPairs, model: PriorConfig, sett
     onStep: options.onStep,
     afterUpdate: (completed) => options.afterUpdate?.(completed, bundle.model),
     runStep: (step) => ({ lr: opt.currentLr(), loss: training.step(step) }),
-  }).finally(() => training.dispose());
+  }).catch((error: unknown) => {
+    training.dispose();
+    throw error;
+  });
   return { ...training.finish(), ...done };
 }
 
