@@ -12,7 +12,7 @@ import { initRuntime } from '@sd/kernels';
 import {
   AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, clipEmbeddings, compareDiversity, compareImageArms, defaultClipPath,
   encodeRgbPng, evalReference, evaluateImageArm, fitRidgeMap, generateEmbeddings, groupSpread, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge,
-  disposeModule, disposePrior, loadPrior, meanStd, readDecoderSchedulerConfig, renderPlot, scoreArm, splitScenes, subset, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
+  disposeModule, disposePrior, loadPrior, meanStd, readDecoderSchedulerConfig, renderPlot, rowsAt, scoreArm, splitScenes, subset, subsetScenes, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
   type EvalScenes, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet, type Interval,
 } from '@sd/models';
 import { parseEval, type EvalCli, type ImageArmName } from '../options.ts';
@@ -82,7 +82,8 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const heldOut = subset(all, 0, n);
   const scenes = splitScenes(split, Math.max(n, diversity.captions));
   const ridge = fitRidgeMap(train);
-  const diversityText = repeatRows(all.text.subarray(0, diversity.captions * all.dim), all.dim, diversity.samples);
+  // Each caption's text embedding `samples` times in a row: one caption's samples together.
+  const diversityText = rowsAt(all.text, Int32Array.from({ length: diversity.captions * diversity.samples }, (_, j) => Math.floor(j / diversity.samples)), all.dim);
   const spreads: Partial<Record<ImageArmName, Float64Array>> = {};
   const spreadOf = (rows: Float32Array) => groupSpread(rows, diversity.captions, diversity.samples, all.dim);
   const embeddings: Partial<Record<ImageArmName, Float32Array>> = {};
@@ -133,7 +134,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   if ((parts.vae.config.sample_size as number) !== parts.judge.config.side) throw new Error(`${vaeSource.path}: the VAE makes ${parts.vae.config.sample_size}-pixel images; the judge reads ${parts.judge.config.side}-pixel ones`);
   if (unet.config.input_dim !== all.dim) throw new Error(`the ${split} split holds ${all.dim}-d embeddings; the decoder takes ${unet.config.input_dim}-d ones`);
   console.log(`\n${split} split: ${n} captions; arms ${arms.join(', ')}; decoder ${decoder.path}, VAE ${vaeSource.path}; ${decode.steps} ${decode.sampler} steps, guidance ${guidance.join(', ')}, seed ${decode.seed}`);
-  const ref = await evalReference(parts, { ...scenes, ...firstScenes(scenes, n) }, heldOut.text);
+  const ref = await evalReference(parts, subsetScenes(scenes, n), heldOut.text);
   for (const g of guidance) {
     const key = String(g);
     const results: Partial<Record<ImageArmName, Awaited<ReturnType<typeof evaluateImageArm>>>> = {};
@@ -164,25 +165,6 @@ function finish(report: EvalReport, out: string, t0: number, plotted: boolean): 
   writeFileSync(join(out, 'eval.json'), JSON.stringify(report, null, 2));
   console.log(`\n${report.seconds.toFixed(0)} s; wrote ${join(out, 'eval.json')}${plotted ? ` and ${join(out, 'fid-vs-clip.png')}` : ''}`);
   return report;
-}
-
-/** Each row of [count, dim] `rows` `times` times in a row: the samples of one caption together. */
-function repeatRows(rows: Float32Array, dim: number, times: number): Float32Array {
-  const count = rows.length / dim;
-  const out = new Float32Array(count * times * dim);
-  for (let i = 0; i < count; i++) for (let k = 0; k < times; k++) out.set(rows.subarray(i * dim, (i + 1) * dim), (i * times + k) * dim);
-  return out;
-}
-
-/** The first `n` scenes' per-row fields (the decoder part reads the first --n captions). */
-function firstScenes(scenes: EvalScenes, n: number): Pick<EvalScenes, 'captions' | 'attributes' | 'mentions' | 'real' | 'fresh'> {
-  return {
-    captions: scenes.captions.slice(0, n),
-    attributes: scenes.attributes.slice(0, n),
-    mentions: scenes.mentions.slice(0, n),
-    real: subsetImages(scenes.real, 0, n),
-    fresh: subsetImages(scenes.fresh, 0, n),
-  };
 }
 
 function diversityReport(

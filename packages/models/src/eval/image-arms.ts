@@ -18,7 +18,7 @@ import { normalizeRowsInPlace, rowDot, rowsAt } from '../math/rows.ts';
 import { embeddedSplitRow, type EmbeddedSplit } from '../prior/embedded.ts';
 import { purposeGenerator } from '../training/rng.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
-import { imageAt, imageBatch, type ImageSet } from '../vae/images.ts';
+import { imageAt, imageBatch, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import { bootstrapInterval, verdict, type BootstrapOptions, type Interval } from './bootstrap.ts';
 import { frechetDistanceOfRows, kernelInceptionDistance } from './distribution.ts';
@@ -57,6 +57,18 @@ export function splitScenes(split: EmbeddedSplit, count: number): EvalScenes {
     mentions: rows.map((r) => captionMentions(r.caption)),
     real: { pixels: pixels(rows.map((r) => r.sample.image)), count, side, source: `${split} split, rows 0..${count - 1}` },
     fresh: { pixels: pixels(fresh), count, side, source: `${split} split, rows 0..${count - 1}, placed anew` },
+  };
+}
+
+/** The first `n` of a set of scenes: every per-row field cut to them (a larger set serves two evaluations). */
+export function subsetScenes(scenes: EvalScenes, n: number): EvalScenes {
+  return {
+    ...scenes,
+    captions: scenes.captions.slice(0, n),
+    attributes: scenes.attributes.slice(0, n),
+    mentions: scenes.mentions.slice(0, n),
+    real: subsetImages(scenes.real, 0, n),
+    fresh: subsetImages(scenes.fresh, 0, n),
   };
 }
 
