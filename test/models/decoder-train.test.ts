@@ -182,7 +182,7 @@ describe('decoder training', () => {
     const rescaled = tinyVae(11);
     rescaled.setScalingFactor(0.5);
     await expect(trainDecoder({ ...inputs, vae: rescaled }, TINY_UNET, more, { outDir: dir, resume: true })).rejects.toThrow(/the VAE \(weights or config/);
-    await expect(trainDecoder({ ...inputs, clip: tinyClip(22) }, TINY_UNET, more, { outDir: dir, resume: true })).rejects.toThrow(/stale latent cache.*\n\s+the CLIP weights changed/);
+    await expect(trainDecoder({ ...inputs, clip: tinyClip(22) }, TINY_UNET, more, { outDir: dir, resume: true })).rejects.toThrow(/stale latent cache.*\n\s+the CLIP \(its weights; a MultiCLIP's models or normalisation\) changed/);
     await expect(trainDecoder({ ...inputs, train: subsetImages(train, 0, 7) }, TINY_UNET, more, { outDir: dir, resume: true })).rejects.toThrow(/\n\s+the training or held-out images changed/);
     expect(files.map(sha256)).toEqual(before);
     // A fresh run in a used directory is refused too (as the other trainers).

@@ -240,7 +240,9 @@ export function parseTrainVae(o: TrainVaeCli): { settings: VaeTrainSettings; hol
 
 export interface TrainDecoderCli {
   vae?: string;
-  clip?: string;
+  /** Repeatable: several make a MultiCLIP (none: the committed default CLIP). */
+  clip?: string[];
+  clipNormalize?: string;
   data?: string;
   holdout?: string;
   steps: string;
@@ -283,7 +285,9 @@ export interface SampleCli {
   /** Absent: runs/decoder/final, else the committed default (parts.ts); likewise the VAE. */
   decoder?: string;
   vae?: string;
-  clip?: string;
+  /** Repeatable: several make a MultiCLIP (none: the committed default CLIP). */
+  clip?: string[];
+  clipNormalize?: string;
   n: string;
   steps: string;
   guidance: string;

@@ -4,7 +4,7 @@
 // places and the command that makes the part.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultDecoderDir, defaultPriorPath, defaultVaeDir } from '@sd/models';
+import { defaultClipPath, defaultDecoderDir, defaultPriorPath, defaultVaeDir } from '@sd/models';
 
 export interface PartSource {
   path: string;
@@ -38,4 +38,18 @@ export function resolvePrior(command: string, prior: string): PartSource {
   const how = '`pnpm train:prior` writes runs/prior/{shifted,baseline}';
   if (prior !== 'shifted' && prior !== 'baseline') return resolve(command, 'prior run', prior, prior, prior, how);
   return resolve(command, `${prior} prior run`, undefined, join('runs', 'prior', prior), defaultPriorPath(prior), how);
+}
+
+/** --clip-normalize, for several --clip: 'per-model' (each CLIP's block a unit vector; the default) or 'none' (raw). */
+export function clipNormalizeOption(command: string, mode: string | undefined): boolean {
+  if (mode === undefined || mode === 'per-model') return true;
+  if (mode === 'none') return false;
+  throw new Error(`${command}: --clip-normalize must be 'per-model' or 'none', got '${mode}'`);
+}
+
+/** The CLIP checkpoints of the repeatable --clip (none given: the committed default), in words for logs and run configs. */
+export function clipSources(paths: readonly string[], normalize: boolean): { paths: readonly string[]; label: string } {
+  const list = paths.length ? paths : [defaultClipPath()];
+  const label = list.length === 1 ? list[0] : `MultiCLIP(${list.join(' + ')}; ${normalize ? 'per-model' : 'none'})`;
+  return { paths: list, label };
 }

@@ -29,9 +29,10 @@ export {
   type EvalScenes, type EvalReference, type ImageArm, type ImageArmMetrics, type ImageArmParts, type PerCaption, type DecodeSettings, type ImageComparison, type ImageComparisonKey,
 } from './eval/image-arms.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';
-export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadExportedClipFrom, loadDefaultClip, openClip } from './clip/default.ts';
-export { encodeToRetrievalLayout, type EncodeItem, type ImageTextEncoder } from './clip/encode.ts';
-export { normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
+export { DEFAULT_CLIP_CONFIG, DEFAULT_DATA_SEED, assetsDir, defaultClipPath, exportClip, exportedClipWeights, isExportedClip, loadExportedClip, loadExportedClipFrom, loadExportedClipsFrom, loadDefaultClip, openClip, openClips } from './clip/default.ts';
+export { encodeToRetrievalLayout, type EncodeItem } from './clip/encode.ts';
+export * from './clip/embedding-space.ts';
+export { normalizeBlocksInPlace, normalizeRowsInPlace, unitRows, rowDot } from './math/rows.ts';
 export * from './io/diffusers.ts';
 export * from './io/pretrained.ts';
 export * from './unet/index.ts';

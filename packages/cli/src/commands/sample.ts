@@ -5,11 +5,11 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { readNpy } from '@sd/io';
 import { dirname, join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
-import { encodeRgbPng, normalizeRowsInPlace, TextToImagePipeline } from '@sd/models';
+import { encodeRgbPng, normalizeEmbeddings, TextToImagePipeline } from '@sd/models';
 import { parseSample, type SampleCli } from '../options.ts';
-import { resolveDecoder, resolvePrior, resolveVae } from '../parts.ts';
+import { clipNormalizeOption, resolveDecoder, resolvePrior, resolveVae } from '../parts.ts';
 
-/** Rows of a float .npy ([n, dim] or one [dim] vector), each L2-normalised (the decoder trains on unit embeddings). */
+/** Rows of a float .npy ([n, dim] or one [dim] vector), each with a norm that can be normalised. */
 function readImageEmbeddings(file: string): { data: Float32Array; count: number; dim: number } {
   if (!existsSync(file)) throw new Error(`--image-embedding: no such file ${file}`);
   const array = readNpy(file);
@@ -21,13 +21,14 @@ function readImageEmbeddings(file: string): { data: Float32Array; count: number;
     const norm = Math.hypot(...data.subarray(r * dim, (r + 1) * dim));
     if (!(norm > 0) || !Number.isFinite(norm)) throw new Error(`${file}: row ${r} has norm ${norm}; it cannot be L2-normalised`);
   }
-  return { data: normalizeRowsInPlace(data, dim), count, dim };
+  return { data, count, dim };
 }
 
 export async function sampleCommand(captions: string[], o: SampleCli): Promise<void> {
   const { n, steps, guidance, seed, sampler } = parseSample(o);
   if (o.imageEmbedding !== undefined && captions.length > 0) throw new Error('sd sample: give captions or --image-embedding, not both');
   if (o.imageEmbedding === undefined && captions.length === 0) throw new Error('sd sample: give at least one caption (or --image-embedding FILE.npy)');
+  const clipNormalize = clipNormalizeOption('sd sample', o.clipNormalize);
   const given = o.imageEmbedding === undefined ? null : readImageEmbeddings(o.imageEmbedding);
   // Each part: its option, else the trainer's run directory, else the committed default (parts.ts).
   // Given embeddings need no prior.
@@ -43,13 +44,15 @@ export async function sampleCommand(captions: string[], o: SampleCli): Promise<v
     console.log(`${what}: ${((now - t) / 1000).toFixed(1)} s`);
     t = now;
   };
-  const pipeline = TextToImagePipeline.load({ clip: o.clip, prior, decoder: decoder.path, vae: vae.path });
+  const pipeline = TextToImagePipeline.load({ clip: o.clip?.length ? o.clip : undefined, clipNormalize, prior, decoder: decoder.path, vae: vae.path });
   lap('load');
   let result: { images: Uint8Array[]; side: number };
   let rows: number;
   if (given) {
     const dim = pipeline.parts.unet.config.input_dim;
     if (given.dim !== dim) throw new Error(`${o.imageEmbedding}: ${given.dim}-d embeddings, but the decoder takes ${dim}-d ones (input_dim)`);
+    // Normalised as the decoder was trained: one CLIP's unit rows, a MultiCLIP's per its option.
+    normalizeEmbeddings(pipeline.parts.clip, given.data);
     rows = given.count;
     const repeated = new Float32Array(rows * n * dim);
     for (let r = 0; r < rows; r++) for (let k = 0; k < n; k++) repeated.set(given.data.subarray(r * dim, (r + 1) * dim), (r * n + k) * dim);

@@ -8,6 +8,8 @@ export interface ContrastiveModel extends nn.Module {
   encodeText(ids: Tensor): Tensor;
   /** log of the logit scale (a scalar parameter, OpenAI's `logit_scale`). */
   readonly logitScale: Tensor;
+  /** Width of the image and text embeddings. */
+  readonly embedDim: number;
   /** Input resolution and text context length. */
   readonly imageResolution: number;
   readonly contextLength: number;

@@ -4,8 +4,9 @@ import { dirname, existsSync, fileURLToPath, join, mkdirSync } from '#host';
 import { noGrad, type nn } from '@sd/autograd';
 import { readSafetensors, writeSafetensors, type FileLoader, type SafetensorsFile, type SafetensorsInput } from '@sd/io';
 import type { ClipConfig } from './config.ts';
-import { CLIP } from './model.ts';
-import { clipFromStateDict, loadClip } from './weights.ts';
+import type { ImageTextEncoder } from './embedding-space.ts';
+import { CLIP, MultiCLIP, type MultiClipOptions } from './model.ts';
+import { clipFromStateDict, disposeModule, loadClip } from './weights.ts';
 
 /**
  * ViT 64 px / patch 16 (16 tokens), width 64 × 3 layers; text context 32 (captions need ≤ 30 tokens),
@@ -78,6 +79,35 @@ export function openClip(path: string): CLIP {
   if (!existsSync(path)) throw new Error(`${path}: no CLIP checkpoint here`);
   if (path.endsWith('.safetensors') && isExportedClip(readSafetensors(path))) return loadExportedClip(path);
   return loadClip(path);
+}
+
+/**
+ * The embedding model of several checkpoints: one path gives that CLIP (unit rows); several give a
+ * MultiCLIP of them in order (each model's block unit-normalised unless `normalize` is false).
+ */
+export function openClips(paths: readonly string[], options: MultiClipOptions = {}): ImageTextEncoder {
+  if (paths.length === 0) throw new Error('openClips: no CLIP checkpoint given');
+  const models: CLIP[] = [];
+  try {
+    for (const path of paths) models.push(openClip(path));
+  } catch (e) {
+    models.forEach(disposeModule); // the ones already on the GPU
+    throw e;
+  }
+  return models.length === 1 ? models[0] : new MultiCLIP(models, options);
+}
+
+/** openClips through a FileLoader (a page): each path an `exportClip` file relative to the loader's root. */
+export async function loadExportedClipsFrom(loader: FileLoader, paths: readonly string[], options: MultiClipOptions = {}): Promise<ImageTextEncoder> {
+  if (paths.length === 0) throw new Error('loadExportedClipsFrom: no CLIP checkpoint given');
+  const models: CLIP[] = [];
+  try {
+    for (const path of paths) models.push(await loadExportedClipFrom(loader, path));
+  } catch (e) {
+    models.forEach(disposeModule);
+    throw e;
+  }
+  return models.length === 1 ? models[0] : new MultiCLIP(models, options);
 }
 
 export function loadDefaultClip(): CLIP {

@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { noGrad, tensor, tidy, type nn } from '@sd/autograd';
 import { readSafetensors, writeSafetensors } from '@sd/io';
-import { embedImages } from '../clip/evaluate.ts';
-import type { ContrastiveModel } from '../clip/contrastive.ts';
-import { normalizeRowsInPlace } from '../math/rows.ts';
+import { embedImageRows, embeddingDim, encoderModels, type ImageTextEncoder } from '../clip/embedding-space.ts';
+import { MultiCLIP } from '../clip/model.ts';
 import { fingerprintImages, imageAt, imageBatch, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 
-/** What the decoder needs of a CLIP: its image tower and embedding width (the default CLIP: 64). */
-export type DecoderClip = ContrastiveModel & { readonly embedDim: number };
+/** What the decoder is conditioned on: one CLIP's image embeddings (the default CLIP: 64-d) or a MultiCLIP's. */
+export type DecoderClip = ImageTextEncoder;
 
 /** sha256 of each input of the cache; `sha256` hashes the three together. */
 export interface DecoderFingerprint {
@@ -26,7 +25,7 @@ export interface DecoderFingerprint {
 export interface DecoderData {
   /** Scaled latents, count × (channels·side·side), the UNet's x₀. */
   latents: Float32Array;
-  /** L2-normalised CLIP image embeddings, count × dim (the space the prior samples in). */
+  /** CLIP image embeddings, count × dim, normalised as the embedding space is (the space the prior samples in). */
   embeddings: Float32Array;
   count: number;
   channels: number;
@@ -54,11 +53,18 @@ export async function moduleSha256(module: nn.Module, config?: unknown): Promise
   return sha(parts);
 }
 
+/** One CLIP: its weights' sha256. A MultiCLIP: each model's, in order, and its normalisation. */
+async function encoderSha256(encoder: DecoderClip): Promise<string> {
+  if (!(encoder instanceof MultiCLIP)) return moduleSha256(encoder);
+  const models = await Promise.all(encoderModels(encoder).map((m) => moduleSha256(m)));
+  return sha(['MultiCLIP', JSON.stringify({ normalize: encoder.normalize }), ...models]);
+}
+
 export async function decoderFingerprint(train: ImageSet, heldOut: ImageSet, vae: AutoencoderKL, clip: DecoderClip): Promise<DecoderFingerprint> {
   // The VAE's config carries the scaling_factor the latents are multiplied by, so it is hashed too.
   const data = sha([fingerprintImages(train), fingerprintImages(heldOut)]);
   const vaeSha = await moduleSha256(vae, vae.rawConfig);
-  const clipSha = await moduleSha256(clip);
+  const clipSha = await encoderSha256(clip);
   return { data, vae: vaeSha, clip: clipSha, sha256: sha([data, vaeSha, clipSha]) };
 }
 
@@ -76,15 +82,14 @@ export async function encodeLatents(vae: AutoencoderKL, images: ImageSet, batchS
   return out;
 }
 
-/** CLIP image embeddings, L2-normalised per row like the embedded prior data (clip-retrieval layout). */
+/** CLIP image embeddings in the embedding space, as `sd encode` writes them for the prior (one CLIP: unit rows). */
 export async function encodeEmbeddings(clip: DecoderClip, images: ImageSet): Promise<Float32Array> {
-  const all = Array.from({ length: images.count }, (_, i) => imageAt(images, i));
-  return normalizeRowsInPlace(await embedImages(clip, all), clip.embedDim);
+  return embedImageRows(clip, Array.from({ length: images.count }, (_, i) => imageAt(images, i)));
 }
 
 /** Where each part of the fingerprint differs, in words (empty when the cache is current). */
 function staleParts(saved: Record<string, string>, now: DecoderFingerprint): string[] {
-  const what: Record<keyof Omit<DecoderFingerprint, 'sha256'>, string> = { data: 'the training or held-out images', vae: 'the VAE (weights or config, incl. scaling_factor)', clip: 'the CLIP weights' };
+  const what: Record<keyof Omit<DecoderFingerprint, 'sha256'>, string> = { data: 'the training or held-out images', vae: 'the VAE (weights or config, incl. scaling_factor)', clip: 'the CLIP (its weights; a MultiCLIP\'s models or normalisation)' };
   return (Object.keys(what) as (keyof typeof what)[]).filter((k) => saved[k] !== now[k]).map((k) => `${what[k]} changed (cache sha256 ${saved[k] ?? 'none'}, now ${now[k]})`);
 }
 
@@ -106,7 +111,7 @@ export function assertCacheCurrent(path: string, fingerprint: DecoderFingerprint
 export async function loadOrBuildDecoderData(path: string, fingerprint: DecoderFingerprint, train: ImageSet, heldOut: ImageSet, vae: AutoencoderKL, clip: DecoderClip, onProgress?: (message: string) => void): Promise<DecoderData> {
   const channels = vae.config.latent_channels;
   const side = train.side / vae.downscale;
-  const dim = clip.embedDim;
+  const dim = embeddingDim(clip);
   const shape = { count: train.count, channels, side, dim, heldOutCount: heldOut.count, fingerprint };
   if (existsSync(path)) {
     assertCacheCurrent(path, fingerprint);

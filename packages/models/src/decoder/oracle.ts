@@ -10,7 +10,8 @@ import { purposeGenerator } from '../training/rng.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
 import { imageAt, proceduralImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
-import { encodeEmbeddings, type DecoderClip } from './data.ts';
+import type { ContrastiveModel } from '../clip/contrastive.ts';
+import { encodeEmbeddings } from './data.ts';
 import { decodeEmbeddings } from './sample.ts';
 
 export interface OracleOptions {
@@ -55,7 +56,7 @@ export function oracleImages(count: number, dataSeed: number, side: number, eval
   };
 }
 
-export async function decoderOracleZeroShot(unet: UNet2DConditionModelEmb, vae: AutoencoderKL, clip: DecoderClip, o: OracleOptions): Promise<OracleZeroShot> {
+export async function decoderOracleZeroShot(unet: UNet2DConditionModelEmb, vae: AutoencoderKL, clip: ContrastiveModel, o: OracleOptions): Promise<OracleZeroShot> {
   const side = vae.config.sample_size as number;
   const latentSide = side / vae.downscale;
   const batchSize = o.batchSize ?? 50;

@@ -8,8 +8,8 @@ import { captionMentions } from '../data/captions.ts';
 import { replaceScene, renderScene, type SampleAttributes } from '../data/dataset.ts';
 import { hashSeed, mulberry32 } from '../data/prng.ts';
 import { isHeldOutPair } from '../data/vocabulary.ts';
-import { embedImages } from '../clip/evaluate.ts';
-import type { DecoderClip } from '../decoder/data.ts';
+import type { ContrastiveModel } from '../clip/contrastive.ts';
+import { embedImageRows } from '../clip/embedding-space.ts';
 import { decodeEmbeddings, type DecoderSampler } from '../decoder/sample.ts';
 import { accuracy, readImages, type JudgeAccuracy } from '../judge/evaluate.ts';
 import { HEAD_NAMES, UNLABELLED, judgeLabels, type JudgeHead } from '../judge/labels.ts';
@@ -119,7 +119,7 @@ export interface ImageArmParts {
   vae: AutoencoderKL;
   /** The decoder's scheduler_config.json. */
   schedulerConfig: Readonly<Record<string, unknown>>;
-  clip: DecoderClip;
+  clip: ContrastiveModel;
   judge: JudgeNet;
 }
 
@@ -132,9 +132,9 @@ export interface DecodeSettings {
   batchSize: number;
 }
 
-/** Unit CLIP image embeddings of every image of a set. */
-export async function clipEmbeddings(clip: DecoderClip, set: ImageSet): Promise<Float32Array> {
-  return normalizeRowsInPlace(await embedImages(clip, Array.from({ length: set.count }, (_, i) => imageAt(set, i))), clip.embedDim);
+/** Unit CLIP image embeddings of every image of a set (the evaluation works in one CLIP's space). */
+export async function clipEmbeddings(clip: ContrastiveModel, set: ImageSet): Promise<Float32Array> {
+  return embedImageRows(clip, Array.from({ length: set.count }, (_, i) => imageAt(set, i)));
 }
 
 /** The fixed side of an evaluation: the scenes' labels, the real and fresh renders read once. */

@@ -11,6 +11,22 @@ export function normalizeRowsInPlace(x: Float32Array, dim: number): Float32Array
   return x;
 }
 
+/**
+ * Divides each block of every row by its L2 norm, in place; the blocks are consecutive runs of
+ * `widths` columns (a MultiCLIP's models side by side), so a row is Σ widths wide. Returns `x`.
+ */
+export function normalizeBlocksInPlace(x: Float32Array, widths: readonly number[]): Float32Array {
+  const dim = widths.reduce((a, b) => a + b, 0);
+  for (let r = 0; r < x.length / dim; r++) {
+    let start = r * dim;
+    for (const w of widths) {
+      normalizeRowsInPlace(x.subarray(start, start + w), w);
+      start += w;
+    }
+  }
+  return x;
+}
+
 /** A copy of `x` with unit-length rows. */
 export const unitRows = (x: Float32Array, dim: number): Float32Array => normalizeRowsInPlace(Float32Array.from(x), dim);
 

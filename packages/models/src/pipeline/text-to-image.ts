@@ -1,24 +1,24 @@
 // Text → image, the whole stack: the CLIP text embedding of each caption, an image embedding from a
 // prior (shifted or baseline) or the text embedding itself (the trivial arm), then the decoder UNet
-// (DDIM with classifier-free guidance against the zero embedding) and the VAE. Embeddings are
-// L2-normalised before decoding: the decoder is trained on unit CLIP image embeddings.
+// (DDIM with classifier-free guidance against the zero embedding) and the VAE. Embeddings are put in
+// the embedding space's normalisation before decoding, as the decoder was trained (one CLIP: unit
+// rows; a MultiCLIP: per model block, or raw; clip/embedding-space.ts).
 import { Generator } from '@sd/autograd';
 import type { FileLoader } from '@sd/io';
-import type { CLIP } from '../clip/model.ts';
-import { embedTexts } from '../clip/evaluate.ts';
-import { openClip, defaultClipPath, loadExportedClipFrom } from '../clip/default.ts';
+import { defaultClipPath, loadExportedClipsFrom, openClips } from '../clip/default.ts';
+import { disposeEncoder, embedTextRows, embeddingDim, encoderContextLength, normalizeEmbeddings, type ImageTextEncoder } from '../clip/embedding-space.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
 import { asDecoderUnet, decodeEmbeddings, loadDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
-import { normalizeRowsInPlace } from '../math/rows.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
 import { disposePrior, loadPrior, loadPriorFrom, type PriorBundle } from '../prior/train.ts';
 import { UNet2DConditionModel, UNet2DConditionModelEmb } from '../unet/model.ts';
 import { AutoencoderKL } from '../vae/model.ts';
 
 export interface TextToImageParts {
-  clip: CLIP;
+  /** One CLIP or a MultiCLIP: the space the prior and the decoder work in. */
+  clip: ImageTextEncoder;
   /** null: the CLIP text embedding is decoded as the image embedding. */
   prior: PriorBundle | null;
   unet: UNet2DConditionModelEmb;
@@ -29,8 +29,13 @@ export interface TextToImageParts {
 
 /** Where each part lives on disk: paths as the trainers write them. */
 export interface TextToImageSources {
-  /** A CLIP checkpoint in any format `openClip` reads (default: the committed default CLIP). */
-  clip?: string;
+  /**
+   * A CLIP checkpoint in any format `openClip` reads (default: the committed default CLIP), or several:
+   * a MultiCLIP whose embeddings are theirs side by side (what the prior and decoder were trained on).
+   */
+  clip?: string | readonly string[];
+  /** With several CLIPs: each model's block unit-normalised (default true) or the raw concatenation (the seed's). */
+  clipNormalize?: boolean;
   /** A prior run directory (`runs/prior/shifted`), or 'none' for the text embedding itself. */
   prior: string;
   /** The decoder's diffusers folder (`runs/decoder/final`). */
@@ -73,7 +78,7 @@ export interface GeneratedImages {
   /** One RGBA image per caption, `side` × `side`, row-major. */
   images: Uint8Array[];
   side: number;
-  /** The unit image embeddings that were decoded, and the text embeddings they came from ([n, dim] each, unit rows). */
+  /** The image embeddings that were decoded, and the text embeddings they came from ([n, dim] each, normalised as the embedding space is). */
   embeddings: Float32Array;
   textEmbeddings: Float32Array;
   /** Captions longer than the CLIP's context, cut to it (by index). */
@@ -82,9 +87,11 @@ export interface GeneratedImages {
   timings: { textMs: number; priorMs: number; decodeMs: number };
 }
 
+const clipPaths = (clip: string | readonly string[]): readonly string[] => (typeof clip === 'string' ? [clip] : clip);
+
 export class TextToImagePipeline {
   constructor(readonly parts: TextToImageParts) {
-    const dim = parts.clip.embedDim;
+    const dim = embeddingDim(parts.clip);
     if (parts.unet.config.input_dim !== dim) throw new Error(`TextToImagePipeline: the decoder takes ${parts.unet.config.input_dim}-d embeddings, the CLIP makes ${dim}-d ones`);
     if (parts.prior && parts.prior.diffusion.stats.dim !== dim) throw new Error(`TextToImagePipeline: the prior works in ${parts.prior.diffusion.stats.dim} dimensions, the CLIP in ${dim}`);
     if (parts.vae.config.latent_channels !== parts.unet.config.in_channels) {
@@ -95,20 +102,21 @@ export class TextToImagePipeline {
   /**
    * Loads every part through a FileLoader (a page's fetchLoader), with paths relative to its root:
    * the committed defaults are `{ clip: 'default-clip.safetensors', prior: 'default-prior/shifted.safetensors',
-   * decoder: 'default-decoder', vae: 'default-vae' }` under packages/models/assets/. The CLIP must be an
+   * decoder: 'default-decoder', vae: 'default-vae' }` under packages/models/assets/. Each CLIP must be an
    * exportClip file; the decoder and VAE folders hold config.json and diffusion_pytorch_model.safetensors.
    */
-  static async fromLoader(loader: FileLoader, sources: Required<TextToImageSources>): Promise<TextToImagePipeline> {
+  static async fromLoader(loader: FileLoader, sources: Required<Omit<TextToImageSources, 'clipNormalize'>> & Pick<TextToImageSources, 'clipNormalize'>): Promise<TextToImagePipeline> {
     const parts: Partial<TextToImageParts> = {};
     try {
       parts.unet = asDecoderUnet(await UNet2DConditionModel.fromLoader(loader, sources.decoder), sources.decoder);
       parts.schedulerConfig = await loadDecoderSchedulerConfig(loader, sources.decoder);
       parts.vae = (await AutoencoderKL.fromLoader(loader, sources.vae)).eval();
-      parts.clip = await loadExportedClipFrom(loader, sources.clip);
+      parts.clip = await loadExportedClipsFrom(loader, clipPaths(sources.clip), { normalize: sources.clipNormalize });
       parts.prior = sources.prior === 'none' ? null : await loadPriorFrom(loader, sources.prior);
       return new TextToImagePipeline(parts as TextToImageParts);
     } catch (e) {
-      for (const part of [parts.unet, parts.vae, parts.clip]) if (part) disposeModule(part);
+      for (const part of [parts.unet, parts.vae]) if (part) disposeModule(part);
+      if (parts.clip) disposeEncoder(parts.clip);
       if (parts.prior) disposePrior(parts.prior);
       throw e;
     }
@@ -118,7 +126,7 @@ export class TextToImagePipeline {
   static load(sources: TextToImageSources): TextToImagePipeline {
     const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(sources.decoder), sources.decoder);
     const parts = {
-      clip: openClip(sources.clip ?? defaultClipPath()),
+      clip: openClips(clipPaths(sources.clip ?? defaultClipPath()), { normalize: sources.clipNormalize }),
       prior: sources.prior === 'none' ? null : loadPrior(sources.prior),
       unet,
       schedulerConfig: readDecoderSchedulerConfig(sources.decoder),
@@ -132,16 +140,15 @@ export class TextToImagePipeline {
     const { priorSteps = 8, priorGuidance = 1, seed = 0 } = options;
     if (texts.length === 0) throw new Error('TextToImagePipeline.generate: no captions');
     const { clip, prior, unet, vae } = this.parts;
-    const dim = clip.embedDim;
-    const truncated = tokenize(texts, clip.contextLength).truncatedRows;
+    const truncated = tokenize(texts, encoderContextLength(clip)).truncatedRows;
     const report = (stage: GenerationProgress['stage'], done: number, total = 1) => options.onProgress?.({ stage, done, total });
     const t0 = performance.now();
     report('text', 0);
-    const textEmbeddings = normalizeRowsInPlace(await embedTexts(clip, texts), dim);
+    const textEmbeddings = await embedTextRows(clip, texts);
     report('text', 1);
     const t1 = performance.now();
     report('prior', prior ? 0 : 1);
-    const embeddings = prior ? normalizeRowsInPlace(await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed }), dim) : Float32Array.from(textEmbeddings);
+    const embeddings = prior ? normalizeEmbeddings(clip, await generateEmbeddings(prior, textEmbeddings, { steps: priorSteps, guidance: priorGuidance, seed })) : Float32Array.from(textEmbeddings);
     if (prior) report('prior', 1);
     const t2 = performance.now();
     const { images, side } = await this.decode(embeddings, options);
@@ -149,7 +156,8 @@ export class TextToImagePipeline {
   }
 
   /**
-   * Images of given image embeddings ([n, dim] rows; unit rows, as the decoder was trained on), with
+   * Images of given image embeddings ([n, dim] rows, normalised as the decoder was trained on: see
+   * `normalizeEmbeddings(pipeline.parts.clip, rows)`), with
    * the decoder's part of `options` (steps, guidance, sampler, seed): `generate` without its text side.
    */
   async decode(embeddings: Float32Array, options: TextToImageOptions = {}): Promise<{ images: Uint8Array[]; side: number }> {
@@ -183,7 +191,7 @@ export class TextToImagePipeline {
   }
 
   dispose(): void {
-    disposeModule(this.parts.clip);
+    disposeEncoder(this.parts.clip);
     disposeModule(this.parts.unet);
     disposeModule(this.parts.vae);
     if (this.parts.prior) disposePrior(this.parts.prior);
