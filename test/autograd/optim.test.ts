@@ -146,6 +146,13 @@ describe('schedules', () => {
     expect(cos(10)).toBeCloseTo(0.1, 12);
     expect(cos(50)).toBeCloseTo(0.1, 12); // stays at the floor
     expect(optim.constant()(7)).toBe(1);
+    // Warmup 2, constant, decay over the last 4 of 10 steps: 1, 3/4, 2/4, 1/4, then 0.
+    const wsd = optim.warmupStableDecay(2, 10, 4);
+    expect([0, 1, 2, 5, 6, 7, 8, 9, 10].map(wsd)).toEqual([0.5, 1, 1, 1, 1, 0.75, 0.5, 0.25, 0]);
+    // Extending the run moves only the decay: the first steps are unchanged.
+    const longer = optim.warmupStableDecay(2, 14, 4);
+    expect([0, 1, 5, 9].map(longer)).toEqual([0.5, 1, 1, 1]);
+    expect(optim.warmupStableDecay(3, 10, 0)(9)).toBe(1);
   });
 });
 

@@ -99,5 +99,6 @@ describe('sd train-decoder', () => {
     await expect(trainDecoderCommand(cli({ vae: join(root, 'no-vae') }))).rejects.toThrow(/no-vae/);
     await expect(trainDecoderCommand(cli({ sampleEvery: '-1' }))).rejects.toThrow('--sample-every must be an integer ≥ 0, got "-1"');
     await expect(trainDecoderCommand(cli({ prediction: 'x0' }))).rejects.toThrow('--prediction must be one of epsilon, v_prediction, got "x0"');
+    await expect(trainDecoderCommand(cli({ decaySteps: '3' }))).rejects.toThrow('--decay-steps must be an integer in [0, 2], got "3"');
   });
 });

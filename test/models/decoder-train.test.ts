@@ -1,7 +1,8 @@
 // Training the language-free decoder end to end on tiny models (a randomly initialised VAE, a tiny
 // CLIP, a two-level UNet) and 32×32 procedural images: the loss falls on a fixed evaluation set, a
 // killed and resumed run reaches the uninterrupted run's weights, EMA, metrics and sample grids bit
-// for bit, a stale latent cache, other settings and mismatched dimensions are refused with the names of
+// for bit (and one given a learning-rate decay at its resume reaches a run that had it throughout),
+// a stale latent cache, other settings and mismatched dimensions are refused with the names of
 // what is wrong, a diverging run keeps its last good checkpoint, and the EMA follows
 // min(cap, (1+s)/(10+s)) against a float64 reference.
 import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -120,6 +121,27 @@ describe('decoder training', () => {
     expectSameTensors(join(full, 'checkpoint.safetensors'), join(dir, 'checkpoint.safetensors'));
     expectSameTensors(join(full, 'final', 'diffusion_pytorch_model.safetensors'), join(dir, 'final', 'diffusion_pytorch_model.safetensors'));
     for (const png of ['step-000015.png', 'step-000030.png']) expect(sha256(join(dir, 'samples', png)), png).toBe(sha256(join(full, 'samples', png)));
+  });
+
+  it('a learning-rate decay set at a resume, from the checkpoint on, gives the bits of a run that had it from the start; one that would change steps taken is refused', async () => {
+    const constant = join(root, 'constant-then-decay');
+    const decayed = join(root, 'decayed');
+    const withDecay = { ...SETTINGS, decaySteps: 10 };
+    (await trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 20 }, { outDir: constant })).unet.dispose();
+    // Steps 0..19 ran at the constant rate in both: a decay over 20..29 may be added.
+    (await trainDecoder(inputs, TINY_UNET, withDecay, { outDir: constant, resume: true })).unet.dispose();
+    (await trainDecoder(inputs, TINY_UNET, withDecay, { outDir: decayed })).unet.dispose();
+    expectSameTensors(join(decayed, 'checkpoint.safetensors'), join(constant, 'checkpoint.safetensors'));
+    const lrs = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).lr as number);
+    expect(lrs(constant)).toEqual(lrs(decayed));
+    expect(lrs(decayed).at(-1)).toBeLessThan(0.2 * SETTINGS.lr);
+    expect(metrics(decayed).map((m) => m.loss)).not.toEqual(metrics(full).map((m) => m.loss));
+    await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40, decaySteps: 10 }, { outDir: decayed, resume: true }))
+      .rejects.toThrow(/learning-rate decay began at step 20, before its checkpoint's step 30; it can only be resumed with the same --steps 30 and --decay-steps 10/);
+    const early = join(root, 'early-decay');
+    cpSync(join(root, 'resumed'), early, { recursive: true });
+    await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40, decaySteps: 15 }, { outDir: early, resume: true }))
+      .rejects.toThrow(/--steps 40 with --decay-steps 15 would start the decay at step 25, before the checkpoint's step 30/);
   });
 
   it('recorded steps (the default) give the bits of eager steps: weights, EMA, optimizer, metrics and grids', async () => {

@@ -251,6 +251,8 @@ export interface TrainDecoderCli {
   seed: string;
   sampleEvery: string;
   prediction: string;
+  /** Linear lr decay to 0 over the last n steps (absent or 0: none). */
+  decaySteps?: string;
   resume?: boolean;
   /** Commander's --no-record: false runs every step eagerly. */
   record?: boolean;
@@ -262,6 +264,7 @@ export const DECODER_PREDICTIONS = ['epsilon', 'v_prediction'] as const;
 
 export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainSettings; holdout?: number } {
   const steps = integer('steps', o.steps, { min: 1 });
+  const decaySteps = integer('decay-steps', o.decaySteps ?? '0', { min: 0, max: steps });
   const settings: DecoderTrainSettings = {
     steps,
     batchSize: integer('batch-size', o.batchSize, { min: 1 }),
@@ -270,6 +273,8 @@ export function parseTrainDecoder(o: TrainDecoderCli): { settings: DecoderTrainS
     emaDecay: 0.9999,
     conditionDropout: 0.1,
     predictionType: choice('prediction', o.prediction, DECODER_PREDICTIONS),
+    // Recorded only when set, so runs without a decay keep their config (and resume) as before.
+    ...(decaySteps > 0 ? { decaySteps } : {}),
     seed: seed('seed', o.seed),
     checkpointEvery: 250,
     logEvery: 25,

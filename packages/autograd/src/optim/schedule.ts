@@ -18,3 +18,17 @@ export const warmupCosine =
     const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
     return minRatio + (1 - minRatio) * 0.5 * (1 + Math.cos(Math.PI * progress));
   };
+
+/**
+ * Warmup–stable–decay: linear warmup, constant, then a linear decay to 0 over the last `decay` of
+ * `total` steps (the last step runs at 1/decay). The decay's start is the only thing that depends
+ * on `total`, so a run can be extended at a constant rate and annealed at its end (as in MiniCPM's
+ * WSD schedule): steps before `total − decay` see the same rate whatever `total` is.
+ */
+export const warmupStableDecay =
+  (warmup: number, total: number, decay: number): Schedule =>
+  (step) => {
+    const ramp = linearWarmup(warmup)(step);
+    if (decay <= 0 || step < total - decay) return ramp;
+    return ramp * Math.max(0, (total - step) / decay);
+  };

@@ -42,6 +42,11 @@ export interface DecoderTrainSettings extends OptimizerSettings {
    * 768-pixel models). Written to the run's scheduler_config.json, which every sampler reads.
    */
   predictionType: PredictionType;
+  /**
+   * Decay the learning rate linearly to 0 over the run's last this-many steps (warmup–stable–decay);
+   * absent: constant after warm-up. It may be set at a resume whose checkpoint it starts at or after.
+   */
+  decaySteps?: number;
   seed: number;
   checkpointEvery: number;
   logEvery: number;
@@ -153,7 +158,7 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   const unet = buildDecoderUnet(model, settings.seed);
   const params = unet.parameters();
   const opt = new optim.AdamW(params, { lr: settings.lr, betas: settings.betas, weightDecay: settings.weightDecay, eps: settings.eps });
-  opt.schedule = optim.linearWarmup(settings.warmupSteps);
+  opt.schedule = optim.warmupStableDecay(settings.warmupSteps, settings.steps, settings.decaySteps ?? 0);
   const ema = new optim.EMA(params, { decay: settings.emaDecay });
   if (run.resumeFrom) {
     unet.loadStateDict(run.resumeFrom.groups.model, { source: run.checkpointPath });

@@ -31,15 +31,33 @@ export interface OpenedRun {
   step: number;
 }
 
-/** A run's recorded config: its format names the trainer, `train.steps` may grow on resume. */
+/**
+ * A run's recorded config: its format names the trainer. `train.steps` may grow on resume, and
+ * `train.decaySteps` (a learning-rate decay over the run's last steps) may be set or changed, as long
+ * as every step already taken ran at the rate the new settings give it.
+ */
 export interface RunConfigBase {
   format: string;
-  train: { steps: number };
+  train: { steps: number; decaySteps?: number };
+}
+
+/** The first step of the run's lr decay (Infinity without one). */
+const decayStart = (train: RunConfigBase['train']): number => (train.decaySteps ? train.steps - train.decaySteps : Infinity);
+
+/**
+ * Refuses a resume whose new steps/decay would have given the steps already taken another rate:
+ * the decay must not have begun before the checkpoint, in the saved run or in the new settings.
+ */
+function assertScheduleContinues(checkpointPath: string, saved: RunConfigBase['train'], now: RunConfigBase['train'], step: number): void {
+  if (saved.steps === now.steps && (saved.decaySteps ?? 0) === (now.decaySteps ?? 0)) return;
+  const [before, after] = [decayStart(saved), decayStart(now)];
+  if (before < step) throw new Error(`${checkpointPath}: the run's learning-rate decay began at step ${before}, before its checkpoint's step ${step}; it can only be resumed with the same --steps ${saved.steps} and --decay-steps ${saved.decaySteps}`);
+  if (after < step) throw new Error(`${checkpointPath}: --steps ${now.steps} with --decay-steps ${now.decaySteps} would start the decay at step ${after}, before the checkpoint's step ${step}, whose steps ran at the constant rate; start it at ${step} or later`);
 }
 
 /**
  * Opens `dir` for a trainer (VAE, decoder): a fresh run needs an empty directory and starts an empty
- * metrics.jsonl; a resume must find the same settings (steps may grow) and data, and cuts
+ * metrics.jsonl; a resume must find the same settings (steps may grow, a decay may be set: see RunConfigBase) and data, and cuts
  * metrics.jsonl back to the checkpoint's step. Either way config.json is (re)written. Keys in `ignore`
  * (e.g. "data.vae") may differ on resume: where a file lies, when its fingerprint is recorded too.
  */
@@ -55,9 +73,12 @@ export function openRun(dir: string, config: RunConfigBase, options: { resume?: 
     if (!text) throw new Error(`${checkpointPath}: metadata has no "config"`);
     const saved = JSON.parse(text) as RunConfigBase;
     if (saved.format !== config.format) throw new Error(`${checkpointPath}: not a ${options.kind} checkpoint (format ${JSON.stringify(saved.format)})`);
-    const differences = configDifferences({ ...saved, train: { ...saved.train, steps: config.train.steps } }, config);
+    const { decaySteps: _, ...savedTrain } = saved.train;
+    const { decaySteps: __, ...train } = config.train;
+    const differences = configDifferences({ ...saved, train: { ...savedTrain, steps: config.train.steps } }, { ...config, train });
     assertResumable(checkpointPath, differences.filter((d) => !options.ignore?.some((key) => d.startsWith(`${key}: `))));
     step = Number(resumeFrom.metadata.step);
+    assertScheduleContinues(checkpointPath, saved.train, config.train, step);
     truncateMetrics(metricsPath, step);
   } else writeFileSync(metricsPath, '');
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
