@@ -1,16 +1,17 @@
 // `sd eval` end to end on a tiny random decoder and VAE (64-pixel images, as the judge reads), the
 // committed default CLIP, judge and priors, and the committed validation split: the report's numbers
 // for one arm are recomputed independently (the images decoded batch by batch from the same noise
-// stream, read by the judge against what each caption names, embedded by the CLIP by hand); with
-// --no-images, the per-caption diversity alone.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// stream, read by the judge against what each caption names, embedded by the CLIP by hand); the
+// priors of two training seeds against the one-seed run; with --no-images, the per-caption diversity
+// alone.
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manualSeed } from '@sd/autograd';
 import {
   AutoencoderKL, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, UNet2DConditionModelEmb, HEAD_NAMES, UNLABELLED, buildDecoderUnet, captionMentions, decodeEmbeddings, embedImages, embeddedDataDir, embeddedSplitRow,
-  imageBatch, judgeLabels, loadDefaultClip, loadEmbeddingPairs, loadJudge, purposeGenerator, readImages,
+  defaultPriorPath, imageBatch, judgeLabels, loadDefaultClip, loadEmbeddingPairs, loadJudge, purposeGenerator, readImages,
 } from '@sd/models';
 import { evalCommand } from '../../packages/cli/src/commands/eval.ts';
 import type { EvalCli } from '../../packages/cli/src/options.ts';
@@ -89,6 +90,27 @@ describe('sd eval', () => {
     }
     expect(got.clipImageText).toBeCloseTo(cos / 8, 5);
     for (const m of [judge, clip, vae, u]) for (const p of m.parameters()) p.dispose();
+
+    // Two training seeds (--priors DIR/seed-N/): seed 0 the committed pair, seed 1 the same pair swapped.
+    // Seed 0 reproduces the one-seed run; each prior row is the mean over seeds, so here the two rows
+    // agree and every shifted − baseline estimate (a mean of opposite differences) is 0.
+    const priors = join(root, 'priors');
+    for (const [seedDir, shifted, baseline] of [['seed-0', 'shifted', 'baseline'], ['seed-1', 'baseline', 'shifted']]) {
+      for (const [arm, from] of [['shifted', shifted], ['baseline', baseline]]) {
+        mkdirSync(join(priors, seedDir, arm), { recursive: true });
+        copyFileSync(defaultPriorPath(from as 'shifted' | 'baseline'), join(priors, seedDir, arm, 'checkpoint.safetensors'));
+      }
+    }
+    const seeded = await evalCommand({ ...o, arms: 'shifted,baseline,text', guidance: '2', priors, out: join(root, 'eval-seeds') });
+    expect(seeded.seeds!.runs.map((r) => r.shifted)).toEqual([join(priors, 'seed-0', 'shifted'), join(priors, 'seed-1', 'shifted')]);
+    expect(seeded.seeds!.images['2'].shifted![0]).toEqual(report.images['2'].shifted);
+    expect(seeded.seeds!.images['2'].shifted![1]).toEqual(report.images['2'].baseline);
+    expect(seeded.images['2'].text).toEqual(report.images['2'].text);
+    expect(seeded.images['2'].shifted!.judgeFid).toBeCloseTo((report.images['2'].shifted!.judgeFid + report.images['2'].baseline!.judgeFid) / 2, 9);
+    expect(seeded.embeddings.shifted!.frechet).toBeCloseTo((report.embeddings.shifted!.frechet + report.embeddings.baseline!.frechet) / 2, 12);
+    for (const [k, c] of Object.entries(seeded.shiftedMinusBaseline['2'])) expect(Math.abs(c.estimate), k).toBeLessThan(1e-9);
+    await expect(evalCommand({ ...o, priors, shifted: 'shifted' })).rejects.toThrow('sd eval: give --priors (or --full) or --shifted/--baseline, not both');
+    await expect(evalCommand({ ...o, full: true, priors: join(priors, 'seed-0') })).rejects.toThrow(/--full: .*seed-0 holds the priors of one training seed/);
   });
 
   it('--no-images: per-caption diversity without a decoder; deterministic arms have none, the priors and the real renders some', async () => {

@@ -90,5 +90,13 @@ describe('image-level evaluation', () => {
       expect(same[k].estimate, k).toBe(0);
       expect(same[k].verdict, k).toBe('no difference');
     }
+    // Two training seeds per arm: each estimate is the mean over seeds of the per-seed A − B (judge-FID
+    // included); a seed given twice changes nothing.
+    const a2 = arm((h, i) => h !== 'shape' || i % 3 > 0, 0.3);
+    const seeded = compareImageArms([a, a2], [b, b], ref, features, { resamples: 200, seed: 1, fidResamples: 50 });
+    const second = compareImageArms(a2, b, ref, features, { resamples: 200, seed: 1, fidResamples: 50 });
+    for (const k of Object.keys(seeded) as (keyof typeof seeded)[]) expect(seeded[k].estimate, k).toBeCloseTo((c[k].estimate + second[k].estimate) / 2, 10);
+    expect(compareImageArms([a, a], [b, b], ref, features, { resamples: 200, seed: 1, fidResamples: 50 })).toEqual(c);
+    expect(() => compareImageArms([a, a2], [b], ref, features)).toThrow('compareImageArms: 2 and 1 seeds (need the same, at least one)');
   });
 });

@@ -383,10 +383,17 @@ export interface EvalCli {
   images: boolean;
   shifted?: string;
   baseline?: string;
+  /** A `train:prior` output directory: DIR/seed-N/{shifted,baseline} (several training seeds) or DIR/{shifted,baseline}. */
+  priors?: string;
+  /** The issue's full run: guidance 1,2,3,5 and the priors of several training seeds (--priors, default runs/prior). */
+  full?: boolean;
   decoder?: string;
   vae?: string;
   out: string;
 }
+
+/** Guidance values of `sd eval --full` (the issue's sweep). */
+export const FULL_GUIDANCE = [1, 2, 3, 5] as const;
 
 /** The arms `sd eval` can decode, in table order. */
 export const IMAGE_ARMS = ['shifted', 'baseline', 'text', 'ridge', 'oracle'] as const;
@@ -396,7 +403,8 @@ export function parseEval(o: EvalCli) {
   const arms = o.arms.split(',').map((a) => a.trim()).filter(Boolean);
   for (const a of arms) if (!(IMAGE_ARMS as readonly string[]).includes(a)) throw new Error(`--arms: unknown arm "${a}" (choose from ${IMAGE_ARMS.join(', ')})`);
   if (arms.length === 0) throw new Error('--arms: name at least one arm');
-  const guidance = o.guidance.split(',').map((g) => number('guidance', g.trim(), { min: 0 }));
+  // --full sweeps the issue's guidance values (the plot of FID against CLIP similarity).
+  const guidance = o.full ? [...FULL_GUIDANCE] : o.guidance.split(',').map((g) => number('guidance', g.trim(), { min: 0 }));
   return {
     split: choice('split', o.split, ['validation', 'test'] as const),
     n: integer('n', o.n, { min: 4 }),

@@ -180,6 +180,8 @@ export function buildProgram(): Command {
     .option('--diversity <n>', "per-caption diversity on the split's first n captions (0: off): each arm's samples for a caption against real renders of scenes the caption describes", '100')
     .option('--diversity-samples <n>', 'samples (and real renders) per caption for the diversity', '8')
     .option('--no-images', 'skip the decoder: the embedding-level metrics and the diversity only')
+    .option('--priors <dir>', 'the priors of several training seeds: a `train:prior --seeds` output (DIR/seed-N/{shifted,baseline}); each prior arm runs once per seed, its rows are the means, and shifted − baseline is paired over captions and averaged over seeds')
+    .option('--full', 'the full run: guidance 1,2,3,5 (overrides --guidance) and the priors of several training seeds (--priors, default runs/prior: `pnpm train:prior --seeds 0,1,2` writes them)')
     .option('--shifted <dir>', 'the shifted prior (default: runs/prior/shifted, else the committed default)')
     .option('--baseline <dir>', 'the baseline prior (default: runs/prior/baseline, else the committed default)')
     .option('--decoder <dir>', 'the decoder UNet folder (default: runs/decoder/final, else the committed default)')

@@ -5,8 +5,11 @@
 // the same starting noise, sampler, steps and guidance. Writes eval.json, a grid and (with several
 // guidance values) the plot of judge-FID against CLIP similarity; prints the tables. Before the
 // decoder, each arm's embeddings are scored as a distribution, and for --diversity captions its
-// samples per caption are set against real renders of scenes the caption describes.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// samples per caption are set against real renders of scenes the caption describes. With the priors
+// of several training seeds (--priors DIR of `train:prior --seeds`; --full), each prior arm runs once
+// per seed: its rows are the mean over seeds, and shifted − baseline is the mean over seeds of the
+// paired difference on each bootstrap resample of captions.
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
@@ -41,8 +44,10 @@ export interface EvalReport {
   gridCaptions: string[];
   /** The arms' embeddings before the decoder, against the split's real image embeddings. */
   embeddings: Partial<Record<ImageArmName, ArmMetrics>>;
-  /** Per-caption diversity (absent with --diversity 0). */
+  /** Per-caption diversity (absent with --diversity 0, and with several seeds: see `seeds`). */
   diversity?: DiversityReport;
+  /** Several training seeds: each prior arm seed by seed (the rows above are their means). */
+  seeds?: SeedsReport;
   seconds: number;
 }
 
@@ -58,6 +63,58 @@ export interface DiversityReport {
   shiftedMinusBaseline?: { all: Interval & { verdict: string }; underSpecified: (Interval & { verdict: string }) | null };
 }
 
+/** The prior runs of one training seed. */
+export interface SeedRuns {
+  shifted?: string;
+  baseline?: string;
+}
+
+/** What the priors of several training seeds give, seed by seed (only with more than one seed). */
+export interface SeedsReport {
+  runs: SeedRuns[];
+  embeddings: Partial<Record<PriorArm, ArmMetrics[]>>;
+  /** Per guidance value (as a string key), each prior arm's metrics per seed. */
+  images: Record<string, Partial<Record<PriorArm, ImageArmMetrics[]>>>;
+  /** The per-caption diversity of each seed's priors. */
+  diversity?: DiversityReport[];
+}
+
+type PriorArm = 'shifted' | 'baseline';
+const PRIOR_ARMS: readonly PriorArm[] = ['shifted', 'baseline'];
+const isPriorArm = (arm: ImageArmName): arm is PriorArm => (PRIOR_ARMS as readonly string[]).includes(arm);
+
+/**
+ * The prior runs per training seed: --priors DIR (DIR/seed-N/{shifted,baseline} as `train:prior
+ * --seeds` writes them, in seed order, or DIR/{shifted,baseline}); with --full and no --priors,
+ * runs/prior; else --shifted/--baseline (one seed). --full needs several seeds.
+ */
+export function priorSeedRuns(o: Pick<EvalCli, 'priors' | 'full' | 'shifted' | 'baseline'>, arms: readonly ImageArmName[]): SeedRuns[] {
+  const wanted = arms.filter(isPriorArm);
+  const dir = o.priors ?? (o.full ? join('runs', 'prior') : undefined);
+  if (dir === undefined) return [Object.fromEntries(wanted.map((arm) => [arm, resolvePrior('sd eval', o[arm] ?? arm).path]))];
+  if (o.shifted !== undefined || o.baseline !== undefined) throw new Error('sd eval: give --priors (or --full) or --shifted/--baseline, not both');
+  if (!existsSync(dir)) throw new Error(`sd eval: no prior runs at ${dir} (\`pnpm train:prior --seeds 0,1,2 --out ${dir}\` writes them)`);
+  const seedDirs = readdirSync(dir).filter((d) => /^seed-\d+$/.test(d)).sort((x, y) => Number(x.slice(5)) - Number(y.slice(5)));
+  const folders = seedDirs.length ? seedDirs.map((d) => join(dir, d)) : [dir];
+  if (o.full && folders.length < 2) throw new Error(`sd eval --full: ${dir} holds the priors of one training seed; --full compares several (\`pnpm train:prior --seeds 0,1,2 --out ${dir}\`)`);
+  return folders.map((folder) => Object.fromEntries(wanted.map((arm) => {
+    const path = join(folder, arm);
+    if (!existsSync(path)) throw new Error(`sd eval: no ${arm} prior run at ${path}`);
+    return [arm, path];
+  })));
+}
+
+/** The mean over seeds of every number in a metrics object (the same shape for every seed). */
+export function meanOverSeeds<T>(list: readonly T[]): T {
+  const first = list[0] as unknown;
+  if (typeof first === 'number' || first === null) {
+    const values = list as unknown as (number | null)[];
+    return (values.some((v) => v === null) ? null : values.reduce((a, b) => a! + b!, 0)! / values.length) as T;
+  }
+  if (typeof first !== 'object') return first as T;
+  return Object.fromEntries(Object.keys(first as object).map((k) => [k, meanOverSeeds(list.map((m) => (m as Record<string, unknown>)[k]))])) as T;
+}
+
 /** The arms whose samples for a caption can differ (the oracle decodes one real embedding per caption). */
 const DIVERSITY_ARMS: readonly ImageArmName[] = ['shifted', 'baseline', 'text', 'ridge'];
 
@@ -66,11 +123,8 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   // Every part is found (or named as missing) before anything is computed.
   const decoder = images ? resolveDecoder('sd eval', o.decoder) : null;
   const vaeSource = images ? resolveVae('sd eval', o.vae) : null;
-  const priorPaths: Partial<Record<'shifted' | 'baseline', string>> = {};
-  for (const arm of ['shifted', 'baseline'] as const) {
-    if (!arms.includes(arm)) continue;
-    priorPaths[arm] = resolvePrior('sd eval', o[arm] ?? arm).path;
-  }
+  const seedRuns = priorSeedRuns(o, arms);
+  const seeded = seedRuns.length > 1;
   const t0 = performance.now();
   await initRuntime();
   const clip = loadExportedClip(defaultClipPath());
@@ -84,37 +138,58 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const ridge = fitRidgeMap(train);
   // Each caption's text embedding `samples` times in a row: one caption's samples together.
   const diversityText = rowsAt(all.text, Int32Array.from({ length: diversity.captions * diversity.samples }, (_, j) => Math.floor(j / diversity.samples)), all.dim);
-  const spreads: Partial<Record<ImageArmName, Float64Array>> = {};
   const spreadOf = (rows: Float32Array) => groupSpread(rows, diversity.captions, diversity.samples, all.dim);
-  const embeddings: Partial<Record<ImageArmName, Float32Array>> = {};
+  // Per training seed (one entry without several): every arm's embeddings and diversity spreads; the
+  // arms other than the priors are the same for every seed.
+  const embeddings: Partial<Record<ImageArmName, Float32Array>>[] = seedRuns.map(() => ({}));
+  const spreads: Partial<Record<ImageArmName, Float64Array>>[] = seedRuns.map(() => ({}));
   for (const arm of arms) {
     const diverse = diversity.captions > 0 && DIVERSITY_ARMS.includes(arm);
-    if (arm === 'shifted' || arm === 'baseline') {
-      const prior = loadPrior(priorPaths[arm]!);
-      const sample = (text: Float32Array) => generateEmbeddings(prior, text, { steps: priorSteps, guidance: 1, seed: decode.seed });
-      embeddings[arm] = await sample(heldOut.text);
-      if (diverse) spreads[arm] = spreadOf(await sample(diversityText));
-      disposePrior(prior);
-    } else if (arm === 'text') {
-      embeddings[arm] = heldOut.text;
-      if (diverse) spreads[arm] = spreadOf(diversityText);
+    if (isPriorArm(arm)) {
+      for (const [s, runs] of seedRuns.entries()) {
+        const prior = loadPrior(runs[arm]!);
+        const sample = (text: Float32Array) => generateEmbeddings(prior, text, { steps: priorSteps, guidance: 1, seed: decode.seed });
+        embeddings[s][arm] = await sample(heldOut.text);
+        if (diverse) spreads[s][arm] = spreadOf(await sample(diversityText));
+        disposePrior(prior);
+      }
+      continue;
+    }
+    let rows: Float32Array;
+    let spread: Float64Array | undefined;
+    if (arm === 'text') {
+      rows = heldOut.text;
+      if (diverse) spread = spreadOf(diversityText);
     } else if (arm === 'ridge') {
-      embeddings[arm] = ridge(heldOut.text);
-      if (diverse) spreads[arm] = spreadOf(ridge(diversityText));
-    } else embeddings[arm] = heldOut.image;
+      rows = ridge(heldOut.text);
+      if (diverse) spread = spreadOf(ridge(diversityText));
+    } else rows = heldOut.image;
+    for (const s of seedRuns.keys()) {
+      embeddings[s][arm] = rows;
+      if (spread) spreads[s][arm] = spread;
+    }
   }
+  const scored = embeddings.map((bySeed) => Object.fromEntries(arms.map((a) => [a, scoreArm(bySeed[a]!, heldOut)])) as Partial<Record<ImageArmName, ArmMetrics>>);
   const report: EvalReport = {
     split, n, decode, priorSteps,
-    parts: { clip: defaultClipPath(), ...priorPaths },
+    parts: { clip: defaultClipPath(), ...(seeded ? { priors: seedRuns.map((r) => Object.values(r).join(', ')).join('; ') } : seedRuns[0]) },
     images: {}, shiftedMinusBaseline: {}, gridCaptions: scenes.captions.slice(0, Math.min(8, n)),
-    embeddings: Object.fromEntries(arms.map((a) => [a, scoreArm(embeddings[a]!, heldOut)])),
+    embeddings: Object.fromEntries(arms.map((a) => [a, seeded && isPriorArm(a) ? meanOverSeeds(scored.map((m) => m[a]!)) : scored[0][a]])),
     seconds: 0,
   };
+  if (seeded) {
+    report.seeds = { runs: seedRuns, embeddings: Object.fromEntries(arms.filter(isPriorArm).map((a) => [a, scored.map((m) => m[a]!)])), images: {} };
+    console.log(`\n${seedRuns.length} training seeds: the prior arms' rows are means over seeds; shifted − baseline is the mean over seeds of the paired difference`);
+  }
   if (diversity.captions > 0) {
     const real = spreadOf(await clipEmbeddings(clip, captionRenders(scenes, diversity.captions, diversity.samples)));
-    report.diversity = diversityReport(scenes, diversity, real, spreads, bootstrap, decode.seed);
-    console.log(`\nper-caption diversity (the split's first ${diversity.captions} captions, ${diversity.samples} samples each; spread: mean distance between a caption's unit embeddings):`);
-    console.log(formatDiversity(report.diversity));
+    const reports = spreads.map((bySeed) => diversityReport(scenes, diversity, real, bySeed, bootstrap, decode.seed));
+    if (seeded) report.seeds!.diversity = reports;
+    else report.diversity = reports[0];
+    reports.forEach((d, s) => {
+      console.log(`\nper-caption diversity${seeded ? ` (training seed ${s + 1} of ${reports.length})` : ''} (the split's first ${diversity.captions} captions, ${diversity.samples} samples each; spread: mean distance between a caption's unit embeddings):`);
+      console.log(formatDiversity(d));
+    });
   }
   mkdirSync(o.out, { recursive: true });
   if (!decoder || !vaeSource) {
@@ -137,26 +212,51 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const ref = await evalReference(parts, subsetScenes(scenes, n), heldOut.text);
   for (const g of guidance) {
     const key = String(g);
-    const results: Partial<Record<ImageArmName, Awaited<ReturnType<typeof evaluateImageArm>>>> = {};
+    // Per seed for the prior arms; one entry for the others.
+    const results: Partial<Record<ImageArmName, Awaited<ReturnType<typeof evaluateImageArm>>[]>> = {};
     for (const arm of arms) {
-      const bar = countBar(`guidance ${g}, ${arm}`, n);
-      results[arm] = await evaluateImageArm(parts, ref, embeddings[arm]!, { ...decode, guidance: g }, (done) => bar.update(done));
-      bar.stop();
+      const runs = isPriorArm(arm) ? seedRuns.length : 1;
+      results[arm] = [];
+      for (let s = 0; s < runs; s++) {
+        const bar = countBar(`guidance ${g}, ${arm}${runs > 1 ? ` (seed ${s + 1}/${runs})` : ''}`, n);
+        results[arm].push(await evaluateImageArm(parts, ref, embeddings[s][arm]!, { ...decode, guidance: g }, (done) => bar.update(done)));
+        bar.stop();
+      }
     }
-    report.images[key] = Object.fromEntries(arms.map((a) => [a, results[a]!.metrics]));
+    report.images[key] = Object.fromEntries(arms.map((a) => [a, meanOverSeeds(results[a]!.map((r) => r.metrics))]));
+    if (seeded) report.seeds!.images[key] = Object.fromEntries(arms.filter(isPriorArm).map((a) => [a, results[a]!.map((r) => r.metrics)]));
     if (results.shifted && results.baseline) {
-      report.shiftedMinusBaseline[key] = compareImageArms(results.shifted.perCaption, results.baseline.perCaption, ref, parts.judge.config.features, { resamples: bootstrap, seed: decode.seed });
+      report.shiftedMinusBaseline[key] = compareImageArms(results.shifted.map((r) => r.perCaption), results.baseline.map((r) => r.perCaption), ref, parts.judge.config.features, { resamples: bootstrap, seed: decode.seed });
     }
     const columns = Math.min(8, n);
-    const rows: ImageSet[] = [subsetImages(scenes.real, 0, columns), ...arms.map((a) => subsetImages(results[a]!.images, 0, columns))];
+    const rows: ImageSet[] = [subsetImages(scenes.real, 0, columns), ...arms.map((a) => subsetImages(results[a]![0].images, 0, columns))];
     writeFileSync(join(o.out, `grid-guidance-${key}.png`), encodeRgbPng(imageGrid(rows, columns)));
-    console.log(`\nguidance ${g} (grid-guidance-${key}.png: a column per caption — ${report.gridCaptions.map((c) => `"${c}"`).join(', ')} — rows: real renders, then ${arms.join(', ')}):`);
+    console.log(`\nguidance ${g} (grid-guidance-${key}.png: a column per caption — ${report.gridCaptions.map((c) => `"${c}"`).join(', ')} — rows: real renders, then ${arms.join(', ')}${seeded ? '; the priors\' first training seed' : ''}):`);
     console.log(formatImageTable(report.images[key], arms));
+    if (seeded) console.log('\n' + formatSeedTable(report.seeds!.images[key]));
     if (report.shiftedMinusBaseline[key]) console.log('\n' + formatImageComparison(report.shiftedMinusBaseline[key]));
   }
   if (guidance.length > 1) writeFileSync(join(o.out, 'fid-vs-clip.png'), plotSweep(report, arms, guidance));
   for (const m of [parts.unet, parts.vae, parts.judge, parts.clip]) disposeModule(m);
   return finish(report, o.out, t0, guidance.length > 1);
+}
+
+/** The prior arms' headline numbers seed by seed, with their mean ± std over seeds. */
+export function formatSeedTable(perSeed: Partial<Record<PriorArm, ImageArmMetrics[]>>): string {
+  const columns: [string, (m: ImageArmMetrics) => number, (x: number) => string][] = [
+    ['judge-FID', (m) => m.judgeFid, (x) => x.toFixed(1)],
+    ['judge all named', (m) => m.judge.allCorrect, (x) => pct(x)],
+    ['CLIP image–text', (m) => m.clipImageText, (x) => x.toFixed(4)],
+    ['CLIP image–image', (m) => m.clipImageImage, (x) => x.toFixed(4)],
+  ];
+  const lines = ['| prior, per training seed | ' + columns.map(([c]) => c).join(' | ') + ' |', `| --- |${' --- |'.repeat(columns.length)}`];
+  for (const [arm, list] of Object.entries(perSeed) as [PriorArm, ImageArmMetrics[]][]) {
+    lines.push(`| ${ARM_LABELS[arm]} | ` + columns.map(([, of, f]) => {
+      const { mean, std } = meanStd(list.map(of));
+      return `${list.map((m) => f(of(m))).join(' / ')} (${f(mean)} ± ${f(std)})`;
+    }).join(' | ') + ' |');
+  }
+  return lines.join('\n');
 }
 
 /** Writes eval.json with the run's time and says what was written. */

@@ -217,10 +217,14 @@ export interface ImageComparison extends Interval {
  * Paired bootstrap 95% intervals of A − B over captions (one resample of caption indices scores both
  * arms). Accuracies average over the captions that name the head; "all named" needs every named head
  * of a single-object caption right; judge-FID is recomputed on each resample's rows (`fidResamples`,
- * default 200: each costs two eigendecompositions).
+ * default 200: each costs two eigendecompositions). Given several training seeds of each arm (a[s]
+ * and b[s] trained with seed s), each statistic is the mean over seeds of A − B on the resample.
  */
-export function compareImageArms(a: PerCaption, b: PerCaption, ref: EvalReference, features: number, options: BootstrapOptions & { fidResamples?: number } = {}): Record<ImageComparisonKey, ImageComparison> {
-  const n = a.clipImageText.length;
+export function compareImageArms(a: PerCaption | readonly PerCaption[], b: PerCaption | readonly PerCaption[], ref: EvalReference, features: number, options: BootstrapOptions & { fidResamples?: number } = {}): Record<ImageComparisonKey, ImageComparison> {
+  const seedsA = Array.isArray(a) ? (a as readonly PerCaption[]) : [a as PerCaption];
+  const seedsB = Array.isArray(b) ? (b as readonly PerCaption[]) : [b as PerCaption];
+  if (seedsA.length === 0 || seedsA.length !== seedsB.length) throw new Error(`compareImageArms: ${seedsA.length} and ${seedsB.length} seeds (need the same, at least one)`);
+  const n = seedsA[0].clipImageText.length;
   const meanOver = (x: Float64Array, idx: Int32Array) => {
     let s = 0;
     let k = 0;
@@ -228,17 +232,23 @@ export function compareImageArms(a: PerCaption, b: PerCaption, ref: EvalReferenc
     return k ? s / k : NaN;
   };
   const allNamed = (p: PerCaption) => Float64Array.from({ length: n }, (_, i) => (ref.labels.shape[i] === UNLABELLED ? NaN : Number(HEAD_NAMES.every((h) => Number.isNaN(p.correct[h][i]) || p.correct[h][i] === 1))));
-  const pairs: [ImageComparisonKey, Float64Array, Float64Array][] = [
-    ...HEAD_NAMES.map((h) => [`judge ${h}` as ImageComparisonKey, a.correct[h], b.correct[h]] as [ImageComparisonKey, Float64Array, Float64Array]),
-    ['judge all named', allNamed(a), allNamed(b)],
-    ['CLIP image–text', a.clipImageText, b.clipImageText],
-    ['CLIP image–image', a.clipImageImage, b.clipImageImage],
+  const column: [ImageComparisonKey, (p: PerCaption) => Float64Array][] = [
+    ...HEAD_NAMES.map((h) => [`judge ${h}` as ImageComparisonKey, (p: PerCaption) => p.correct[h]] as [ImageComparisonKey, (p: PerCaption) => Float64Array]),
+    ['judge all named', allNamed],
+    ['CLIP image–text', (p) => p.clipImageText],
+    ['CLIP image–image', (p) => p.clipImageImage],
   ];
   const say = (i: Interval): ImageComparison => ({ ...i, verdict: ({ higher: 'A higher', lower: 'A lower', 'no difference': 'no difference' } as const)[verdict(i)] });
-  const out = Object.fromEntries(pairs.map(([key, x, y]) => [key, say(bootstrapInterval(n, (idx) => meanOver(x, idx) - meanOver(y, idx), options))])) as Record<ImageComparisonKey, ImageComparison>;
+  /** The mean over seeds of statistic(A_s) − statistic(B_s). */
+  const seedMean = (difference: (s: number) => number) => seedsA.reduce((sum, _, s) => sum + difference(s), 0) / seedsA.length;
+  const out = Object.fromEntries(column.map(([key, of]) => {
+    const [x, y] = [seedsA.map(of), seedsB.map(of)];
+    return [key, say(bootstrapInterval(n, (idx) => seedMean((s) => meanOver(x[s], idx) - meanOver(y[s], idx)), options))];
+  })) as Record<ImageComparisonKey, ImageComparison>;
   const fid = (idx: Int32Array) => {
     const fresh = rowsAt(ref.freshFeatures, idx, features);
-    return frechetDistanceOfRows(rowsAt(a.features, idx, features), fresh, features) - frechetDistanceOfRows(rowsAt(b.features, idx, features), fresh, features);
+    const fd = (p: PerCaption) => frechetDistanceOfRows(rowsAt(p.features, idx, features), fresh, features);
+    return seedMean((s) => fd(seedsA[s]) - fd(seedsB[s]));
   };
   out['judge-FID'] = say(bootstrapInterval(n, fid, { ...options, resamples: options.fidResamples ?? 200 }));
   return out;
