@@ -217,7 +217,7 @@ export interface ImageComparison extends Interval {
  * Paired bootstrap 95% intervals of A − B over captions (one resample of caption indices scores both
  * arms). Accuracies average over the captions that name the head; "all named" needs every named head
  * of a single-object caption right; judge-FID is recomputed on each resample's rows (`fidResamples`,
- * default 200: each costs two eigendecompositions). Given several training seeds of each arm (a[s]
+ * default 200: each costs two eigendecompositions), with the basic interval (bias-corrected). Given several training seeds of each arm (a[s]
  * and b[s] trained with seed s), each statistic is the mean over seeds of A − B on the resample.
  */
 export function compareImageArms(a: PerCaption | readonly PerCaption[], b: PerCaption | readonly PerCaption[], ref: EvalReference, features: number, options: BootstrapOptions & { fidResamples?: number } = {}): Record<ImageComparisonKey, ImageComparison> {
@@ -250,6 +250,7 @@ export function compareImageArms(a: PerCaption | readonly PerCaption[], b: PerCa
     const fd = (p: PerCaption) => frechetDistanceOfRows(rowsAt(p.features, idx, features), fresh, features);
     return seedMean((s) => fd(seedsA[s]) - fd(seedsB[s]));
   };
-  out['judge-FID'] = say(bootstrapInterval(n, fid, { ...options, resamples: options.fidResamples ?? 200 }));
+  // A Fréchet distance is biased at finite n (the basic interval corrects it; see bootstrap.ts).
+  out['judge-FID'] = say(bootstrapInterval(n, fid, { ...options, resamples: options.fidResamples ?? 200, method: 'basic' }));
   return out;
 }

@@ -53,7 +53,8 @@ export function compareSeededArms(a: Float32Array[], b: Float32Array[], real: Pa
     };
     // The Fréchet distance costs two eigendecompositions per arm and seed: fewer resamples.
     const resamples = metric === 'frechet' ? Math.min(options.resamples ?? 1000, options.frechetResamples ?? 200) : options.resamples;
-    const interval = bootstrapInterval(real.count, difference, { ...options, resamples });
+    // A Fréchet distance is biased at finite n: the basic interval corrects it (see bootstrap.ts).
+    const interval = bootstrapInterval(real.count, difference, { ...options, resamples, ...(metric === 'frechet' ? { method: 'basic' as const } : {}) });
     const v = verdict(interval);
     const better = COMPARED_METRICS[metric] === 'higher' ? v === 'higher' : v === 'lower';
     out[metric] = { ...interval, verdict: v === 'no difference' ? 'no difference' : better ? 'A better' : 'B better' };
