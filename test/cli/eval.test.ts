@@ -13,7 +13,7 @@ import {
   AutoencoderKL, DECODER_SCHEDULER_CONFIG, UNet2DConditionModel, UNet2DConditionModelEmb, HEAD_NAMES, UNLABELLED, buildDecoderUnet, captionMentions, decodeEmbeddings, embedImages, embeddedDataDir, embeddedSplitRow,
   defaultPriorPath, imageBatch, judgeLabels, loadDefaultClip, loadEmbeddingPairs, loadJudge, purposeGenerator, readImages,
 } from '@sd/models';
-import { evalCommand } from '../../packages/cli/src/commands/eval.ts';
+import { evalCommand, meanOverSeeds } from '../../packages/cli/src/commands/eval.ts';
 import type { EvalCli } from '../../packages/cli/src/options.ts';
 import { TINY_UNET } from '../util/tiny-pipeline.ts';
 
@@ -135,6 +135,16 @@ describe('sd eval', () => {
     expect(under).toBeGreaterThan(0);
     expect(d.real.underSpecified).toBeGreaterThan(d.real.all);
     expect(d.shiftedMinusBaseline!.all.estimate).toBeCloseTo(d.arms.shifted!.all.ratio - d.arms.baseline!.all.ratio, 12);
+  });
+
+  it('meanOverSeeds averages every number of nested metrics; an undefined number stays undefined; other shapes are refused', () => {
+    const a = { fid: 10, judge: { perHead: { shape: 0.5 }, byPairs: [0.2, null] }, name: 'x', kid: { mean: 1, std: 0 } };
+    const b = { fid: 20, judge: { perHead: { shape: 0.25 }, byPairs: [0.4, 0.5] }, name: 'x', kid: { mean: 3, std: 2 } };
+    expect(meanOverSeeds([a, b])).toEqual({ fid: 15, judge: { perHead: { shape: 0.375 }, byPairs: [expect.closeTo(0.3, 12), null] }, name: 'x', kid: { mean: 2, std: 1 } });
+    expect(meanOverSeeds([{ v: NaN }, { v: 1 }]).v).toBeNaN();
+    expect(() => meanOverSeeds([{ v: 1 }, { v: { w: 1 } }])).toThrow(/differ in shape/);
+    expect(() => meanOverSeeds([{ v: { w: 1 } }, { v: null }])).toThrow(/missing for some seeds only/);
+    expect(() => meanOverSeeds([{ name: 'x' }, { name: 'y' }])).toThrow(/disagree on a non-numeric value/);
   });
 
   it('names bad arms, splits and sizes', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed } from '@sd/autograd';
 import { readSafetensors } from '@sd/io';
-import { AutoencoderKL, CLIP, UNet2DConditionModel, disposeModule, embedImages, encodeRgbPng, exportClip, generateSample, openClip, readDecoderSchedulerConfig } from '@sd/models';
+import { AutoencoderKL, CLIP, UNet2DConditionModel, disposeModule, embedImages, encodeRgbPng, exportClip, generateSample, openClip, readDecoderSchedulerConfig, TextToImagePipeline } from '@sd/models';
 import { expectClose } from '../util/close.ts';
 import { trainDecoderCommand } from '../../packages/cli/src/commands/train-decoder.ts';
 import type { TrainDecoderCli } from '../../packages/cli/src/options.ts';
@@ -74,6 +74,14 @@ describe('sd train-decoder', () => {
     expect(config.model.input_dim).toBe(24);
     expect(config.data.clip).toBe(`MultiCLIP(${clip16} + ${clip8}; per-model)`);
     expect(UNet2DConditionModel.fromPretrained(join(out, 'final')).config.input_dim).toBe(24);
+    // final/ names its embedding space: sampling it in another one is refused.
+    const space = JSON.parse(readFileSync(join(out, 'final', 'clip_space.json'), 'utf8'));
+    expect([space.blocks, space.normalize, space.clip]).toEqual([[16, 8], true, config.data.clip]);
+    const sources = { prior: 'none', decoder: join(out, 'final'), vae: vaeDir };
+    for (const wrong of [{ clip: [clip16, clip8], clipNormalize: false }, { clip: [clip8, clip16] }]) {
+      expect(() => TextToImagePipeline.load({ ...sources, ...wrong })).toThrow(/clip_space\.json: the decoder was trained on a MultiCLIP of 16 \+ 8-d models, per-model unit .* Give the same --clip list/);
+    }
+    TextToImagePipeline.load({ ...sources, clip: [clip16, clip8] }).dispose();
     const cached = readSafetensors(join(out, 'latents.safetensors')).tensors.get('embeddings')!;
     expect(cached.shape).toEqual([2, 24]);
     // The two training images (the folder's first two), embedded by each CLIP alone, unit rows side by side.

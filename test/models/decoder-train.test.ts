@@ -138,6 +138,11 @@ describe('decoder training', () => {
     expect(metrics(decayed).map((m) => m.loss)).not.toEqual(metrics(full).map((m) => m.loss));
     await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40, decaySteps: 10 }, { outDir: decayed, resume: true }))
       .rejects.toThrow(/learning-rate decay began at step 20, before its checkpoint's step 30; it can only be resumed with the same --steps 30 and --decay-steps 10/);
+    // Leaving the decay out at a resume, or asking for fewer steps than the checkpoint's, is refused.
+    await expect(trainDecoder(inputs, TINY_UNET, SETTINGS, { outDir: decayed, resume: true }))
+      .rejects.toThrow(/decays its learning rate over its last 10 steps; resume with --decay-steps 10/);
+    await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 20 }, { outDir: constant, resume: true }))
+      .rejects.toThrow(/the checkpoint is at step 30, past --steps 20; resume with --steps 30 or more/);
     const early = join(root, 'early-decay');
     cpSync(join(root, 'resumed'), early, { recursive: true });
     await expect(trainDecoder(inputs, TINY_UNET, { ...SETTINGS, steps: 40, decaySteps: 15 }, { outDir: early, resume: true }))

@@ -1,7 +1,7 @@
 // The embedding space (clip/embedding-space.ts) against each model's own outputs, normalised in
 // float64 here: one CLIP gives unit rows; a MultiCLIP gives its models' rows side by side, each block
-// unit (per-model) or raw; each model sees the images at its own resolution; captions are cut to the
-// shortest text context.
+// unit (per-model) or raw; each model sees the images at its own resolution and each text tower its
+// own context (the shortest one is reported).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualSeed } from '@sd/autograd';
 import {

@@ -56,10 +56,8 @@ describe('bootstrap intervals', () => {
     expect(b.low).toBeCloseTo(2 * p.estimate - p.high, 12);
     expect(b.high).toBeCloseTo(2 * p.estimate - p.low, 12);
     expect(b.bias).toBe(p.bias);
+    expect(p.bias).toBeLessThan(0);
     expect(Math.abs(p.bias - -p.estimate / n)).toBeLessThan(0.25 * (p.estimate / n));
-    // The percentile interval leans the bias's way (down); the basic one leans up, towards the unbiased variance.
-    expect((p.low + p.high) / 2).toBeLessThan(p.estimate);
-    expect((b.low + b.high) / 2).toBeGreaterThan(p.estimate);
   });
 
   it('is deterministic for a seed and changes with it; bad arguments are named', () => {

@@ -50,6 +50,7 @@ export function clipNormalizeOption(command: string, mode: string | undefined): 
 /** The CLIP checkpoints of the repeatable --clip (none given: the committed default), in words for logs and run configs. */
 export function clipSources(paths: readonly string[], normalize: boolean): { paths: readonly string[]; label: string } {
   const list = paths.length ? paths : [defaultClipPath()];
+  if (!normalize && list.length === 1) console.warn("--clip-normalize none applies to several --clip only: one CLIP's embeddings are always unit rows");
   const label = list.length === 1 ? list[0] : `MultiCLIP(${list.join(' + ')}; ${normalize ? 'per-model' : 'none'})`;
   return { paths: list, label };
 }

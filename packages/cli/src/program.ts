@@ -101,7 +101,7 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed', '0')
     .option('--sample-every <n>', 'write a grid of held-out originals and their decoded embeddings every n steps (0: only at the end)', '250')
     .option('--prediction <type>', 'what the UNet predicts: v_prediction (SD 2-768; the default: it learns the layout far sooner here) or epsilon (SD 1)', 'v_prediction')
-    .option('--decay-steps <n>', 'decay the learning rate linearly to 0 over the last n steps (0: constant after warm-up); may be set when resuming a run whose checkpoint is at or before the decay\'s start', '0')
+    .option('--decay-steps <n>', 'decay the learning rate linearly to 0 over the last n steps (0: constant after warm-up); may be set when resuming a run whose checkpoint is at or before the decay\'s start, and must be given again to resume a run that has one', '0')
     .option('--resume', 'continue from the checkpoint in --out')
     .option('--no-record', 'run every training step eagerly instead of replaying a recording of it (the same results, more host time)')
     .option('--out <dir>', 'run directory', 'runs/decoder')

@@ -10,7 +10,7 @@
 // per seed: its rows are the mean over seeds, and shifted − baseline is the mean over seeds of the
 // paired difference on each bootstrap resample of captions.
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
   AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, clipEmbeddings, compareDiversity, compareImageArms, defaultClipPath,
@@ -65,6 +65,8 @@ export interface DiversityReport {
 
 /** The prior runs of one training seed. */
 export interface SeedRuns {
+  /** The seed's folder (`seed-2`). */
+  name?: string;
   shifted?: string;
   baseline?: string;
 }
@@ -90,6 +92,8 @@ const isPriorArm = (arm: ImageArmName): arm is PriorArm => (PRIOR_ARMS as readon
  */
 export function priorSeedRuns(o: Pick<EvalCli, 'priors' | 'full' | 'shifted' | 'baseline'>, arms: readonly ImageArmName[]): SeedRuns[] {
   const wanted = arms.filter(isPriorArm);
+  // No prior arm: nothing is per seed.
+  if (wanted.length === 0) return [{}];
   const dir = o.priors ?? (o.full ? join('runs', 'prior') : undefined);
   if (dir === undefined) return [Object.fromEntries(wanted.map((arm) => [arm, resolvePrior('sd eval', o[arm] ?? arm).path]))];
   if (o.shifted !== undefined || o.baseline !== undefined) throw new Error('sd eval: give --priors (or --full) or --shifted/--baseline, not both');
@@ -97,22 +101,38 @@ export function priorSeedRuns(o: Pick<EvalCli, 'priors' | 'full' | 'shifted' | '
   const seedDirs = readdirSync(dir).filter((d) => /^seed-\d+$/.test(d)).sort((x, y) => Number(x.slice(5)) - Number(y.slice(5)));
   const folders = seedDirs.length ? seedDirs.map((d) => join(dir, d)) : [dir];
   if (o.full && folders.length < 2) throw new Error(`sd eval --full: ${dir} holds the priors of one training seed; --full compares several (\`pnpm train:prior --seeds 0,1,2 --out ${dir}\`)`);
-  return folders.map((folder) => Object.fromEntries(wanted.map((arm) => {
-    const path = join(folder, arm);
-    if (!existsSync(path)) throw new Error(`sd eval: no ${arm} prior run at ${path}`);
-    return [arm, path];
-  })));
+  return folders.map((folder, k) => ({
+    name: seedDirs[k] ?? basename(folder),
+    ...Object.fromEntries(wanted.map((arm) => {
+      const path = join(folder, arm);
+      if (!existsSync(path)) throw new Error(`sd eval: no ${arm} prior run at ${path}`);
+      return [arm, path];
+    })),
+  }));
 }
 
-/** The mean over seeds of every number in a metrics object (the same shape for every seed). */
+/** The prior arms' run paths of one seed (for eval.json's parts). */
+const priorPaths = (runs: SeedRuns): Record<string, string> => Object.fromEntries(PRIOR_ARMS.flatMap((arm) => (runs[arm] ? [[arm, runs[arm]]] : [])));
+
+/**
+ * The mean over seeds of every number in a metrics object; every seed's object has the same shape
+ * (numbers, nulls where a metric is undefined, arrays, objects; anything else must be equal).
+ */
 export function meanOverSeeds<T>(list: readonly T[]): T {
   const first = list[0] as unknown;
-  if (typeof first === 'number' || first === null) {
-    const values = list as unknown as (number | null)[];
-    return (values.some((v) => v === null) ? null : values.reduce((a, b) => a! + b!, 0)! / values.length) as T;
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+  const kinds = new Set(list.filter((v) => v !== null).map(kind));
+  if (kinds.size > 1) throw new Error(`meanOverSeeds: the seeds' metrics differ in shape (${list.map(kind).join(', ')})`);
+  if (list.some((v) => v === null)) {
+    // A number undefined for one seed (NaN written as null) is undefined for the mean.
+    if (kinds.size === 0 || kinds.has('number')) return null as T;
+    throw new Error('meanOverSeeds: a metric is missing for some seeds only');
   }
-  if (typeof first !== 'object') return first as T;
-  return Object.fromEntries(Object.keys(first as object).map((k) => [k, meanOverSeeds(list.map((m) => (m as Record<string, unknown>)[k]))])) as T;
+  if (typeof first === 'number') return ((list as unknown as number[]).reduce((a, b) => a + b, 0) / list.length) as T;
+  if (Array.isArray(first)) return first.map((_, i) => meanOverSeeds(list.map((m) => (m as unknown[])[i]))) as T;
+  if (typeof first === 'object') return Object.fromEntries(Object.keys(first as object).map((k) => [k, meanOverSeeds(list.map((m) => (m as Record<string, unknown>)[k]))])) as T;
+  if (list.some((v) => v !== first)) throw new Error(`meanOverSeeds: the seeds disagree on a non-numeric value (${list.map(String).join(', ')})`);
+  return first as T;
 }
 
 /** The arms whose samples for a caption can differ (the oracle decodes one real embedding per caption). */
@@ -172,7 +192,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
   const scored = embeddings.map((bySeed) => Object.fromEntries(arms.map((a) => [a, scoreArm(bySeed[a]!, heldOut)])) as Partial<Record<ImageArmName, ArmMetrics>>);
   const report: EvalReport = {
     split, n, decode, priorSteps,
-    parts: { clip: defaultClipPath(), ...(seeded ? { priors: seedRuns.map((r) => Object.values(r).join(', ')).join('; ') } : seedRuns[0]) },
+    parts: { clip: defaultClipPath(), ...(seeded ? { priors: seedRuns.map((r) => [r.shifted, r.baseline].filter(Boolean).join(', ')).join('; ') } : priorPaths(seedRuns[0])) },
     images: {}, shiftedMinusBaseline: {}, gridCaptions: scenes.captions.slice(0, Math.min(8, n)),
     embeddings: Object.fromEntries(arms.map((a) => [a, seeded && isPriorArm(a) ? meanOverSeeds(scored.map((m) => m[a]!)) : scored[0][a]])),
     seconds: 0,
@@ -187,7 +207,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
     if (seeded) report.seeds!.diversity = reports;
     else report.diversity = reports[0];
     reports.forEach((d, s) => {
-      console.log(`\nper-caption diversity${seeded ? ` (training seed ${s + 1} of ${reports.length})` : ''} (the split's first ${diversity.captions} captions, ${diversity.samples} samples each; spread: mean distance between a caption's unit embeddings):`);
+      console.log(`\nper-caption diversity${seeded ? ` (training ${seedRuns[s].name}, ${s + 1} of ${reports.length})` : ''} (the split's first ${diversity.captions} captions, ${diversity.samples} samples each; spread: mean distance between a caption's unit embeddings):`);
       console.log(formatDiversity(d));
     });
   }
@@ -218,7 +238,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
       const runs = isPriorArm(arm) ? seedRuns.length : 1;
       results[arm] = [];
       for (let s = 0; s < runs; s++) {
-        const bar = countBar(`guidance ${g}, ${arm}${runs > 1 ? ` (seed ${s + 1}/${runs})` : ''}`, n);
+        const bar = countBar(`guidance ${g}, ${arm}${runs > 1 ? ` (${seedRuns[s].name}, ${s + 1}/${runs})` : ''}`, n);
         results[arm].push(await evaluateImageArm(parts, ref, embeddings[s][arm]!, { ...decode, guidance: g }, (done) => bar.update(done)));
         bar.stop();
       }

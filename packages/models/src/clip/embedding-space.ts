@@ -1,9 +1,11 @@
 // The space the prior and the decoder work in: what one CLIP, or a MultiCLIP, makes of images and
 // captions, normalised as `sd encode` writes them. One CLIP: unit rows (the clip-retrieval
 // convention). A MultiCLIP: each model's block a unit vector (its default), or the raw concatenation
-// (the seed's 1536-d ViT-B/16 ‖ ViT-B/32 ‖ RN101). Every place that embeds or renormalises (encode,
-// the decoder's training data, the text-to-image pipeline) goes through here, so a decoder trained
-// on one convention is never fed the other.
+// (the seed's 1536-d ViT-B/16 ‖ ViT-B/32 ‖ RN101). What the prior and the decoder see is made here:
+// `sd encode`, the decoder's training data and the text-to-image pipeline embed and renormalise
+// through these functions, so a decoder trained on one convention is not fed the other. (MultiCLIP's
+// own encodeImage/encodeText, on the GPU, normalise the same way; the evaluation code, which works in
+// one CLIP's space, normalises whole rows itself.)
 import type { ContrastiveModel } from './contrastive.ts';
 import { embedImages, embedTexts } from './evaluate.ts';
 import { MultiCLIP } from './model.ts';
@@ -27,7 +29,7 @@ export function embeddingDim(encoder: ImageTextEncoder): number {
   return embeddingBlocks(encoder).reduce((a, b) => a + b, 0);
 }
 
-/** The shortest context of the encoder's text towers: longer captions are cut to it. */
+/** The shortest context of the encoder's text towers (each tower cuts a caption to its own; a caption longer than this is cut by at least one). */
 export function encoderContextLength(encoder: ImageTextEncoder): number {
   return Math.min(...encoderModels(encoder).map((m) => m.contextLength));
 }

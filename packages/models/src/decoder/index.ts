@@ -3,6 +3,7 @@ export { PROCEDURAL_DECODER_UNET_CONFIG, DECODER_SCHEDULER_CONFIG, decoderSchedu
 export { decoderFingerprint, moduleSha256, encodeLatents, encodeEmbeddings, assertCacheCurrent, loadOrBuildDecoderData, type DecoderClip, type DecoderData, type DecoderFingerprint } from './data.ts';
 export { asDecoderUnet, decodeEmbeddings, decoderSampler, loadDecoderSchedulerConfig, DECODER_SAMPLERS, type DecodeOptions, type DecoderSampler } from './sample.ts';
 export { readDecoderSchedulerConfig } from './scheduler-config.ts';
+export { CLIP_SPACE_FILE, assertDecoderClipSpace, clipSpaceRecord, type ClipSpaceRecord } from './clip-space.ts';
 export {
   trainDecoder, decoderLoss, decoderStepDraws, buildDecoderUnet, DECODER_FINAL_DIR, DECODER_CACHE,
   type DecoderTrainSettings, type DecoderRunConfig, type DecoderInputs, type DecoderTrainOptions, type DecoderTrainResult,

@@ -24,6 +24,7 @@ import { imageGrid, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import { checkDecoderInputs, decoderSchedulerConfig } from './config.ts';
 import { assertCacheCurrent, decoderFingerprint, loadOrBuildDecoderData, type DecoderClip, type DecoderData } from './data.ts';
+import { CLIP_SPACE_FILE, clipSpaceRecord } from './clip-space.ts';
 import { decodeEmbeddings } from './sample.ts';
 
 export interface DecoderTrainSettings extends OptimizerSettings {
@@ -247,6 +248,7 @@ export async function trainDecoder(inputs: DecoderInputs, model: Record<string, 
   averaged.dispose();
   await unet.savePretrained(join(options.outDir, DECODER_FINAL_DIR));
   writeFileSync(join(options.outDir, DECODER_FINAL_DIR, 'scheduler_config.json'), JSON.stringify(config.scheduler, null, 2));
+  writeFileSync(join(options.outDir, DECODER_FINAL_DIR, CLIP_SPACE_FILE), JSON.stringify(clipSpaceRecord(inputs.clip, inputs.clipSource, fingerprint.clip), null, 2));
   return { unet, ...done };
 }
 

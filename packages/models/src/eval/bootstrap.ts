@@ -26,9 +26,10 @@ export interface BootstrapOptions {
   /**
    * 'percentile' (default): the resampled statistic's quantiles. 'basic': those quantiles reflected
    * around the estimate, [2θ̂ − q_hi, 2θ̂ − q_lo] (Davison & Hinkley 1997, §5.2), which corrects the
-   * statistic's bias to first order where the percentile interval doubles it: a Fréchet distance
-   * grows as its sample shrinks, a resample's duplicated rows shrink it, and an arm whose samples
-   * spread more gains more, so FD differences use 'basic'.
+   * statistic's bias to first order where the percentile interval adds it a second time. A Fréchet
+   * distance is biased upward at finite n, more for the arm whose samples spread more, and a
+   * resample's duplicated rows (fewer distinct samples) inflate it further; so FD differences use
+   * 'basic'. Its interval is centred near θ̂ − bias, so it may exclude the raw estimate θ̂.
    */
   method?: 'percentile' | 'basic';
 }

@@ -9,6 +9,7 @@ import { defaultClipPath, loadExportedClipsFrom, openClips } from '../clip/defau
 import { disposeEncoder, embedTextRows, embeddingDim, encoderContextLength, normalizeEmbeddings, type ImageTextEncoder } from '../clip/embedding-space.ts';
 import { tokenize } from '../clip/tokenizer.ts';
 import { disposeModule } from '../clip/weights.ts';
+import { assertDecoderClipSpace } from '../decoder/clip-space.ts';
 import { asDecoderUnet, decodeEmbeddings, loadDecoderSchedulerConfig, type DecoderSampler } from '../decoder/sample.ts';
 import { readDecoderSchedulerConfig } from '../decoder/scheduler-config.ts';
 import { generateEmbeddings } from '../prior/generate.ts';
@@ -87,6 +88,13 @@ export interface GeneratedImages {
   timings: { textMs: number; priorMs: number; decodeMs: number };
 }
 
+/** Frees whichever parts were loaded (a failed load frees what it had). */
+function disposeParts(parts: Partial<TextToImageParts>): void {
+  for (const part of [parts.unet, parts.vae]) if (part) disposeModule(part);
+  if (parts.clip) disposeEncoder(parts.clip);
+  if (parts.prior) disposePrior(parts.prior);
+}
+
 const clipPaths = (clip: string | readonly string[]): readonly string[] => (typeof clip === 'string' ? [clip] : clip);
 
 export class TextToImagePipeline {
@@ -115,24 +123,27 @@ export class TextToImagePipeline {
       parts.prior = sources.prior === 'none' ? null : await loadPriorFrom(loader, sources.prior);
       return new TextToImagePipeline(parts as TextToImageParts);
     } catch (e) {
-      for (const part of [parts.unet, parts.vae]) if (part) disposeModule(part);
-      if (parts.clip) disposeEncoder(parts.clip);
-      if (parts.prior) disposePrior(parts.prior);
+      disposeParts(parts);
       throw e;
     }
   }
 
   /** Loads every part from disk (see TextToImageSources). */
   static load(sources: TextToImageSources): TextToImagePipeline {
-    const unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(sources.decoder), sources.decoder);
-    const parts = {
-      clip: openClips(clipPaths(sources.clip ?? defaultClipPath()), { normalize: sources.clipNormalize }),
-      prior: sources.prior === 'none' ? null : loadPrior(sources.prior),
-      unet,
-      schedulerConfig: readDecoderSchedulerConfig(sources.decoder),
-      vae: AutoencoderKL.fromPretrained(sources.vae).eval(),
-    };
-    return new TextToImagePipeline(parts);
+    const parts: Partial<TextToImageParts> = {};
+    try {
+      parts.unet = asDecoderUnet(UNet2DConditionModel.fromPretrained(sources.decoder), sources.decoder);
+      parts.schedulerConfig = readDecoderSchedulerConfig(sources.decoder);
+      parts.vae = AutoencoderKL.fromPretrained(sources.vae).eval();
+      parts.clip = openClips(clipPaths(sources.clip ?? defaultClipPath()), { normalize: sources.clipNormalize });
+      parts.prior = sources.prior === 'none' ? null : loadPrior(sources.prior);
+      // A decoder trained here names its embedding space; another CLIP space is refused.
+      assertDecoderClipSpace(sources.decoder, parts.clip);
+      return new TextToImagePipeline(parts as TextToImageParts);
+    } catch (e) {
+      disposeParts(parts);
+      throw e;
+    }
   }
 
   /** Images for `texts`, generated as one batch; deterministic for a seed. */
@@ -191,9 +202,6 @@ export class TextToImagePipeline {
   }
 
   dispose(): void {
-    disposeEncoder(this.parts.clip);
-    disposeModule(this.parts.unet);
-    disposeModule(this.parts.vae);
-    if (this.parts.prior) disposePrior(this.parts.prior);
+    disposeParts(this.parts);
   }
 }

@@ -45,10 +45,14 @@ export interface RunConfigBase {
 const decayStart = (train: RunConfigBase['train']): number => (train.decaySteps ? train.steps - train.decaySteps : Infinity);
 
 /**
- * Refuses a resume whose new steps/decay would have given the steps already taken another rate:
- * the decay must not have begun before the checkpoint, in the saved run or in the new settings.
+ * Refuses a resume whose steps or decay do not continue the run: fewer steps than the checkpoint's,
+ * a decay dropped (an option left out at resume must not end the run another way), or settings that
+ * would have given the steps already taken another rate (the decay must not have begun before the
+ * checkpoint, in the saved run or in the new settings).
  */
 function assertScheduleContinues(checkpointPath: string, saved: RunConfigBase['train'], now: RunConfigBase['train'], step: number): void {
+  if (now.steps < step) throw new Error(`${checkpointPath}: the checkpoint is at step ${step}, past --steps ${now.steps}; resume with --steps ${step} or more`);
+  if (saved.decaySteps && !now.decaySteps) throw new Error(`${checkpointPath}: the run decays its learning rate over its last ${saved.decaySteps} steps; resume with --decay-steps ${saved.decaySteps} (or another decay that starts at or after step ${step})`);
   if (saved.steps === now.steps && (saved.decaySteps ?? 0) === (now.decaySteps ?? 0)) return;
   const [before, after] = [decayStart(saved), decayStart(now)];
   if (before < step) throw new Error(`${checkpointPath}: the run's learning-rate decay began at step ${before}, before its checkpoint's step ${step}; it can only be resumed with the same --steps ${saved.steps} and --decay-steps ${saved.decaySteps}`);
