@@ -63,7 +63,7 @@ describe('CLI options', () => {
         checked++;
       }
     }
-    expect(checked).toBe(69); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 6 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip, 8 eval
+    expect(checked).toBe(70); // 5 train-judge, 12 train-prior, 9 train-clip, 10 train-vae, 7 train-decoder, 5 eval-decoder, 4 eval-prior, 4 sample, 3 build-embedded, 3 eval-clip, 8 eval
   });
 
   it('integers, ranges and the choice of size are checked with clear messages', () => {
