@@ -25,7 +25,7 @@ export { fitRidgeMap, scoreArm, solveSymmetric, type ArmMetrics } from './eval/e
 export { frechetDistance, frechetDistanceGram, frechetDistanceOfRows, kernelInceptionDistance, meanAndCovariance, mmd2Unbiased, precisionRecall, symmetricEigen } from './eval/distribution.ts';
 export { captionRenders, compareDiversity, groupSpread, summarizeDiversity, type DiversitySummary } from './eval/diversity.ts';
 export {
-  splitScenes, subsetScenes, captionLabels, clipEmbeddings, evalReference, evaluateImageArm, compareImageArms,
+  splitScenes, subsetScenes, captionLabels, evalReference, evaluateImageArm, compareImageArms,
   type EvalScenes, type EvalReference, type ImageArm, type ImageArmMetrics, type ImageArmParts, type PerCaption, type DecodeSettings, type ImageComparison, type ImageComparisonKey,
 } from './eval/image-arms.ts';
 export { preprocessBatch } from './clip/preprocess-batch.ts';

@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { initRuntime } from '@sd/kernels';
 import {
-  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, clipEmbeddings, compareDiversity, compareImageArms, defaultClipPath,
-  encodeRgbPng, evalReference, evaluateImageArm, fitRidgeMap, generateEmbeddings, groupSpread, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge,
+  AutoencoderKL, HEAD_NAMES, UNet2DConditionModel, asDecoderUnet, captionRenders, compareDiversity, compareImageArms, defaultClipPath,
+  encodeEmbeddings, encodeRgbPng, evalReference, evaluateImageArm, fitRidgeMap, generateEmbeddings, groupSpread, imageGrid, loadEmbeddedPriorData, loadExportedClip, loadJudge,
   disposeModule, disposePrior, loadPrior, meanStd, readDecoderSchedulerConfig, renderPlot, rowsAt, scoreArm, splitScenes, subset, subsetScenes, subsetImages, summarizeDiversity, type ArmMetrics, type DiversitySummary,
   type EvalScenes, type ImageArmMetrics, type ImageComparison, type ImageComparisonKey, type ImageSet, type Interval,
 } from '@sd/models';
@@ -202,7 +202,7 @@ export async function evalCommand(o: EvalCli): Promise<EvalReport> {
     console.log(`\n${seedRuns.length} training seeds: the prior arms' rows are means over seeds; shifted − baseline is the mean over seeds of the paired difference`);
   }
   if (diversity.captions > 0) {
-    const real = spreadOf(await clipEmbeddings(clip, captionRenders(scenes, diversity.captions, diversity.samples)));
+    const real = spreadOf(await encodeEmbeddings(clip, captionRenders(scenes, diversity.captions, diversity.samples)));
     const reports = spreads.map((bySeed) => diversityReport(scenes, diversity, real, bySeed, bootstrap, decode.seed));
     if (seeded) report.seeds!.diversity = reports;
     else report.diversity = reports[0];

@@ -9,7 +9,7 @@ import { replaceScene, renderScene, type SampleAttributes } from '../data/datase
 import { hashSeed, mulberry32 } from '../data/prng.ts';
 import { isHeldOutPair } from '../data/vocabulary.ts';
 import type { ContrastiveModel } from '../clip/contrastive.ts';
-import { embedImageRows } from '../clip/embedding-space.ts';
+import { encodeEmbeddings } from '../decoder/data.ts';
 import { decodeEmbeddings, type DecoderSampler } from '../decoder/sample.ts';
 import { accuracy, readImages, type JudgeAccuracy } from '../judge/evaluate.ts';
 import { HEAD_NAMES, UNLABELLED, judgeLabels, type JudgeHead } from '../judge/labels.ts';
@@ -18,7 +18,7 @@ import { normalizeRowsInPlace, rowDot, rowsAt } from '../math/rows.ts';
 import { embeddedSplitRow, type EmbeddedSplit } from '../prior/embedded.ts';
 import { purposeGenerator } from '../training/rng.ts';
 import type { UNet2DConditionModelEmb } from '../unet/model.ts';
-import { imageAt, imageBatch, subsetImages, type ImageSet } from '../vae/images.ts';
+import { imageBatch, subsetImages, type ImageSet } from '../vae/images.ts';
 import type { AutoencoderKL } from '../vae/model.ts';
 import { bootstrapInterval, verdict, type BootstrapOptions, type Interval } from './bootstrap.ts';
 import { frechetDistanceOfRows, kernelInceptionDistance } from './distribution.ts';
@@ -132,11 +132,6 @@ export interface DecodeSettings {
   batchSize: number;
 }
 
-/** Unit CLIP image embeddings of every image of a set (the evaluation works in one CLIP's space). */
-export async function clipEmbeddings(clip: ContrastiveModel, set: ImageSet): Promise<Float32Array> {
-  return embedImageRows(clip, Array.from({ length: set.count }, (_, i) => imageAt(set, i)));
-}
-
 /** The fixed side of an evaluation: the scenes' labels, the real and fresh renders read once. */
 export interface EvalReference {
   scenes: EvalScenes;
@@ -158,8 +153,8 @@ export async function evalReference(parts: Pick<ImageArmParts, 'clip' | 'judge'>
     labels: captionLabels(scenes),
     heldOut: scenes.attributes.map((a) => a.objects.some((o) => isHeldOutPair(o.shape, o.colour))),
     text: normalizeRowsInPlace(Float32Array.from(text), dim),
-    realClip: await clipEmbeddings(parts.clip, scenes.real),
-    freshClip: await clipEmbeddings(parts.clip, scenes.fresh),
+    realClip: await encodeEmbeddings(parts.clip, scenes.real),
+    freshClip: await encodeEmbeddings(parts.clip, scenes.fresh),
     freshFeatures: fresh.features,
   };
 }
@@ -187,7 +182,7 @@ export async function evaluateImageArm(parts: ImageArmParts, ref: EvalReference,
   }
   const images: ImageSet = { pixels, count, side, source: `decoded (${o.steps} ${o.sampler} steps, guidance ${o.guidance}, seed ${o.seed})` };
   const reading = await readImages(judge, imageBatch(images, Int32Array.from({ length: count }, (_, i) => i)), count);
-  const generatedClip = await clipEmbeddings(clip, images);
+  const generatedClip = await encodeEmbeddings(clip, images);
   const correct = Object.fromEntries(HEAD_NAMES.map((h) => [h, Float64Array.from(ref.labels[h], (label, i) => (label === UNLABELLED ? NaN : Number(reading.predictions[h][i] === label)))])) as Record<JudgeHead, Float64Array>;
   const cosines = (other: Float32Array) => Float64Array.from({ length: count }, (_, i) => rowDot(generatedClip, i, other, i, dim));
   const perCaption: PerCaption = { correct, clipImageText: cosines(ref.text), clipImageImage: cosines(ref.realClip), features: reading.features };
