@@ -52,7 +52,11 @@ export function loadExportedClip(path: string): CLIP {
 
 /** loadExportedClip through a FileLoader (a page): `path` is relative to the loader's root and must be an `exportClip` file. */
 export async function loadExportedClipFrom(loader: FileLoader, path: string): Promise<CLIP> {
-  const file = readSafetensors(await loader.bytes(path), { label: path });
+  return clipFromExportFile(readSafetensors(await loader.bytes(path), { label: path }), path);
+}
+
+/** An `exportClip` file already read (refused, naming it, if it is another kind of file). */
+function clipFromExportFile(file: SafetensorsFile, path: string): CLIP {
   if (!isExportedClip(file)) throw new Error(`${path}: not a CLIP written by exportClip (metadata format ${JSON.stringify(file.metadata.format ?? null)}, expected "${EXPORT_FORMAT}")`);
   return clipFromExport(file, path);
 }
@@ -86,25 +90,25 @@ export function openClip(path: string): CLIP {
  * MultiCLIP of them in order (each model's block unit-normalised unless `normalize` is false).
  */
 export function openClips(paths: readonly string[], options: MultiClipOptions = {}): ImageTextEncoder {
-  if (paths.length === 0) throw new Error('openClips: no CLIP checkpoint given');
-  const models: CLIP[] = [];
-  try {
-    for (const path of paths) models.push(openClip(path));
-  } catch (e) {
-    models.forEach(disposeModule); // the ones already on the GPU
-    throw e;
-  }
-  return models.length === 1 ? models[0] : new MultiCLIP(models, options);
+  return encoderOf(paths, openClip, options, 'openClips');
 }
 
 /** openClips through a FileLoader (a page): each path an `exportClip` file relative to the loader's root. */
 export async function loadExportedClipsFrom(loader: FileLoader, paths: readonly string[], options: MultiClipOptions = {}): Promise<ImageTextEncoder> {
-  if (paths.length === 0) throw new Error('loadExportedClipsFrom: no CLIP checkpoint given');
+  // Every file is read before any model goes to the GPU.
+  const files = new Map<string, SafetensorsFile>();
+  for (const path of paths) files.set(path, readSafetensors(await loader.bytes(path), { label: path }));
+  return encoderOf(paths, (path) => clipFromExportFile(files.get(path)!, path), options, 'loadExportedClipsFrom');
+}
+
+/** One CLIP, or a MultiCLIP of several, each opened by `open`; a failure frees the models already opened. */
+function encoderOf(paths: readonly string[], open: (path: string) => CLIP, options: MultiClipOptions, what: string): ImageTextEncoder {
+  if (paths.length === 0) throw new Error(`${what}: no CLIP checkpoint given`);
   const models: CLIP[] = [];
   try {
-    for (const path of paths) models.push(await loadExportedClipFrom(loader, path));
+    for (const path of paths) models.push(open(path));
   } catch (e) {
-    models.forEach(disposeModule);
+    models.forEach(disposeModule); // the ones already on the GPU
     throw e;
   }
   return models.length === 1 ? models[0] : new MultiCLIP(models, options);
